@@ -1,0 +1,305 @@
+package mptcp
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Dialer is a drop-in replacement for [net.Dialer] that asks for MPTCP.
+// Its fields have the meaning of their net.Dialer twins; the zero value
+// dials like a zero net.Dialer, with MPTCP.
+//
+// For the networks "tcp", "tcp4" and "tcp6" it asks the kernel for an
+// MPTCP socket whatever GODEBUG or the main module's go line say, and the
+// connection it returns is an [*MPTCPConn]. Where MPTCP cannot be had (a
+// kernel without it, net.mptcp.enabled=0, a peer or a middlebox that
+// refuses it) the connection falls back to plain TCP, as with
+// net.Dialer.SetMultipathTCP(true), unless RequireMPTCP is set. Other
+// networks are dialed by net.Dialer unchanged.
+//
+// Like net.Dialer, after any failure of the MPTCP attempt (a refused port
+// included) the connection is tried once more over plain TCP.
+//
+// It is safe to call Dialer's methods concurrently.
+type Dialer struct {
+	// Timeout is the maximum amount of time a dial will wait for a
+	// connect to complete. See net.Dialer.Timeout.
+	Timeout time.Duration
+
+	// Deadline is the absolute point in time after which dials will
+	// fail. See net.Dialer.Deadline.
+	Deadline time.Time
+
+	// LocalAddr is the local address to use when dialing. See
+	// net.Dialer.LocalAddr.
+	LocalAddr net.Addr
+
+	// DualStack previously enabled RFC 6555 Fast Fallback.
+	//
+	// Deprecated: Fast Fallback is enabled by default. To disable, set
+	// FallbackDelay to a negative value.
+	DualStack bool
+
+	// FallbackDelay specifies the length of time to wait before spawning
+	// an RFC 6555 Fast Fallback connection. See net.Dialer.FallbackDelay.
+	FallbackDelay time.Duration
+
+	// KeepAlive specifies the interval between keep-alive probes. See
+	// net.Dialer.KeepAlive.
+	KeepAlive time.Duration
+
+	// KeepAliveConfig specifies the keep-alive probe configuration. See
+	// net.Dialer.KeepAliveConfig.
+	KeepAliveConfig net.KeepAliveConfig
+
+	// Resolver optionally specifies an alternate resolver to use.
+	Resolver *net.Resolver
+
+	// Cancel is an optional channel whose closure indicates that the dial
+	// should be canceled.
+	//
+	// Deprecated: Use DialContext instead.
+	Cancel <-chan struct{}
+
+	// Control, if not nil, is called after creating the network
+	// connection but before actually dialing. See net.Dialer.Control.
+	Control func(network, address string, c syscall.RawConn) error
+
+	// ControlContext, if not nil, is called after creating the network
+	// connection but before actually dialing. If ControlContext is not
+	// nil, Control is ignored. See net.Dialer.ControlContext.
+	ControlContext func(ctx context.Context, network, address string, c syscall.RawConn) error
+
+	// RequireMPTCP makes TCP dials fail with an error matched by
+	// errors.Is(err, ErrNotMPTCP) unless the connection uses MPTCP once
+	// established. When no MPTCP socket can be created (a kernel without
+	// MPTCP, net.mptcp.enabled=0, other platforms) the dial fails before
+	// any packet is sent; when the peer or a middlebox refuses MPTCP the
+	// connection is closed. Nothing is left open either way.
+	RequireMPTCP bool
+
+	noMPTCP bool // set by SetMultipathTCP(false)
+}
+
+// MultipathTCP reports whether the dialer asks for MPTCP: true unless
+// [Dialer.SetMultipathTCP] turned it off.
+func (d *Dialer) MultipathTCP() bool { return !d.noMPTCP }
+
+// SetMultipathTCP turns the request for MPTCP on (the default) or off.
+// Off, the dialer dials plain TCP but still returns *MPTCPConn values,
+// which then report that they are not MPTCP.
+func (d *Dialer) SetMultipathTCP(use bool) { d.noMPTCP = !use }
+
+// Dial connects to the address on the named network. See net.Dial.
+func (d *Dialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects to the address on the named network using the
+// provided context. See net.Dialer.DialContext. For TCP networks the
+// returned net.Conn is an *MPTCPConn.
+func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if !isTCP(network) {
+		nd := d.netDialer(nil)
+		return nd.DialContext(ctx, network, address)
+	}
+	st := d.strict()
+	nd := d.netDialer(st)
+	c, err := nd.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok { // cannot happen for a TCP network; pass it on untouched.
+		return c, nil
+	}
+	return d.finish(tc, network)
+}
+
+// DialTCP acts like DialContext for TCP networks, with addresses given as
+// netip.AddrPort. See net.Dialer.DialTCP.
+func (d *Dialer) DialTCP(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*MPTCPConn, error) {
+	st := d.strict()
+	nd := d.netDialer(st)
+	tc, err := nd.DialTCP(ctx, network, laddr, raddr)
+	if err != nil {
+		return nil, err
+	}
+	return d.finish(tc, network)
+}
+
+// DialUDP is net.Dialer.DialUDP: UDP has no MPTCP.
+func (d *Dialer) DialUDP(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*net.UDPConn, error) {
+	nd := d.netDialer(nil)
+	return nd.DialUDP(ctx, network, laddr, raddr)
+}
+
+// DialIP is net.Dialer.DialIP.
+func (d *Dialer) DialIP(ctx context.Context, network string, laddr, raddr netip.Addr) (*net.IPConn, error) {
+	nd := d.netDialer(nil)
+	return nd.DialIP(ctx, network, laddr, raddr)
+}
+
+// DialUnix is net.Dialer.DialUnix.
+func (d *Dialer) DialUnix(ctx context.Context, network string, laddr, raddr *net.UnixAddr) (*net.UnixConn, error) {
+	nd := d.netDialer(nil)
+	return nd.DialUnix(ctx, network, laddr, raddr)
+}
+
+// finish wraps a dialed connection and enforces RequireMPTCP.
+func (d *Dialer) finish(tc *net.TCPConn, network string) (*MPTCPConn, error) {
+	mc := NewConn(tc)
+	if !d.RequireMPTCP {
+		return mc, nil
+	}
+	ok, err := mc.MultipathTCP()
+	if err == nil && !ok {
+		err = ErrNotMPTCP
+	}
+	if err != nil {
+		laddr, raddr := tc.LocalAddr(), tc.RemoteAddr()
+		tc.Close()
+		return nil, &net.OpError{Op: "dial", Net: network, Source: laddr, Addr: raddr, Err: unwrapOp(err)}
+	}
+	return mc, nil
+}
+
+// unwrapOp returns the error inside a *net.OpError, so that a dial error
+// does not nest one OpError in another.
+func unwrapOp(err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		return oe.Err
+	}
+	return err
+}
+
+// netDialer builds the net.Dialer for one dial. A fresh one per dial keeps
+// Dialer's fields free to change between dials, as net.Dialer's are.
+func (d *Dialer) netDialer(st *strictDial) *net.Dialer {
+	nd := &net.Dialer{
+		Timeout:         d.Timeout,
+		Deadline:        d.Deadline,
+		LocalAddr:       d.LocalAddr,
+		DualStack:       d.DualStack,
+		FallbackDelay:   d.FallbackDelay,
+		KeepAlive:       d.KeepAlive,
+		KeepAliveConfig: d.KeepAliveConfig,
+		Resolver:        d.Resolver,
+		Cancel:          d.Cancel,
+		Control:         d.Control,
+		ControlContext:  d.ControlContext,
+	}
+	nd.SetMultipathTCP(!d.noMPTCP)
+	if st != nil {
+		st.control, st.controlContext = d.Control, d.ControlContext
+		nd.Control, nd.ControlContext = nil, st.check
+	}
+	return nd
+}
+
+func (d *Dialer) strict() *strictDial {
+	if !d.RequireMPTCP {
+		return nil
+	}
+	return new(strictDial)
+}
+
+// strictDial refuses, before connect, a plain TCP socket that the net
+// package creates because no MPTCP socket could be created for that
+// address. A TCP socket that follows an MPTCP socket for the same address
+// is let through: the MPTCP connect failed for a reason (a refused port,
+// a timeout) that the TCP attempt will report better than ErrNotMPTCP.
+type strictDial struct {
+	control        func(network, address string, c syscall.RawConn) error
+	controlContext func(ctx context.Context, network, address string, c syscall.RawConn) error
+
+	mu    sync.Mutex
+	tried []string // addresses an MPTCP socket was created for
+}
+
+var errNoMPTCPSocket = &wrapErr{"mptcp: no MPTCP socket could be created and RequireMPTCP is set", ErrNotMPTCP}
+
+func (s *strictDial) check(ctx context.Context, network, address string, c syscall.RawConn) error {
+	mptcp, err := isMPTCPSocket(c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if mptcp {
+		s.tried = append(s.tried, address)
+	} else if !slices.Contains(s.tried, address) {
+		err = errNoMPTCPSocket
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	switch {
+	case s.controlContext != nil:
+		return s.controlContext(ctx, network, address, c)
+	case s.control != nil:
+		return s.control(network, address, c)
+	}
+	return nil
+}
+
+func isTCP(network string) bool {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		return true
+	}
+	return false
+}
+
+// Dial connects to the address on the named network, like net.Dial, with
+// MPTCP for TCP networks. See [Dialer].
+func Dial(network, address string) (net.Conn, error) {
+	var d Dialer
+	return d.Dial(network, address)
+}
+
+// DialTimeout acts like Dial but takes a timeout, like net.DialTimeout.
+func DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	d := Dialer{Timeout: timeout}
+	return d.Dial(network, address)
+}
+
+// DialContext acts like Dial with a context.
+func DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	var d Dialer
+	return d.DialContext(ctx, network, address)
+}
+
+// DialTCP acts like net.DialTCP, with MPTCP.
+func DialTCP(network string, laddr, raddr *net.TCPAddr) (*MPTCPConn, error) {
+	switch {
+	case !isTCP(network):
+		return nil, &net.OpError{Op: "dial", Net: network, Source: opAddr(laddr), Addr: opAddr(raddr), Err: net.UnknownNetworkError(network)}
+	case raddr == nil:
+		return nil, &net.OpError{Op: "dial", Net: network, Source: opAddr(laddr), Err: errMissingAddress}
+	}
+	var d Dialer
+	if laddr != nil {
+		d.LocalAddr = laddr
+	}
+	c, err := d.DialContext(context.Background(), network, raddr.String())
+	if err != nil {
+		return nil, err
+	}
+	return c.(*MPTCPConn), nil
+}
+
+var errMissingAddress = &wrapErr{"missing address", nil}
+
+// opAddr avoids a non-nil net.Addr interface holding a nil pointer.
+func opAddr(a *net.TCPAddr) net.Addr {
+	if a == nil {
+		return nil
+	}
+	return a
+}

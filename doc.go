@@ -1,0 +1,2 @@
+// Package mptcp lets Go programs use Multipath TCP.
+package mptcp

@@ -1,0 +1,157 @@
+package mptcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+)
+
+// ListenConfig is a drop-in replacement for [net.ListenConfig] that asks
+// for MPTCP listening sockets. Its fields have the meaning of their
+// net.ListenConfig twins.
+//
+// For the networks "tcp", "tcp4" and "tcp6" it creates an MPTCP listening
+// socket whatever GODEBUG or the main module's go line say, falling back
+// to a TCP socket where the kernel cannot create one (as
+// net.ListenConfig.SetMultipathTCP(true) does), and returns a [*Listener].
+// An MPTCP listener also accepts plain TCP clients. Other networks are
+// passed to net.ListenConfig unchanged.
+type ListenConfig struct {
+	// Control, if not nil, is called after creating the network
+	// connection but before binding it. See net.ListenConfig.Control.
+	Control func(network, address string, c syscall.RawConn) error
+
+	// KeepAlive specifies the keep-alive period for accepted
+	// connections. See net.ListenConfig.KeepAlive.
+	KeepAlive time.Duration
+
+	// KeepAliveConfig specifies the keep-alive probe configuration for
+	// accepted connections. See net.ListenConfig.KeepAliveConfig.
+	KeepAliveConfig net.KeepAliveConfig
+
+	noMPTCP bool // set by SetMultipathTCP(false)
+}
+
+// MultipathTCP reports whether the config asks for MPTCP: true unless
+// [ListenConfig.SetMultipathTCP] turned it off.
+func (lc *ListenConfig) MultipathTCP() bool { return !lc.noMPTCP }
+
+// SetMultipathTCP turns the request for MPTCP on (the default) or off.
+func (lc *ListenConfig) SetMultipathTCP(use bool) { lc.noMPTCP = !use }
+
+// Listen announces on the local network address. For TCP networks the
+// returned net.Listener is a *Listener. See net.ListenConfig.Listen.
+func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (net.Listener, error) {
+	nlc := lc.netListenConfig()
+	l, err := nlc.Listen(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if tl, ok := l.(*net.TCPListener); ok {
+		return &Listener{TCPListener: tl}, nil
+	}
+	return l, nil
+}
+
+// ListenPacket is net.ListenConfig.ListenPacket: packet networks have no
+// MPTCP.
+func (lc *ListenConfig) ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error) {
+	nlc := lc.netListenConfig()
+	return nlc.ListenPacket(ctx, network, address)
+}
+
+func (lc *ListenConfig) netListenConfig() *net.ListenConfig {
+	nlc := &net.ListenConfig{Control: lc.Control, KeepAlive: lc.KeepAlive, KeepAliveConfig: lc.KeepAliveConfig}
+	nlc.SetMultipathTCP(!lc.noMPTCP)
+	return nlc
+}
+
+// Listen announces on the local network address, like net.Listen, with an
+// MPTCP socket for TCP networks. See [ListenConfig].
+func Listen(network, address string) (net.Listener, error) {
+	var lc ListenConfig
+	return lc.Listen(context.Background(), network, address)
+}
+
+// ListenTCP acts like net.ListenTCP, with an MPTCP socket.
+func ListenTCP(network string, laddr *net.TCPAddr) (*Listener, error) {
+	if !isTCP(network) {
+		return nil, &net.OpError{Op: "listen", Net: network, Source: nil, Addr: opAddr(laddr), Err: net.UnknownNetworkError(network)}
+	}
+	address := ""
+	if laddr != nil {
+		address = laddr.String()
+	}
+	var lc ListenConfig
+	l, err := lc.Listen(context.Background(), network, address)
+	if err != nil {
+		return nil, err
+	}
+	return l.(*Listener), nil
+}
+
+// Listener is a TCP listener whose Accept returns [*MPTCPConn] values. It
+// embeds the *net.TCPListener it wraps, so Addr, Close, SetDeadline, File
+// and SyscallConn are that listener's.
+type Listener struct {
+	*net.TCPListener
+}
+
+var _ net.Listener = (*Listener)(nil)
+
+// NewListener wraps a TCP listener made elsewhere: one from net.Listen,
+// or one built from an inherited file descriptor (socket activation)
+// with net.FileListener. Whether its connections can be MPTCP depends on
+// how its socket was created; see [Listener.MultipathTCP].
+//
+// l must be a *net.TCPListener or a *Listener (returned as is).
+func NewListener(l net.Listener) (*Listener, error) {
+	switch v := l.(type) {
+	case *Listener:
+		return v, nil
+	case *net.TCPListener:
+		return &Listener{TCPListener: v}, nil
+	case nil:
+		return nil, errors.New("mptcp: NewListener: nil listener")
+	}
+	return nil, fmt.Errorf("mptcp: NewListener: %T is not a *net.TCPListener", l)
+}
+
+// Accept waits for and returns the next connection, an *MPTCPConn.
+func (l *Listener) Accept() (net.Conn, error) {
+	c, err := l.AcceptMPTCP()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// AcceptMPTCP waits for and returns the next connection as an *MPTCPConn.
+// It is MPTCP if the client asked for MPTCP and the listening socket is
+// an MPTCP socket; otherwise it is plain TCP.
+func (l *Listener) AcceptMPTCP() (*MPTCPConn, error) {
+	tc, err := l.AcceptTCP()
+	if err != nil {
+		return nil, err
+	}
+	return NewConn(tc), nil
+}
+
+// MultipathTCP reports whether the listening socket is an MPTCP socket,
+// which accepts MPTCP clients (and plain TCP ones). It is false for a
+// listener that fell back to TCP when it was created, and on platforms
+// other than Linux.
+func (l *Listener) MultipathTCP() (bool, error) {
+	const op = "multipathtcp"
+	rc, err := l.SyscallConn()
+	if err == nil {
+		var ok bool
+		if ok, err = isMPTCPSocket(rc); err == nil {
+			return ok, nil
+		}
+	}
+	return false, &net.OpError{Op: op, Net: l.Addr().Network(), Source: nil, Addr: l.Addr(), Err: sockoptErr(err)}
+}
