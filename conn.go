@@ -99,6 +99,11 @@ func (c *MPTCPConn) Snapshot(dst []Subflow) (Info, []Subflow, error) {
 // or inside an *io.LimitedReader, to the embedded TCPConn as the
 // *net.TCPConn they hold, so that the kernel's splice and sendfile paths
 // are used exactly where two *net.TCPConn would use them.
+//
+// One shape cannot be helped from here: a *net.TCPConn reading from an
+// io.LimitReader around an *MPTCPConn copies through user space, because
+// package net recognizes only its own types inside an io.LimitedReader.
+// Read from the embedded TCPConn (io.LimitReader(c.TCPConn, n)) there.
 func (c *MPTCPConn) ReadFrom(r io.Reader) (int64, error) {
 	switch v := r.(type) {
 	case *MPTCPConn:

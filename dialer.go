@@ -182,17 +182,19 @@ func unwrapOp(err error) error {
 // Dialer's fields free to change between dials, as net.Dialer's are.
 func (d *Dialer) netDialer(st *strictDial) *net.Dialer {
 	nd := &net.Dialer{
-		Timeout:         d.Timeout,
-		Deadline:        d.Deadline,
-		LocalAddr:       d.LocalAddr,
+		Timeout:   d.Timeout,
+		Deadline:  d.Deadline,
+		LocalAddr: d.LocalAddr,
+		//lint:ignore SA1019 a drop-in passes deprecated fields on unchanged
 		DualStack:       d.DualStack,
 		FallbackDelay:   d.FallbackDelay,
 		KeepAlive:       d.KeepAlive,
 		KeepAliveConfig: d.KeepAliveConfig,
 		Resolver:        d.Resolver,
-		Cancel:          d.Cancel,
-		Control:         d.Control,
-		ControlContext:  d.ControlContext,
+		//lint:ignore SA1019 a drop-in passes deprecated fields on unchanged
+		Cancel:         d.Cancel,
+		Control:        d.Control,
+		ControlContext: d.ControlContext,
 	}
 	nd.SetMultipathTCP(!d.noMPTCP)
 	if st != nil {

@@ -1,2 +1,66 @@
-// Package mptcp lets Go programs use Multipath TCP.
+// Package mptcp lets Go programs use Multipath TCP (MPTCP, RFC 8684) on
+// Linux and see what it is doing.
+//
+// # What MPTCP is
+//
+// An MPTCP connection looks like one TCP connection to the program, but
+// the kernel may carry it over several TCP subflows at once: over Wi-Fi
+// and cellular, over two uplinks, over two paths of a data-centre fabric.
+// Subflows can be added and lost while the connection lives, so a
+// connection survives the loss of a path and can use the capacity of
+// several. Where the peer or a middlebox does not speak MPTCP, the
+// connection falls back to plain TCP, transparently.
+//
+// # What this package adds
+//
+// The standard library can ask for MPTCP (net.Dialer.SetMultipathTCP,
+// net.ListenConfig.SetMultipathTCP) and tell whether a connection uses it
+// (net.TCPConn.MultipathTCP). This package is a drop-in replacement for
+// [net.Dialer], [net.ListenConfig] and net.Listen that always asks for
+// MPTCP, whatever GODEBUG or the go line of the main module say, and
+// returns connections of type [*MPTCPConn], which embed *net.TCPConn and
+// add:
+//
+//   - [MPTCPConn.MultipathTCP], with the most precise test the running
+//     kernel offers, and no allocation;
+//   - [MPTCPConn.MPTCPInfo], the connection's MPTCP state ([Info]: token,
+//     subflow counts, MPTCP-level byte counters);
+//   - [MPTCPConn.Subflows], every subflow with its id, addresses and TCP
+//     statistics ([Subflow], [TCPInfo]), read at one instant where the
+//     kernel allows, and [MPTCPConn.AppendSubflows] and
+//     [MPTCPConn.Snapshot] that allocate nothing;
+//   - an opt-in strict mode, [Dialer].RequireMPTCP, that refuses
+//     connections which are not MPTCP with [ErrNotMPTCP];
+//   - [SubflowTable] and slog.LogValuer forms for logs.
+//
+// Everything else is the *net.TCPConn's, zero-copy included: io.Copy
+// between connections of this package splices wherever it would between
+// two *net.TCPConn, also through an io.LimitReader.
+//
+// # Kernels
+//
+// The package chooses how to ask the kernel from what the kernel answers,
+// never from its version string:
+//
+//	feature                                  kernel   how
+//	MPTCP sockets (Dialer, Listener)         5.6      socket(..., IPPROTO_MPTCP); fallback to TCP otherwise
+//	MultipathTCP, sees fallback              5.16     getsockopt(SOL_MPTCP, MPTCP_INFO) probe
+//	MultipathTCP, one cheap option           6.10     getsockopt(SOL_TCP, TCP_IS_MPTCP)
+//	MultipathTCP before 5.16                 5.6      SO_PROTOCOL: cannot see a fallback
+//	MPTCPInfo                                5.16     MPTCP_INFO; fields by kernel, see InfoField
+//	Subflows: addresses and tcp_info         5.16     MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS, no ids
+//	Subflows: one snapshot with ids          6.5      MPTCP_FULL_INFO
+//
+// On kernels without MPTCP, and on other operating systems, the Dialer
+// and Listener work as plain TCP; MultipathTCP reports false, and
+// MPTCPInfo and Subflows fail with an error matched by
+// errors.Is(err, errors.ErrUnsupported) (other systems, kernels before
+// 5.16) or [ErrNotMPTCP] (a connection that is plain TCP).
+//
+// # Errors
+//
+// Errors follow package net: a *net.OpError with the connection's
+// addresses, around net.ErrClosed once the connection is closed, around
+// [ErrNotMPTCP], or around an *os.SyscallError, so that errors.Is works
+// with syscall errnos.
 package mptcp

@@ -2,10 +2,28 @@ package mptcp
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"testing"
 	"time"
 )
+
+// requireEnvVar, set by .ci/run, turns every skip for a missing
+// environment (no MPTCP, not root, no namespaces) into a failure, so that
+// CI always runs those tests.
+const requireEnvVar = "MPTCP_TEST_REQUIRE_ENV"
+
+// skipOrFail skips the test because the machine lacks something it needs,
+// or fails it when requireEnvVar is set.
+func skipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv(requireEnvVar) != "" {
+		t.Fatalf("%s (%s is set: this environment must provide it)", msg, requireEnvVar)
+	}
+	t.Skip(msg)
+}
 
 // listenLoopback starts a Listener on 127.0.0.1 (or ::1 for "tcp6") and
 // closes it when the test ends.

@@ -456,7 +456,7 @@ func decodeFullInfoHeader(h []byte, optlen uint32) (fullInfo, error) {
 // decodeSubflowInfo decodes one struct mptcp_subflow_info: id, then the
 // local and remote sockaddr_storage at addrOff.
 func decodeSubflowInfo(b []byte, addrOff int) (Subflow, error) {
-	if addrOff < 4 || len(b) < addrOff+subflowAddrsLen {
+	if addrOff < 4 || addrOff > len(b)-subflowAddrsLen {
 		return Subflow{}, fmt.Errorf("%d-byte mptcp_subflow_info too short for addresses at offset %d", len(b), addrOff)
 	}
 	return Subflow{
@@ -554,17 +554,21 @@ var (
 	miLastAckRecv        = field{92, 4}
 )
 
-// infoGroups maps each group of fields to the last byte it needs.
-var infoGroups = []struct {
-	f   InfoField
-	end int
-}{
-	{InfoBase, 40},
-	{InfoLocalAddr, 42},
-	{InfoChecksum, 43},
-	{InfoCounters, 80},
-	{InfoSubflowsTotal, 81},
-	{InfoLastActivity, 96},
+// infoGroupEnds[i] is where the fields of InfoField 1<<i end: a kernel
+// that returns that many bytes has them all.
+var infoGroupEnds = [...]int{40, 42, 43, 80, 81, 96}
+
+// cutToGroups returns the length of the whole groups within n bytes.
+// Bytes past the last whole group are padding (a 48-byte answer pads
+// after byte 43) or a truncated answer: neither is decoded.
+func cutToGroups(n int, ends []int) int {
+	cut := 0
+	for _, end := range ends {
+		if n >= end {
+			cut = end
+		}
+	}
+	return cut
 }
 
 // decodeInfo decodes struct mptcp_info from the bytes the kernel wrote.
@@ -573,9 +577,10 @@ var infoGroups = []struct {
 // are ignored.
 func decodeInfo(b []byte) Info {
 	var in Info
-	for _, g := range infoGroups {
-		if len(b) >= g.end {
-			in.fields |= g.f
+	b = b[:cutToGroups(len(b), infoGroupEnds[:])]
+	for i, end := range infoGroupEnds {
+		if len(b) >= end {
+			in.fields |= 1 << i
 		}
 	}
 	in.Subflows = miSubflows.u8(b)
@@ -598,13 +603,11 @@ func decodeInfo(b []byte) Info {
 	in.BytesReceived = miBytesReceived.u64(b)
 	in.BytesAcked = miBytesAcked.u64(b)
 	in.SubflowsTotal = miSubflowsTotal.u8(b)
-	if in.Has(InfoLastActivity) {
-		// 6.8 and 6.9 pad the structure to 88 bytes on 64-bit kernels:
-		// bytes 84 to 88 are there but are not last_data_sent yet.
-		in.LastDataSent = millis(miLastDataSent.u32(b))
-		in.LastDataRecv = millis(miLastDataRecv.u32(b))
-		in.LastAckRecv = millis(miLastAckRecv.u32(b))
-	}
+	// 6.8 and 6.9 pad the structure to 88 bytes on 64-bit kernels: the
+	// cut above keeps bytes 84 to 88 from being read as last_data_sent.
+	in.LastDataSent = millis(miLastDataSent.u32(b))
+	in.LastDataRecv = millis(miLastDataRecv.u32(b))
+	in.LastAckRecv = millis(miLastAckRecv.u32(b))
 	return in
 }
 
@@ -675,24 +678,18 @@ var (
 	tiReceivedCEBytes  = field{272, 4}
 )
 
-var tcpInfoGroups = []struct {
-	f   TCPInfoField
-	end int
-}{
-	{TCPInfoBase, 232},
-	{TCPInfoRcvWnd, 240},
-	{TCPInfoRTOStats, 248},
-	{TCPInfoAccECN, 276},
-}
+// tcpInfoGroupEnds[i] is where the fields of TCPInfoField 1<<i end.
+var tcpInfoGroupEnds = [...]int{232, 240, 248, 276}
 
 // decodeTCPInfo decodes struct tcp_info from the bytes the kernel wrote
 // for one subflow: 232 bytes on 5.4 - 6.1, 240 on 6.2 - 6.6, 248 on
 // 6.7 - 6.17, 280 on 6.18.
 func decodeTCPInfo(b []byte) TCPInfo {
 	var t TCPInfo
-	for _, g := range tcpInfoGroups {
-		if len(b) >= g.end {
-			t.fields |= g.f
+	b = b[:cutToGroups(len(b), tcpInfoGroupEnds[:])]
+	for i, end := range tcpInfoGroupEnds {
+		if len(b) >= end {
+			t.fields |= 1 << i
 		}
 	}
 	t.State = TCPState(tiState.u8(b))
@@ -762,6 +759,8 @@ func decodeTCPInfo(b []byte) TCPInfo {
 	return t
 }
 
-func micros(v uint32) time.Duration     { return time.Duration(v) * time.Microsecond }
-func millis(v uint32) time.Duration     { return time.Duration(v) * time.Millisecond }
-func microsLong(v uint64) time.Duration { return time.Duration(min(v, uint64(1<<63-1)/1000)) * time.Microsecond }
+func micros(v uint32) time.Duration { return time.Duration(v) * time.Microsecond }
+func millis(v uint32) time.Duration { return time.Duration(v) * time.Millisecond }
+func microsLong(v uint64) time.Duration {
+	return time.Duration(min(v, uint64(1<<63-1)/1000)) * time.Microsecond
+}

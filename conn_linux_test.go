@@ -1,0 +1,605 @@
+package mptcp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// requireMPTCP skips, or fails under requireEnvVar, when the host cannot
+// create MPTCP sockets: every test in this file is about the real kernel.
+func requireMPTCP(t testing.TB) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_MPTCP)
+	if err != nil {
+		skipOrFail(t, "this kernel cannot create MPTCP sockets (%v): it needs CONFIG_MPTCP and net.mptcp.enabled=1", err)
+	}
+	unix.Close(fd)
+}
+
+// networks returns the loopback networks this host has.
+func networks(t testing.TB) []string {
+	nets := []string{"tcp4"}
+	if l, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		l.Close()
+		nets = append(nets, "tcp6")
+	}
+	return nets
+}
+
+func addrPort(t testing.TB, a net.Addr) netip.AddrPort {
+	t.Helper()
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("address %v is %T, not *net.TCPAddr", a, a)
+	}
+	ap := ta.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func mustMultipath(t testing.TB, name string, c *MPTCPConn, want bool) {
+	t.Helper()
+	got, err := c.MultipathTCP()
+	if err != nil {
+		t.Fatalf("%s: MultipathTCP: %v", name, err)
+	}
+	if got != want {
+		t.Fatalf("%s: MultipathTCP = %v, want %v", name, got, want)
+	}
+}
+
+// exchange writes n bytes from a to b and reads them fully on b.
+func exchange(t testing.TB, a, b net.Conn, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	a.SetDeadline(deadline)
+	b.SetDeadline(deadline)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Write(make([]byte, n))
+		errc <- err
+	}()
+	if _, err := io.ReadFull(b, make([]byte, n)); err != nil {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("write %d bytes: %v", n, err)
+	}
+	a.SetDeadline(time.Time{})
+	b.SetDeadline(time.Time{})
+}
+
+func TestMPTCPToMPTCPBothEndsReportMPTCP(t *testing.T) {
+	requireMPTCP(t)
+	for _, network := range networks(t) {
+		t.Run(network, func(t *testing.T) {
+			l := listenLoopback(t, network)
+			if ok, err := l.MultipathTCP(); err != nil || !ok {
+				t.Fatalf("Listener.MultipathTCP = %v, %v; want true", ok, err)
+			}
+			c, s := dialAccept(t, &Dialer{}, network, l)
+			client, server := c.(*MPTCPConn), s.(*MPTCPConn)
+			mustMultipath(t, "client", client, true)
+			mustMultipath(t, "server", server, true)
+
+			for _, end := range []struct {
+				name string
+				c    *MPTCPConn
+			}{{"client", client}, {"server", server}} {
+				in, err := end.c.MPTCPInfo()
+				if err != nil {
+					t.Fatalf("%s: MPTCPInfo: %v", end.name, err)
+				}
+				if !in.Has(InfoBase) || in.Token == 0 {
+					t.Errorf("%s: MPTCPInfo = %+v: want the base fields and a non-zero token", end.name, in)
+				}
+				if got := in.TotalSubflows(); got != 1 {
+					t.Errorf("%s: TotalSubflows = %d, want 1", end.name, got)
+				}
+				subs, err := end.c.Subflows()
+				if err != nil {
+					t.Fatalf("%s: Subflows: %v", end.name, err)
+				}
+				if len(subs) != 1 {
+					t.Fatalf("%s: %d subflows, want 1: %v", end.name, len(subs), subs)
+				}
+				sf := subs[0]
+				if local := addrPort(t, end.c.LocalAddr()); sf.Local != local {
+					t.Errorf("%s: subflow local %v, conn LocalAddr %v", end.name, sf.Local, local)
+				}
+				if remote := addrPort(t, end.c.RemoteAddr()); sf.Remote != remote {
+					t.Errorf("%s: subflow remote %v, conn RemoteAddr %v", end.name, sf.Remote, remote)
+				}
+				if !noFullInfo.Load() && sf.ID != 1 {
+					t.Errorf("%s: first subflow id %d, want 1 (MPTCP_FULL_INFO numbers from 1)", end.name, sf.ID)
+				}
+				if sf.TCP.State != StateEstablished || sf.TCP.SndMSS == 0 || sf.TCP.SndCwnd == 0 || !sf.TCP.Has(TCPInfoBase) {
+					t.Errorf("%s: subflow TCP info not that of an established connection: %+v", end.name, sf.TCP)
+				}
+			}
+		})
+	}
+}
+
+// pollSubflow re-reads the first subflow until cond holds or 5 s pass:
+// acknowledgements arrive after the data.
+func pollSubflow(t *testing.T, c *MPTCPConn, cond func(Info, Subflow) bool) (Info, Subflow) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		in, subs, err := c.Snapshot(nil)
+		if err != nil {
+			t.Fatalf("Snapshot: %v", err)
+		}
+		if len(subs) != 1 {
+			t.Fatalf("%d subflows, want 1", len(subs))
+		}
+		if cond(in, subs[0]) || time.Now().After(deadline) {
+			return in, subs[0]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSubflowCountersMoveByWhatWasSent(t *testing.T) {
+	requireMPTCP(t)
+	client, server := mptcpPair(t, "tcp4")
+	cin0, csf0 := pollSubflow(t, client, func(Info, Subflow) bool { return true })
+	sin0, ssf0 := pollSubflow(t, server, func(Info, Subflow) bool { return true })
+
+	const n = 1 << 20
+	exchange(t, client, server, n)
+
+	cin, csf := pollSubflow(t, client, func(_ Info, s Subflow) bool { return s.TCP.BytesAcked-csf0.TCP.BytesAcked >= n })
+	sin, ssf := pollSubflow(t, server, func(Info, Subflow) bool { return true })
+
+	if d := csf.TCP.BytesSent - csf0.TCP.BytesSent; d < n {
+		t.Errorf("client subflow BytesSent grew by %d, want >= %d", d, n)
+	}
+	if d := csf.TCP.BytesAcked - csf0.TCP.BytesAcked; d < n {
+		t.Errorf("client subflow BytesAcked grew by %d, want >= %d", d, n)
+	}
+	if d := ssf.TCP.BytesReceived - ssf0.TCP.BytesReceived; d < n {
+		t.Errorf("server subflow BytesReceived grew by %d, want >= %d", d, n)
+	}
+	// The subflows carry MPTCP options and retransmissions on top of the
+	// data: allow a little more, not a lot more.
+	if d := ssf.TCP.BytesReceived - ssf0.TCP.BytesReceived; d > n+n/10 {
+		t.Errorf("server subflow BytesReceived grew by %d for %d bytes sent", d, n)
+	}
+	if cin.Has(InfoCounters) {
+		if d := cin.BytesSent - cin0.BytesSent; d < n {
+			t.Errorf("client Info.BytesSent grew by %d, want >= %d", d, n)
+		}
+		if d := sin.BytesReceived - sin0.BytesReceived; d != n {
+			t.Errorf("server Info.BytesReceived grew by %d, want %d", d, n)
+		}
+	}
+	if cin.Token == sin.Token {
+		t.Errorf("client and server report the same token %08x; each side has its own", cin.Token)
+	}
+}
+
+func TestMPTCPClientToPlainServerIsNotMPTCP(t *testing.T) {
+	requireMPTCP(t)
+	for _, network := range networks(t) {
+		t.Run(network, func(t *testing.T) {
+			l := listenPlainTCP(t, network)
+			c, s := dialAccept(t, &Dialer{}, network, l)
+			client, server := c.(*MPTCPConn), NewConn(s.(*net.TCPConn))
+			exchange(t, client, server, 1000)
+			mustMultipath(t, "client", client, false)
+			mustMultipath(t, "server", server, false)
+			checkNotMPTCP(t, "client", client)
+			checkNotMPTCP(t, "server", server)
+		})
+	}
+}
+
+func TestPlainClientToListenerIsNotMPTCP(t *testing.T) {
+	requireMPTCP(t)
+	for _, network := range networks(t) {
+		t.Run(network, func(t *testing.T) {
+			l := listenLoopback(t, network)
+			var d Dialer
+			d.SetMultipathTCP(false)
+			c, s := dialAccept(t, &d, network, l)
+			client, server := c.(*MPTCPConn), s.(*MPTCPConn)
+			exchange(t, client, server, 1000)
+			mustMultipath(t, "client", client, false)
+			mustMultipath(t, "server", server, false)
+			checkNotMPTCP(t, "client", client)
+			checkNotMPTCP(t, "server", server)
+		})
+	}
+}
+
+// checkNotMPTCP asserts that the MPTCP-only calls fail with ErrNotMPTCP,
+// twice: the second time answers from the cached "no".
+func checkNotMPTCP(t *testing.T, name string, c *MPTCPConn) {
+	t.Helper()
+	for range 2 {
+		_, err := c.MPTCPInfo()
+		checkOpError(t, name+": MPTCPInfo", err, ErrNotMPTCP)
+		subs, err := c.AppendSubflows(make([]Subflow, 0, 4))
+		checkOpError(t, name+": AppendSubflows", err, ErrNotMPTCP)
+		if len(subs) != 0 {
+			t.Errorf("%s: AppendSubflows returned %d subflows with an error", name, len(subs))
+		}
+		_, _, err = c.Snapshot(nil)
+		checkOpError(t, name+": Snapshot", err, ErrNotMPTCP)
+	}
+}
+
+// checkOpError asserts err is a *net.OpError matching target.
+func checkOpError(t *testing.T, what string, err, target error) {
+	t.Helper()
+	var oe *net.OpError
+	switch {
+	case err == nil:
+		t.Errorf("%s: nil error, want %v", what, target)
+	case !errors.As(err, &oe):
+		t.Errorf("%s: error %v is %T, want *net.OpError", what, err, err)
+	case !errors.Is(err, target):
+		t.Errorf("%s: error %q does not match %q", what, err, target)
+	}
+}
+
+func TestClosedConnectionMethodsReturnErrClosed(t *testing.T) {
+	requireMPTCP(t)
+	mptcpClient, _ := mptcpPair(t, "tcp4")
+	plain := listenPlainTCP(t, "tcp4")
+	c, _ := dialAccept(t, &Dialer{}, "tcp4", plain)
+	fallenBack := c.(*MPTCPConn)
+	mustMultipath(t, "fallen back", fallenBack, false) // caches the "no"
+
+	for _, tc := range []struct {
+		name string
+		c    *MPTCPConn
+	}{{"mptcp", mptcpClient}, {"fallen back", fallenBack}} {
+		if err := tc.c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := tc.c.MultipathTCP()
+		checkOpError(t, tc.name+": MultipathTCP", err, net.ErrClosed)
+		_, err = tc.c.MPTCPInfo()
+		checkOpError(t, tc.name+": MPTCPInfo", err, net.ErrClosed)
+		_, err = tc.c.Subflows()
+		checkOpError(t, tc.name+": Subflows", err, net.ErrClosed)
+		_, err = tc.c.AppendSubflows(nil)
+		checkOpError(t, tc.name+": AppendSubflows", err, net.ErrClosed)
+		_, _, err = tc.c.Snapshot(nil)
+		checkOpError(t, tc.name+": Snapshot", err, net.ErrClosed)
+	}
+}
+
+func TestZeroValueConnReturnsErrors(t *testing.T) {
+	var c MPTCPConn
+	if _, err := c.MultipathTCP(); err == nil {
+		t.Error("MultipathTCP on a zero MPTCPConn: nil error")
+	}
+	if _, err := c.Subflows(); err == nil {
+		t.Error("Subflows on a zero MPTCPConn: nil error")
+	}
+	var nilConn *MPTCPConn
+	if _, err := nilConn.MPTCPInfo(); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("MPTCPInfo on a nil *MPTCPConn: %v, want EINVAL", err)
+	}
+}
+
+func TestMethodsConcurrentWithCloseAndIO(t *testing.T) {
+	requireMPTCP(t)
+	for range 20 {
+		client, server := mptcpPair(t, "tcp4")
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		go io.Copy(io.Discard, server)
+		wg.Add(1)
+		go func() { // writer, until the connection closes
+			defer wg.Done()
+			buf := make([]byte, 4096)
+			for range 10000 {
+				if _, err := client.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dst := make([]Subflow, 0, 4)
+				for range 200 {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					for _, err := range []error{
+						func() error { _, err := client.MultipathTCP(); return err }(),
+						func() error { _, err := client.MPTCPInfo(); return err }(),
+						func() error { _, err := client.AppendSubflows(dst[:0]); return err }(),
+					} {
+						if err != nil && !errors.Is(err, net.ErrClosed) {
+							t.Errorf("concurrent call: %v, want nil or net.ErrClosed", err)
+						}
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Millisecond)
+		client.Close()
+		close(stop)
+		wg.Wait()
+	}
+}
+
+func TestHotPathsDoNotAllocate(t *testing.T) {
+	requireMPTCP(t)
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector: sync.Pool drops objects at random")
+	}
+	client, _ := mptcpPair(t, "tcp4")
+	client.MultipathTCP() // the first call probes the kernel
+	dst := make([]Subflow, 0, 8)
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"MultipathTCP", func() { client.MultipathTCP() }},
+		{"MPTCPInfo", func() { client.MPTCPInfo() }},
+		{"AppendSubflows", func() { client.AppendSubflows(dst[:0]) }},
+		{"Snapshot", func() { client.Snapshot(dst[:0]) }},
+	} {
+		if n := testing.AllocsPerRun(200, tc.f); n != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", tc.name, n)
+		}
+	}
+}
+
+func TestDialerAsksForMPTCPWhateverGODEBUG(t *testing.T) {
+	requireMPTCP(t)
+	t.Setenv("GODEBUG", "multipathtcp=0")
+	l := listenLoopback(t, "tcp4")
+	// The standard library's default follows GODEBUG: plain TCP.
+	var nd net.Dialer
+	plain, err := nd.Dial("tcp4", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if ok, _ := plain.(*net.TCPConn).MultipathTCP(); ok {
+		t.Fatal("net.Dialer used MPTCP under GODEBUG=multipathtcp=0: the setting did not take effect, the test proves nothing")
+	}
+	c, _ := dialAccept(t, &Dialer{}, "tcp4", l)
+	mustMultipath(t, "Dialer under GODEBUG=multipathtcp=0", c.(*MPTCPConn), true)
+}
+
+func TestDialerPassesNetDialerFields(t *testing.T) {
+	requireMPTCP(t)
+	l := listenLoopback(t, "tcp4")
+	var sawProto []int
+	var mu sync.Mutex
+	d := &Dialer{
+		Timeout:   5 * time.Second,
+		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)},
+		KeepAlive: -1,
+		ControlContext: func(ctx context.Context, network, address string, c syscall.RawConn) error {
+			c.Control(func(fd uintptr) {
+				p, _ := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
+				mu.Lock()
+				sawProto = append(sawProto, p)
+				mu.Unlock()
+			})
+			return nil
+		},
+	}
+	c, _ := dialAccept(t, d, "tcp4", l)
+	if len(sawProto) != 1 || sawProto[0] != unix.IPPROTO_MPTCP {
+		t.Errorf("ControlContext saw socket protocols %v, want one MPTCP socket (262)", sawProto)
+	}
+	if got := addrPort(t, c.LocalAddr()).Addr(); got != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("LocalAddr ignored: dialed from %v", got)
+	}
+
+	// A Control error stops the dial, as with net.Dialer.
+	errControl := errors.New("refused by Control")
+	d = &Dialer{Control: func(string, string, syscall.RawConn) error { return errControl }}
+	if _, err := d.Dial("tcp4", l.Addr().String()); !errors.Is(err, errControl) {
+		t.Errorf("Dial with a failing Control: %v, want %v", err, errControl)
+	}
+}
+
+func TestDialerPassesOtherNetworksThrough(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	c, err := Dial("udp4", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*net.UDPConn); !ok {
+		t.Errorf("Dial(udp4) returned %T, want *net.UDPConn", c)
+	}
+	if _, err := DialTCP("udp", nil, &net.TCPAddr{}); err == nil {
+		t.Error("DialTCP(udp): nil error")
+	}
+}
+
+func TestRequireMPTCP(t *testing.T) {
+	requireMPTCP(t)
+	t.Run("MPTCP peer", func(t *testing.T) {
+		l := listenLoopback(t, "tcp4")
+		c, _ := dialAccept(t, &Dialer{RequireMPTCP: true}, "tcp4", l)
+		mustMultipath(t, "strict client", c.(*MPTCPConn), true)
+	})
+	t.Run("TCP peer", func(t *testing.T) {
+		l := listenPlainTCP(t, "tcp4")
+		go func() { // accept and close whatever arrives until the listener closes
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		before := openFDs(t)
+		d := &Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp4", l.Addr().String())
+		if err == nil {
+			c.Close()
+			t.Fatal("strict dial to a TCP-only server succeeded")
+		}
+		checkOpError(t, "strict dial to a TCP-only server", err, ErrNotMPTCP)
+		// The server's accepted socket lives in this process too, until
+		// the accept loop closes it: wait for that, boundedly.
+		deadline := time.Now().Add(2 * time.Second)
+		for openFDs(t) > before && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if after := openFDs(t); after > before {
+			t.Errorf("strict dial left %d file descriptors open", after-before)
+		}
+	})
+	t.Run("refused port keeps its errno", func(t *testing.T) {
+		l := listenPlainTCP(t, "tcp4")
+		addr := l.Addr().String()
+		l.Close()
+		d := &Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}
+		_, err := d.Dial("tcp4", addr)
+		if !errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, ErrNotMPTCP) {
+			t.Errorf("strict dial to a closed port: %v, want ECONNREFUSED", err)
+		}
+	})
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func TestListenerWrapsExistingListeners(t *testing.T) {
+	requireMPTCP(t)
+	plain := listenPlainTCP(t, "tcp4")
+	wrapped, err := NewListener(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := wrapped.MultipathTCP(); err != nil || ok {
+		t.Errorf("wrapped plain listener: MultipathTCP = %v, %v; want false", ok, err)
+	}
+	c, s := dialAccept(t, &Dialer{}, "tcp4", wrapped)
+	if _, ok := s.(*MPTCPConn); !ok {
+		t.Fatalf("Accept on a wrapped listener returned %T", s)
+	}
+	mustMultipath(t, "client of a plain listener", c.(*MPTCPConn), false)
+
+	// A listener from net.ListenConfig with MPTCP is MPTCP once wrapped.
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(true)
+	nl, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	ml, err := NewListener(nl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := ml.MultipathTCP(); err != nil || !ok {
+		t.Errorf("wrapped MPTCP listener: MultipathTCP = %v, %v; want true", ok, err)
+	}
+	if again, _ := NewListener(ml); again != ml {
+		t.Error("NewListener(*Listener) did not return it as is")
+	}
+	if _, err := NewListener(nil); err == nil {
+		t.Error("NewListener(nil): nil error")
+	}
+	ul, err := net.Listen("unix", t.TempDir()+"/sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	if _, err := NewListener(ul); err == nil {
+		t.Error("NewListener(unix listener): nil error")
+	}
+
+	// File and SyscallConn pass through to the TCP listener.
+	f, err := ml.File()
+	if err != nil {
+		t.Fatalf("File: %v", err)
+	}
+	f.Close()
+	ml.Close()
+	if _, err := ml.MultipathTCP(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("MultipathTCP on a closed listener: %v, want net.ErrClosed", err)
+	}
+}
+
+func TestListenConfigSetMultipathTCPFalse(t *testing.T) {
+	requireMPTCP(t)
+	var lc ListenConfig
+	lc.SetMultipathTCP(false)
+	if lc.MultipathTCP() {
+		t.Fatal("MultipathTCP() true after SetMultipathTCP(false)")
+	}
+	l, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if ok, err := l.(*Listener).MultipathTCP(); err != nil || ok {
+		t.Errorf("MultipathTCP = %v, %v; want false", ok, err)
+	}
+	ul, err := lc.Listen(context.Background(), "unix", t.TempDir()+"/sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	if _, ok := ul.(*net.UnixListener); !ok {
+		t.Errorf("Listen(unix) returned %T, want *net.UnixListener", ul)
+	}
+}
+
+func TestKernelProbeMatchesConnection(t *testing.T) {
+	requireMPTCP(t)
+	client, _ := mptcpPair(t, "tcp4")
+	mustMultipath(t, "client", client, true)
+	rc, err := client.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whatever the probe chose, the answer it chose must be what the
+	// kernel says on a real connection.
+	rc.Control(func(fd uintptr) {
+		v, err := unix.GetsockoptInt(int(fd), unix.SOL_TCP, optTCPIsMPTCP)
+		switch kernelProbe() {
+		case probeIsMPTCP:
+			if err != nil || v != 1 {
+				t.Errorf("probe chose TCP_IS_MPTCP, but it answers %d, %v", v, err)
+			}
+		default:
+			if err == nil {
+				t.Errorf("probe did not choose TCP_IS_MPTCP, but the kernel answers it (%d)", v)
+			}
+		}
+	})
+}

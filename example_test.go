@@ -1,0 +1,160 @@
+package mptcp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/multipath-go/mptcp"
+)
+
+// An http.Client whose connections use MPTCP where the server and the
+// path allow it, and fall back to TCP elsewhere.
+func ExampleDialer_httpClient() {
+	srv := startServer() // an HTTP server on loopback, see the next example
+
+	d := &mptcp.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+
+	resp, err := client.Get("http://" + srv)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Print(string(body))
+	// Output: your connection uses MPTCP: true
+}
+
+type connKey struct{}
+
+// An http.Server on an MPTCP listener that tells each client whether its
+// connection uses MPTCP. ConnContext stores the connection in the
+// request's context, where the handler finds it.
+func ExampleListen_httpServer() {
+	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext:       storeConn,
+		Handler:           http.HandlerFunc(reportMPTCP),
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	resp, err := http.Get("http://" + ln.Addr().String()) // net/http's default dialer: plain TCP
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Print(string(body))
+	// Output: your connection uses MPTCP: false
+}
+
+// Printing a connection's subflows: one line each, or a table.
+func ExampleMPTCPConn_Subflows() {
+	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+
+	c, err := mptcp.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	conn := c.(*mptcp.MPTCPConn)
+
+	info, err := conn.MPTCPInfo()
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, mptcp.ErrNotMPTCP) after a fallback
+	}
+	subflows, err := conn.Subflows()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("subflows:", info.TotalSubflows(), len(subflows))
+	for _, sf := range subflows {
+		fmt.Println(sf.Local.Addr(), "->", sf.Remote.Addr(), sf.TCP.State)
+	}
+	// For logs: fmt.Print(mptcp.SubflowTable(subflows)) prints an aligned
+	// table, and slog.Any("subflows", mptcp.SubflowTable(subflows)) a group.
+
+	// Output:
+	// subflows: 1 1
+	// 127.0.0.1 -> 127.0.0.1 ESTABLISHED
+}
+
+// Strict mode: a dial fails with ErrNotMPTCP instead of falling back.
+func ExampleDialer_requireMPTCP() {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false) // a server that speaks only TCP
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+
+	d := &mptcp.Dialer{RequireMPTCP: true}
+	_, err = d.Dial("tcp", ln.Addr().String())
+	fmt.Println(errors.Is(err, mptcp.ErrNotMPTCP))
+	// Output: true
+}
+
+// storeConn is an http.Server.ConnContext that keeps the connection in
+// the context of its requests.
+func storeConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// reportMPTCP tells the client whether its connection uses MPTCP.
+func reportMPTCP(w http.ResponseWriter, r *http.Request) {
+	c, ok := r.Context().Value(connKey{}).(*mptcp.MPTCPConn)
+	if !ok {
+		http.Error(w, "not a connection of package mptcp", http.StatusInternalServerError)
+		return
+	}
+	uses, err := c.MultipathTCP()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintf(w, "your connection uses MPTCP: %v\n", uses)
+}
+
+// startServer serves reportMPTCP on an MPTCP listener on loopback and
+// returns its address.
+func startServer() string {
+	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ConnContext: storeConn, Handler: http.HandlerFunc(reportMPTCP)}
+	go srv.Serve(ln)
+	return ln.Addr().String()
+}

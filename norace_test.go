@@ -1,0 +1,5 @@
+//go:build !race
+
+package mptcp
+
+const raceEnabled = false
