@@ -15,10 +15,6 @@ import (
 // fails with it too.
 var ErrNotMPTCP = errors.New("mptcp: connection is not using MPTCP")
 
-// errKernelTooOld is returned for a connection that is MPTCP on a kernel
-// that cannot describe it (before 5.16, where SOL_MPTCP does not exist).
-var errKernelTooOld = &wrapErr{"mptcp: the kernel reports no MPTCP state before Linux 5.16", errors.ErrUnsupported}
-
 // MPTCPConn is a TCP connection made or accepted by this package: a
 // *net.TCPConn, with every method and the zero-copy paths of one, plus
 // what the kernel knows of its MPTCP state.

@@ -1,10 +1,15 @@
 package mptcp
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"syscall"
 )
+
+// errKernelTooOld is returned for a connection that is MPTCP on a kernel
+// that cannot describe it (before 5.16, where SOL_MPTCP does not exist).
+var errKernelTooOld = &wrapErr{"mptcp: the kernel reports no MPTCP state before Linux 5.16", errors.ErrUnsupported}
 
 // probeRequest carries one MultipathTCP question into RawConn.Control.
 // Its callback is bound once, when the pool makes it, so that a call
