@@ -2,27 +2,18 @@ package mptcp
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/multipath-go/mptcp/internal/testbed"
 )
 
-// requireEnvVar, set by .ci/run, turns every skip for a missing
-// environment (no MPTCP, not root, no namespaces) into a failure, so that
-// CI always runs those tests.
-const requireEnvVar = "MPTCP_TEST_REQUIRE_ENV"
-
 // skipOrFail skips the test because the machine lacks something it needs,
-// or fails it when requireEnvVar is set.
+// or fails it when testbed.RequireEnv is set, as .ci/run does.
 func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv(requireEnvVar) != "" {
-		t.Fatalf("%s (%s is set: this environment must provide it)", msg, requireEnvVar)
-	}
-	t.Skip(msg)
+	testbed.SkipOrFail(t, format, args...)
 }
 
 // listenLoopback starts a Listener on 127.0.0.1 (or ::1 for "tcp6") and

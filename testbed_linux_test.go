@@ -1,0 +1,710 @@
+package mptcp_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/testbed"
+)
+
+// These tests run the package over real multi-path networks built in
+// network namespaces by internal/testbed: several subflows, shaped links,
+// failing links, middleboxes.
+
+// tbPair listens in the bed's server namespace with listen, dials
+// raddr's address on the listener's port from the client namespace with
+// d, and returns both ends (an accepted *net.TCPConn is wrapped). All is
+// closed when the test ends.
+func tbPair(t *testing.T, b *testbed.Bed, d *mptcp.Dialer, listen func() (net.Listener, error), raddr netip.Addr) (client, server *mptcp.MPTCPConn) {
+	t.Helper()
+	l := b.Server.Listen(listen)
+	return tbDial(t, b, d, l, raddr)
+}
+
+func tbDial(t *testing.T, b *testbed.Bed, d *mptcp.Dialer, l net.Listener, raddr netip.Addr) (client, server *mptcp.MPTCPConn) {
+	t.Helper()
+	port := l.Addr().(*net.TCPAddr).Port
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := b.Client.Dialer(d.DialContext)(ctx, "tcp", netip.AddrPortFrom(raddr, uint16(port)).String())
+	if err != nil {
+		t.Fatalf("dial %v: %v", raddr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var s net.Conn
+	select {
+	case s = <-accepted:
+		if s == nil {
+			t.Fatal("accept failed")
+		}
+	case <-ctx.Done():
+		t.Fatal("accept timed out")
+	}
+	t.Cleanup(func() { s.Close() })
+	ms, ok := s.(*mptcp.MPTCPConn)
+	if !ok {
+		ms = mptcp.NewConn(s.(*net.TCPConn))
+	}
+	// A client's MPTCP connection is fully established, and its path
+	// manager starts adding subflows, only once data has flowed both ways.
+	pingPong(t, c, ms)
+	return c.(*mptcp.MPTCPConn), ms
+}
+
+// pingPong sends one byte each way.
+func pingPong(t *testing.T, a, b net.Conn) {
+	t.Helper()
+	buf := make([]byte, 1)
+	for _, dir := range [][2]net.Conn{{a, b}, {b, a}} {
+		dir[1].SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := dir[0].Write([]byte{'x'}); err != nil {
+			t.Fatalf("ping: %v", err)
+		}
+		if _, err := io.ReadFull(dir[1], buf); err != nil {
+			t.Fatalf("pong: %v", err)
+		}
+		dir[1].SetReadDeadline(time.Time{})
+	}
+}
+
+func mptcpListen() (net.Listener, error) { return mptcp.Listen("tcp", ":0") }
+
+func plainListen() (net.Listener, error) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	return lc.Listen(context.Background(), "tcp", ":0")
+}
+
+// sendVerified sends n pseudo-random bytes from one end to the other and
+// checks that the same bytes arrive, by SHA-256. progress, if not nil,
+// is called with the byte count received, after every read.
+func sendVerified(t *testing.T, from, to net.Conn, n int, timeout time.Duration, progress func(int)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	from.SetWriteDeadline(deadline)
+	to.SetReadDeadline(deadline)
+	defer from.SetWriteDeadline(time.Time{})
+	defer to.SetReadDeadline(time.Time{})
+
+	src := rand.New(rand.NewChaCha8([32]byte{byte(n), byte(n >> 8), byte(n >> 16)}))
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(src.Uint32())
+	}
+	want := sha256.Sum256(data)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := from.Write(data)
+		errc <- err
+	}()
+	h := sha256.New()
+	buf := make([]byte, 64<<10)
+	got := 0
+	for got < n {
+		k, err := to.Read(buf[:min(len(buf), n-got)])
+		h.Write(buf[:k])
+		got += k
+		if progress != nil {
+			progress(got)
+		}
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", got, n, err)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if sum := h.Sum(nil); string(sum) != string(want[:]) {
+		t.Fatalf("%d bytes arrived with SHA-256 %x, sent %x", n, sum, want)
+	}
+}
+
+// waitSubflows polls c until it has n subflows, for at most 10 s: the
+// kernel adds subflows after the connection is established.
+func waitSubflows(t *testing.T, name string, c *mptcp.MPTCPConn, n int) []mptcp.Subflow {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		subs, err := c.Subflows()
+		if err != nil {
+			t.Fatalf("%s: Subflows: %v", name, err)
+		}
+		if len(subs) == n {
+			return subs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d subflows after 10s, want %d:\n%v", name, len(subs), n, mptcp.SubflowTable(subs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func isMPTCP(t *testing.T, name string, c *mptcp.MPTCPConn, want bool) {
+	t.Helper()
+	got, err := c.MultipathTCP()
+	if err != nil || got != want {
+		t.Errorf("%s: MultipathTCP = %v, %v; want %v", name, got, err, want)
+	}
+}
+
+// Scenario 1: two subflows, from a client "subflow" endpoint or from a
+// server "signal" endpoint, over IPv4 and IPv6.
+func TestTestbedTwoSubflows(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		for _, how := range []string{"client subflow endpoint", "server signal endpoint"} {
+			name := fmt.Sprintf("%s/ipv6=%v", how, v6)
+			t.Run(name, func(t *testing.T) {
+				b := testbed.New(t, 2)
+				l1, l2 := b.Links[0], b.Links[1]
+				c1, c2, s1, s2 := l1.Client, l2.Client, l1.Server, l2.Server
+				if v6 {
+					c1, c2, s1, s2 = l1.Client6, l2.Client6, l1.Server6, l2.Server6
+				}
+				if how == "client subflow endpoint" {
+					// The client's second subflow goes from its second
+					// address to the address the connection started with.
+					b.Endpoint(b.Client, c2, "subflow")
+					s2 = s1
+				} else {
+					b.Endpoint(b.Server, s2, "signal")
+				}
+				client, server := tbPair(t, b, &mptcp.Dialer{}, mptcpListen, s1)
+				isMPTCP(t, "client", client, true)
+				isMPTCP(t, "server", server, true)
+				port := server.LocalAddr().(*net.TCPAddr).Port
+
+				for _, end := range []struct {
+					name          string
+					c             *mptcp.MPTCPConn
+					locals, peers [2]netip.Addr
+				}{
+					{"client", client, [2]netip.Addr{c1, c2}, [2]netip.Addr{s1, s2}},
+					{"server", server, [2]netip.Addr{s1, s2}, [2]netip.Addr{c1, c2}},
+				} {
+					subs := waitSubflows(t, end.name, end.c, 2)
+					ids := map[uint32]bool{}
+					for i, sf := range subs {
+						ids[sf.ID] = true
+						if sf.Local.Addr() != end.locals[i] || sf.Remote.Addr() != end.peers[i] {
+							t.Errorf("%s: subflow %d is %v->%v, want %v->%v", end.name, i, sf.Local, sf.Remote, end.locals[i], end.peers[i])
+						}
+						serverPort := sf.Local.Port()
+						if end.name == "client" {
+							serverPort = sf.Remote.Port()
+						}
+						if int(serverPort) != port {
+							t.Errorf("%s: subflow %d uses server port %d, want %d", end.name, i, serverPort, port)
+						}
+					}
+					if len(ids) != 2 {
+						t.Errorf("%s: subflow ids %v are not distinct", end.name, ids)
+					}
+					in, err := end.c.MPTCPInfo()
+					if err != nil {
+						t.Fatalf("%s: MPTCPInfo: %v", end.name, err)
+					}
+					if in.TotalSubflows() != 2 {
+						t.Errorf("%s: MPTCPInfo says %d subflows, Subflows found 2", end.name, in.TotalSubflows())
+					}
+				}
+				sendVerified(t, client, server, 1<<20, 20*time.Second, nil)
+			})
+		}
+	}
+}
+
+// receiveRate reads from c until it closes or fails, and returns the
+// rate in bytes per second over [warmup, warmup+window] after the first
+// byte. It closes c when the window ends.
+func receiveRate(c net.Conn, warmup, window time.Duration) (float64, error) {
+	buf := make([]byte, 256<<10)
+	c.SetReadDeadline(time.Now().Add(warmup + window + 20*time.Second))
+	defer c.Close()
+	var start time.Time
+	var total, atWarmup int
+	warm := false
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return 0, fmt.Errorf("after %d bytes: %w", total, err)
+		}
+		if start.IsZero() {
+			start = time.Now()
+		}
+		total += n
+		since := time.Since(start)
+		if !warm && since >= warmup {
+			warm, atWarmup = true, total
+		}
+		if since >= warmup+window {
+			return float64(total-atWarmup) / (since - warmup).Seconds(), nil
+		}
+	}
+}
+
+// sendUntilClosed writes zeros to c until the peer closes, for at most
+// limit.
+func sendUntilClosed(c net.Conn, limit time.Duration) {
+	c.SetWriteDeadline(time.Now().Add(limit))
+	buf := make([]byte, 256<<10)
+	for {
+		if _, err := c.Write(buf); err != nil {
+			return
+		}
+	}
+}
+
+// Scenario 2: two links shaped to the same rate; one MPTCP connection
+// moves at least 1.7 times what one plain TCP connection moves.
+func TestTestbedAggregation(t *testing.T) {
+	b := testbed.New(t, 2)
+	for i := range b.Links {
+		b.Shape(i, "tbf rate 20mbit burst 32kbit latency 50ms")
+	}
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	l := b.Server.Listen(mptcpListen)
+
+	measure := func(d *mptcp.Dialer) float64 {
+		client, server := tbDial(t, b, d, l, b.Links[0].Server)
+		if d.MultipathTCP() {
+			waitSubflows(t, "client", client, 2)
+		}
+		go sendUntilClosed(client, 30*time.Second)
+		rate, err := receiveRate(server, time.Second, 3*time.Second)
+		if err != nil {
+			t.Fatalf("receive: %v", err)
+		}
+		client.Close()
+		return rate
+	}
+	var plain mptcp.Dialer
+	plain.SetMultipathTCP(false)
+	tcpRate := measure(&plain)
+	mptcpRate := measure(&mptcp.Dialer{})
+	ratio := mptcpRate / tcpRate
+	t.Logf("two 20 Mbit/s links: TCP %.1f Mbit/s, MPTCP %.1f Mbit/s, ratio %.2f", tcpRate*8/1e6, mptcpRate*8/1e6, ratio)
+	if ratio < 1.7 {
+		t.Errorf("MPTCP over two links moved %.2f times what TCP moved, want >= 1.7", ratio)
+	}
+}
+
+// subflowOn returns the subflow whose local address is addr.
+func subflowOn(subs []mptcp.Subflow, addr netip.Addr) (mptcp.Subflow, bool) {
+	for _, sf := range subs {
+		if sf.Local.Addr() == addr {
+			return sf, true
+		}
+	}
+	return mptcp.Subflow{}, false
+}
+
+// Scenario 3: a path dies mid-transfer; the transfer completes intact
+// and the bytes move on the surviving subflow only.
+func TestTestbedPathDiesMidTransfer(t *testing.T) {
+	b := testbed.New(t, 2)
+	for i := range b.Links {
+		b.Shape(i, "tbf rate 20mbit burst 32kbit latency 50ms")
+	}
+	dead, alive := b.Links[0], b.Links[1]
+	b.Endpoint(b.Client, alive.Client, "subflow")
+	client, server := tbPair(t, b, &mptcp.Dialer{}, mptcpListen, dead.Server)
+	waitSubflows(t, "client", client, 2)
+
+	const size = 12 << 20
+	var once sync.Once
+	type sample struct{ dead, alive uint64 }
+	samples := make(chan [2]sample, 1)
+	sendVerified(t, client, server, size, 60*time.Second, func(got int) {
+		if got < size/4 {
+			return
+		}
+		once.Do(func() {
+			b.SetLink(0, false)
+			go func() { // sample the sender's subflows twice after the failure
+				var s [2]sample
+				for i := range s {
+					time.Sleep(500 * time.Millisecond)
+					subs, err := client.Subflows()
+					if err != nil {
+						t.Errorf("Subflows after the failure: %v", err)
+					}
+					d, _ := subflowOn(subs, dead.Client)
+					a, _ := subflowOn(subs, alive.Client)
+					s[i] = sample{d.TCP.BytesAcked, a.TCP.BytesAcked}
+				}
+				samples <- s
+			}()
+		})
+	})
+	s := <-samples
+	t.Logf("bytes acked after the failure: dead link %d -> %d, surviving link %d -> %d", s[0].dead, s[1].dead, s[0].alive, s[1].alive)
+	if s[1].alive <= s[0].alive {
+		t.Errorf("surviving subflow's acked bytes did not grow after the failure: %d -> %d", s[0].alive, s[1].alive)
+	}
+	if s[1].dead > s[0].dead {
+		t.Errorf("dead link's subflow had %d more bytes acked after it went down", s[1].dead-s[0].dead)
+	}
+}
+
+// Scenario 4: a backup subflow carries no data while the primary works,
+// and the transfer after the primary dies.
+func TestTestbedBackupPath(t *testing.T) {
+	b := testbed.New(t, 2)
+	primary, backup := b.Links[0], b.Links[1]
+	b.Endpoint(b.Client, backup.Client, "subflow", "backup")
+	client, server := tbPair(t, b, &mptcp.Dialer{}, mptcpListen, primary.Server)
+	waitSubflows(t, "client", client, 2)
+
+	// What each link carried is read on the receiving side: its counters
+	// include every byte the server has read, acknowledged or not.
+	carried := func() (primaryBytes, backupBytes uint64) {
+		t.Helper()
+		subs, err := server.Subflows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, okp := subflowFrom(subs, primary.Client)
+		bk, okb := subflowFrom(subs, backup.Client)
+		if !okp || !okb {
+			t.Fatalf("server does not see a subflow from each client link:\n%v", mptcp.SubflowTable(subs))
+		}
+		return pr.TCP.BytesReceived, bk.TCP.BytesReceived
+	}
+
+	const size = 4 << 20
+	sendVerified(t, client, server, size, 30*time.Second, nil)
+	pr, bk := carried()
+	t.Logf("primary up: primary carried %d bytes, backup %d", pr, bk)
+	if bk > size/100 {
+		t.Errorf("backup subflow carried %d of %d bytes while the primary worked", bk, size)
+	}
+
+	b.SetLink(0, false)
+	sendVerified(t, client, server, size, 60*time.Second, nil)
+	pr2, bk2 := carried()
+	t.Logf("primary down: primary carried %d more bytes, backup %d more", pr2-pr, bk2-bk)
+	if pr2 != pr {
+		t.Errorf("the dead primary carried %d bytes", pr2-pr)
+	}
+	if bk2-bk < size {
+		t.Errorf("backup subflow carried %d bytes after the primary died, want >= %d", bk2-bk, size)
+	}
+}
+
+// subflowFrom returns the subflow whose remote address is addr.
+func subflowFrom(subs []mptcp.Subflow, addr netip.Addr) (mptcp.Subflow, bool) {
+	for _, sf := range subs {
+		if sf.Remote.Addr() == addr {
+			return sf, true
+		}
+	}
+	return mptcp.Subflow{}, false
+}
+
+// fallbackCase sets up one way of losing MPTCP; dial is the Dialer the
+// client uses (strict mode is added to it).
+type fallbackCase struct {
+	name   string
+	setup  func(b *testbed.Bed)
+	listen func() (net.Listener, error)
+	dialer func() *mptcp.Dialer
+	// listenerMPTCP is what Listener.MultipathTCP must say, when the
+	// server uses the package's listener.
+	listenerMPTCP bool
+	// strictConnects tells whether a strict dial reaches the server
+	// before it is refused: not when no MPTCP socket can be made.
+	strictConnects bool
+}
+
+func fallbackCases() []fallbackCase {
+	mptcpDialer := func() *mptcp.Dialer { return &mptcp.Dialer{} }
+	return []fallbackCase{
+		{"MPTCP client, TCP-only server", nil, plainListen, mptcpDialer, false, true},
+		{"TCP client, MPTCP listener", nil, mptcpListen, func() *mptcp.Dialer {
+			var d mptcp.Dialer
+			d.SetMultipathTCP(false)
+			return &d
+		}, true, false},
+		{"MPTCP disabled on the client", func(b *testbed.Bed) { b.Client.Sysctl("net.mptcp.enabled", "0") }, mptcpListen, mptcpDialer, true, false},
+		{"MPTCP disabled on the server", func(b *testbed.Bed) { b.Server.Sysctl("net.mptcp.enabled", "0") }, mptcpListen, mptcpDialer, false, true},
+		{"middlebox strips the MPTCP option", func(b *testbed.Bed) { b.StripMPTCPOption(b.Client) }, mptcpListen, mptcpDialer, true, true},
+	}
+}
+
+// Scenario 5: every way of falling back keeps the data intact, both ends
+// report TCP, and strict mode refuses the connection and leaks nothing.
+func TestTestbedFallbackMatrix(t *testing.T) {
+	for _, fc := range fallbackCases() {
+		t.Run(fc.name, func(t *testing.T) {
+			b := testbed.New(t, 1)
+			if fc.setup != nil {
+				fc.setup(b)
+			}
+			l := b.Server.Listen(fc.listen)
+			if ml, ok := l.(*mptcp.Listener); ok {
+				if got, err := ml.MultipathTCP(); err != nil || got != fc.listenerMPTCP {
+					t.Errorf("Listener.MultipathTCP = %v, %v; want %v", got, err, fc.listenerMPTCP)
+				}
+			}
+			client, server := tbDial(t, b, fc.dialer(), l, b.Links[0].Server)
+			sendVerified(t, client, server, 1<<20, 20*time.Second, nil)
+			sendVerified(t, server, client, 1<<20, 20*time.Second, nil)
+			for name, c := range map[string]*mptcp.MPTCPConn{"client": client, "server": server} {
+				isMPTCP(t, name, c, false)
+				if _, err := c.MPTCPInfo(); !errors.Is(err, mptcp.ErrNotMPTCP) {
+					t.Errorf("%s: MPTCPInfo: %v, want ErrNotMPTCP", name, err)
+				}
+				if _, err := c.Subflows(); !errors.Is(err, mptcp.ErrNotMPTCP) {
+					t.Errorf("%s: Subflows: %v, want ErrNotMPTCP", name, err)
+				}
+			}
+			client.Close()
+			server.Close()
+
+			// Strict mode: the same dial fails, and leaves nothing open.
+			var accepted atomic.Int64
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					accepted.Add(1)
+					c.Close()
+				}
+			}()
+			before := openFDs(t)
+			d := fc.dialer()
+			d.RequireMPTCP = true
+			port := l.Addr().(*net.TCPAddr).Port
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := b.Client.Dialer(d.DialContext)(ctx, "tcp", netip.AddrPortFrom(b.Links[0].Server, uint16(port)).String())
+			if err == nil {
+				c.Close()
+				t.Fatal("strict dial succeeded")
+			}
+			if !errors.Is(err, mptcp.ErrNotMPTCP) {
+				t.Errorf("strict dial: %v, want ErrNotMPTCP", err)
+			}
+			// The server accepts, if it does, after the client gave up:
+			// wait for that before counting descriptors.
+			wait := 200 * time.Millisecond
+			if fc.strictConnects {
+				wait = 5 * time.Second
+			}
+			for deadline := time.Now().Add(wait); accepted.Load() == 0 && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := accepted.Load() > 0; got != fc.strictConnects {
+				t.Errorf("strict dial reached the server: %v, want %v", got, fc.strictConnects)
+			}
+			waitFDs(t, before)
+		})
+	}
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// waitFDs waits, at most 5 s, for the descriptor count to fall back to
+// want: peers close their ends asynchronously.
+func waitFDs(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for openFDs(t) > want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := openFDs(t); got > want {
+		t.Errorf("%d file descriptors left open", got-want)
+	}
+}
+
+// Scenario 7: every method on closed, fallen-back and accepted plain-TCP
+// connections, also concurrently with Close: documented errors, no
+// panic, no hang.
+func TestTestbedHostileUse(t *testing.T) {
+	b := testbed.New(t, 2)
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	ml := b.Server.Listen(mptcpListen)
+	pl := b.Server.Listen(plainListen)
+
+	type conns struct {
+		name   string
+		c      *mptcp.MPTCPConn
+		isMPTC bool
+	}
+	var all []conns
+	for range 3 {
+		c, s := tbDial(t, b, &mptcp.Dialer{}, ml, b.Links[0].Server)
+		all = append(all, conns{"mptcp client", c, true}, conns{"mptcp server", s, true})
+		c, s = tbDial(t, b, &mptcp.Dialer{}, pl, b.Links[0].Server)
+		all = append(all, conns{"fallen-back client", c, false}, conns{"plain server", s, false})
+		var plain mptcp.Dialer
+		plain.SetMultipathTCP(false)
+		c, s = tbDial(t, b, &plain, ml, b.Links[0].Server)
+		all = append(all, conns{"plain client", c, false}, conns{"accepted plain TCP", s, false})
+	}
+	var wg sync.WaitGroup
+	for _, cc := range all {
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dst := make([]mptcp.Subflow, 0, 4)
+				for range 300 {
+					ok, err := cc.c.MultipathTCP()
+					closed := errors.Is(err, net.ErrClosed)
+					if err != nil && !closed {
+						t.Errorf("%s: MultipathTCP: %v", cc.name, err)
+					}
+					if err == nil && ok != cc.isMPTC {
+						t.Errorf("%s: MultipathTCP = %v, want %v", cc.name, ok, cc.isMPTC)
+					}
+					for _, err := range []error{
+						func() error { _, err := cc.c.MPTCPInfo(); return err }(),
+						func() error { _, err := cc.c.AppendSubflows(dst[:0]); return err }(),
+						func() error { _, _, err := cc.c.Snapshot(dst[:0]); return err }(),
+					} {
+						switch {
+						case err == nil && !cc.isMPTC:
+							t.Errorf("%s: nil error from an MPTCP call", cc.name)
+						case err != nil && !errors.Is(err, net.ErrClosed) && !(errors.Is(err, mptcp.ErrNotMPTCP) && !cc.isMPTC):
+							t.Errorf("%s: %v", cc.name, err)
+						}
+					}
+					if closed {
+						return
+					}
+				}
+			}()
+		}
+	}
+	time.Sleep(2 * time.Millisecond)
+	for _, cc := range all {
+		cc.c.Close()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("calls concurrent with Close did not return in 30s")
+	}
+	for _, cc := range all {
+		if _, err := cc.c.MultipathTCP(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("%s: MultipathTCP after Close: %v, want net.ErrClosed", cc.name, err)
+		}
+		if _, err := cc.c.Subflows(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("%s: Subflows after Close: %v, want net.ErrClosed", cc.name, err)
+		}
+	}
+}
+
+// Scenario 6: 1,000 connections from an http.Client on the package's
+// Dialer to an http.Server on its Listener, 16 at a time: every request
+// succeeds over MPTCP, and nothing is left behind.
+func TestTestbedHTTPLoad(t *testing.T) {
+	b := testbed.New(t, 1)
+	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	l := b.Server.Listen(mptcpListen)
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext:       storeConn,
+		Handler:           http.HandlerFunc(reportMPTCP),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+
+	tr := &http.Transport{
+		DialContext:       b.Client.Dialer((&mptcp.Dialer{Timeout: 10 * time.Second}).DialContext),
+		DisableKeepAlives: true, // one connection per request
+	}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	url := fmt.Sprintf("http://%v/", netip.AddrPortFrom(b.Links[0].Server, uint16(l.Addr().(*net.TCPAddr).Port)))
+
+	const requests, workers = 1000, 16
+	jobs := make(chan int, requests)
+	for i := range requests {
+		jobs <- i
+	}
+	close(jobs)
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				resp, err := client.Get(url)
+				if err != nil {
+					if failed.Add(1) <= 5 {
+						t.Errorf("request: %v", err)
+					}
+					continue
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || string(body) != "your connection uses MPTCP: true\n" {
+					if failed.Add(1) <= 5 {
+						t.Errorf("response %d %q, %v; want the handler to see MPTCP", resp.StatusCode, body, err)
+					}
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != requests {
+		t.Errorf("%d of %d requests succeeded over MPTCP", ok.Load(), requests)
+	}
+
+	tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+	waitFDs(t, fds)
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Errorf("%d goroutines left behind", n-goroutines)
+	}
+}
