@@ -31,7 +31,9 @@
 //     [MPTCPConn.Snapshot] that allocate nothing;
 //   - an opt-in strict mode, [Dialer].RequireMPTCP, that refuses
 //     connections which are not MPTCP with [ErrNotMPTCP];
-//   - [SubflowTable] and slog.LogValuer forms for logs.
+//   - [SubflowTable] and slog.LogValuer forms for logs;
+//   - [ConnContext] and [ConnFromContext], which let an http.Handler find
+//     its connection, also under TLS.
 //
 // Everything else is the *net.TCPConn's, zero-copy included: io.Copy
 // between connections of this package splices wherever it would between

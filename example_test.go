@@ -31,11 +31,10 @@ func ExampleDialer_httpClient() {
 	// Output: your connection uses MPTCP: true
 }
 
-type connKey struct{}
-
 // An http.Server on an MPTCP listener that tells each client whether its
-// connection uses MPTCP. ConnContext stores the connection in the
-// request's context, where the handler finds it.
+// connection uses MPTCP. mptcp.ConnContext stores the connection in the
+// request's context, where mptcp.ConnFromContext finds it, also when the
+// server serves TLS.
 func ExampleListen_httpServer() {
 	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,7 +42,7 @@ func ExampleListen_httpServer() {
 	}
 	srv := &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
-		ConnContext:       storeConn,
+		ConnContext:       mptcp.ConnContext,
 		Handler:           http.HandlerFunc(reportMPTCP),
 	}
 	go srv.Serve(ln)
@@ -126,15 +125,9 @@ func ExampleDialer_requireMPTCP() {
 	// Output: true
 }
 
-// storeConn is an http.Server.ConnContext that keeps the connection in
-// the context of its requests.
-func storeConn(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
-}
-
 // reportMPTCP tells the client whether its connection uses MPTCP.
 func reportMPTCP(w http.ResponseWriter, r *http.Request) {
-	c, ok := r.Context().Value(connKey{}).(*mptcp.MPTCPConn)
+	c, ok := mptcp.ConnFromContext(r.Context())
 	if !ok {
 		http.Error(w, "not a connection of package mptcp", http.StatusInternalServerError)
 		return
@@ -154,7 +147,7 @@ func startServer() string {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ConnContext: storeConn, Handler: http.HandlerFunc(reportMPTCP)}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ConnContext: mptcp.ConnContext, Handler: http.HandlerFunc(reportMPTCP)}
 	go srv.Serve(ln)
 	return ln.Addr().String()
 }

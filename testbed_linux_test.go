@@ -640,7 +640,7 @@ func TestTestbedHTTPLoad(t *testing.T) {
 	l := b.Server.Listen(mptcpListen)
 	srv := &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
-		ConnContext:       storeConn,
+		ConnContext:       mptcp.ConnContext,
 		Handler:           http.HandlerFunc(reportMPTCP),
 	}
 	served := make(chan error, 1)

@@ -1,0 +1,398 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/testbed"
+)
+
+// runCmd runs mptcpcheck in process and returns its exit status and
+// output streams.
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		testbed.SkipOrFail(t, "needs %s on the PATH (.ci/run installs it): %v", name, err)
+	}
+	return path
+}
+
+func TestDemoReportsMPTCPEndToEnd(t *testing.T) {
+	code, out, errs := runCmd(t)
+	if code != exitOK {
+		if strings.Contains(out, "problem:") {
+			testbed.SkipOrFail(t, "this host cannot do MPTCP:\n%s", out)
+		}
+		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"host: Linux",
+		"MPTCP listener: yes",
+		"200 OK",
+		"the client sees:\nconnection 127.0.0.1:",
+		"the server sees:\nconnection 127.0.0.1:",
+		"result: MPTCP works end to end",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, ": MPTCP, token "); n != 2 {
+		t.Errorf("%d ends report MPTCP with a token, want 2:\n%s", n, out)
+	}
+	// Each end's table has its one subflow, with an RTT and byte counts.
+	rows := regexp.MustCompile(`(?m)^  1\s+127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+ESTABLISHED\s+[0-9.]+ms\s+\d+\s+\d+\s+\d+\s+\d+$`).FindAllString(out, -1)
+	if len(rows) != 2 {
+		t.Errorf("found %d subflow rows, want one per end:\n%s", len(rows), out)
+	}
+}
+
+func TestUsageAndErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		wantStream string // "out" or "err"
+		want       string
+	}{
+		{[]string{"-h"}, exitOK, "out", "mptcpcheck get [flags] URL"},
+		{[]string{"serve", "-h"}, exitOK, "out", "-addr"},
+		{[]string{"get", "-h"}, exitOK, "out", "-o FILE"},
+		{[]string{"frobnicate"}, exitUsage, "err", `unknown mode "frobnicate"`},
+		{[]string{"serve", "-bogus"}, exitUsage, "err", "flag provided but not defined: -bogus"},
+		{[]string{"serve", "extra"}, exitUsage, "err", `unexpected argument "extra"`},
+		{[]string{"serve", "-cert", "c.pem"}, exitUsage, "err", "-cert and -key go together"},
+		{[]string{"get"}, exitUsage, "err", "want exactly one URL"},
+		{[]string{"get", "ftp://example.invalid/"}, exitUsage, "err", "is not an http:// or https:// URL"},
+		{[]string{"get", "http://"}, exitUsage, "err", "is not an http:// or https:// URL"},
+	} {
+		code, out, errs := runCmd(t, tc.args...)
+		stream := map[string]string{"out": out, "err": errs}[tc.wantStream]
+		if code != tc.code || !strings.Contains(stream, tc.want) {
+			t.Errorf("mptcpcheck %q: status %d, std%s %q; want status %d and %q", tc.args, code, tc.wantStream, stream, tc.code, tc.want)
+		}
+	}
+}
+
+func TestGetUnreachableSaysWhy(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	code, _, errs := runCmd(t, "get", "http://"+addr+"/")
+	if code != exitFail || !strings.Contains(errs, "cannot fetch") || !strings.Contains(errs, "connection refused") {
+		t.Errorf("get from a closed port: status %d, stderr %q", code, errs)
+	}
+}
+
+func TestServePortInUseSaysWhy(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	code, _, errs := runCmd(t, "serve", "-addr", l.Addr().String())
+	if code != exitFail || !strings.Contains(errs, "address already in use") {
+		t.Errorf("serve on a port in use: status %d, stderr %q", code, errs)
+	}
+}
+
+// startServe runs serve on loopback until the test ends and returns its
+// address.
+func startServe(t *testing.T, cert, key string) string {
+	t.Helper()
+	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServeOn(t, ln, cert, key)
+}
+
+func startServeOn(t *testing.T, ln net.Listener, cert, key string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() { done <- serveOn(ctx, ln, cert, key, io.Discard, &stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != exitOK {
+				t.Errorf("serve exited with %d: %s", code, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop within 10s")
+		}
+	})
+	return ln.Addr().String()
+}
+
+func runTool(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %q: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+func TestServeCurlSeesTCP(t *testing.T) {
+	curl := requireTool(t, "curl")
+	addr := startServe(t, "", "")
+	out := runTool(t, curl, "-sS", "--max-time", "10", "http://"+addr+"/")
+	if !strings.Contains(out, ": not MPTCP (") {
+		t.Errorf("plain curl: %q, want a report of plain TCP", out)
+	}
+}
+
+func TestServeMPTCPizedCurlSeesItsSubflow(t *testing.T) {
+	curl := requireTool(t, "curl")
+	mptcpize := requireTool(t, "mptcpize")
+	addr := startServe(t, "", "")
+	out := runTool(t, mptcpize, "run", curl, "-sS", "--max-time", "10", "-w", "curl-local %{local_ip}:%{local_port}\n", "http://"+addr+"/")
+	m := regexp.MustCompile(`curl-local (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("curl printed no local address: %q", out)
+	}
+	if !strings.Contains(out, ": MPTCP, token ") {
+		t.Errorf("curl under mptcpize: %q, want a report of MPTCP", out)
+	}
+	// The server's subflow row names curl's own address as its remote end.
+	row := regexp.MustCompile(`(?m)^  1\s+` + regexp.QuoteMeta(addr) + `\s+` + regexp.QuoteMeta(m[1]) + `\s+ESTABLISHED`)
+	if !row.MatchString(out) {
+		t.Errorf("no subflow %s -> %s in the report:\n%s", addr, m[1], out)
+	}
+}
+
+// getJSON fetches url with an MPTCP dialer and decodes the report.
+func getJSON(t *testing.T, client *http.Client, url string, header http.Header) (answer, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a answer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatalf("decoding %s: %v", url, err)
+	}
+	return a, resp.Header.Get("Content-Type")
+}
+
+func mptcpClient(t *testing.T, tlsConfig *tls.Config) (*http.Client, *capturedConn) {
+	var cc capturedConn
+	tr := &http.Transport{DialContext: cc.dial(&mptcp.Dialer{Timeout: 5 * time.Second}), TLSClientConfig: tlsConfig}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, &cc
+}
+
+func TestServeJSONForMPTCPClient(t *testing.T) {
+	addr := startServe(t, "", "")
+	client, cc := mptcpClient(t, nil)
+	for _, tc := range []struct {
+		url    string
+		header http.Header
+	}{
+		{"http://" + addr + "/?format=json", nil},
+		{"http://" + addr + "/", http.Header{"Accept": {"application/json"}}},
+	} {
+		a, ctype := getJSON(t, client, tc.url, tc.header)
+		if ctype != "application/json" {
+			t.Errorf("%s: Content-Type %q", tc.url, ctype)
+		}
+		c := a.Connection
+		local := cc.get().LocalAddr().String()
+		if !c.MPTCP || c.Token == "" || len(c.Subflows) != 1 || c.Subflows[0].Remote != local || c.Remote != local {
+			t.Errorf("%s: report %+v; want MPTCP with one subflow from %s", tc.url, c, local)
+		}
+	}
+}
+
+func TestServeHTMLPageInChromium(t *testing.T) {
+	chromium := requireTool(t, "chromium")
+	addr := startServe(t, "", "")
+	dom := runTool(t, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=3500", "--dump-dom", "http://"+addr+"/")
+	for _, want := range []string{
+		"<title>Am I using MPTCP?</title>",
+		`<strong id="mptcp">no</strong>`, // Chromium speaks plain TCP
+		"→ " + addr,
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q:\n%s", want, dom)
+		}
+	}
+	// The script refreshed the table from the server at least once, over
+	// the connection that loaded the page.
+	m := regexp.MustCompile(`<span id="updates">(\d+)</span>; over the same connection: <span id="same">(\w+)</span>`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no live-update status in the rendered page:\n%s", dom)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 1 || m[2] != "yes" {
+		t.Errorf("live updates %s, same connection %s; want >= 1 and yes", m[1], m[2])
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "mptcpcheck test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+func TestServeTLSFindsTheConnection(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	addr := startServe(t, certFile, keyFile)
+	client, cc := mptcpClient(t, &tls.Config{RootCAs: pool})
+	a, _ := getJSON(t, client, "https://"+addr+"/?format=json", nil)
+	if c := a.Connection; !c.MPTCP || len(c.Subflows) != 1 || c.Remote != cc.get().LocalAddr().String() {
+		t.Errorf("report over TLS: %+v; want MPTCP with the client's subflow", c)
+	}
+}
+
+func TestServeSurvivesSlowAndMalformedClients(t *testing.T) {
+	addr := startServe(t, "", "")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 60 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		switch i % 3 {
+		case 0: // slow: half a request line, then nothing
+			io.WriteString(c, "GET / HT")
+		case 1: // malformed
+			io.WriteString(c, "\x00\x01 garbage \r\n\r\n")
+		case 2: // a header too large
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 32<<10)+"\r\n\r\n")
+		}
+	}
+	client, _ := mptcpClient(t, nil)
+	client.Timeout = 3 * time.Second
+	a, _ := getJSON(t, client, "http://"+addr+"/?format=json", nil)
+	if !a.Connection.MPTCP {
+		t.Errorf("report during the burst: %+v", a.Connection)
+	}
+
+	// The large header got 431, not a crash or a hang.
+	big := conns[2]
+	big.SetReadDeadline(time.Now().Add(5 * time.Second))
+	status, _ := io.ReadAll(io.LimitReader(big, 64))
+	if !strings.HasPrefix(string(status), "HTTP/1.1 431") {
+		t.Errorf("oversized header answered %q, want 431", status)
+	}
+
+	// Whatever a client puts in the path comes back escaped.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/%3Cscript%3Ealert(1)%3C/script%3E", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), "<script>alert") || !strings.Contains(string(body), "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("path not escaped in the page:\n%s", body)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != "default-src 'self'" {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+
+	// Other methods and bad downloads are refused cleanly.
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodPost, "/", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/download?size=-1", http.StatusBadRequest},
+		{http.MethodGet, "/download?size=99999999999", http.StatusBadRequest},
+		{http.MethodGet, "/download?size=10", http.StatusOK},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://"+addr+tc.path, strings.NewReader("x"))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
+		}
+	}
+}
