@@ -50,8 +50,10 @@ func TestGetOverTwoPaths(t *testing.T) {
 	for _, s := range rep.Connection.Subflows {
 		sum += s.BytesReceived
 	}
-	// The subflows also carried the response header: a few hundred bytes.
-	if sum < size || sum > size+4096 {
+	// The subflows also carried the response header, a few hundred bytes,
+	// and MPTCP may reinject data on a second subflow, which then counts
+	// twice: allow 2%.
+	if sum < size || sum > size+size/50+4096 {
 		t.Errorf("subflows received %d bytes in all for a %d-byte body", sum, size)
 	}
 	t.Logf("per subflow: %d and %d bytes", rep.Connection.Subflows[0].BytesReceived, rep.Connection.Subflows[1].BytesReceived)
