@@ -42,6 +42,7 @@ func (h hostReport) writeText(w io.Writer) {
 func demo(ctx context.Context, stdout, stderr io.Writer) int {
 	host := checkHost()
 	host.writeText(stdout)
+	readPathManager().writeText(stdout)
 
 	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -6,6 +6,8 @@
 //	mptcpcheck serve [-addr ADDR] answer "am I using MPTCP?" over HTTP
 //	mptcpcheck get [-o FILE] [-json] URL
 //	                              fetch a URL over MPTCP and report the connection
+//	mptcpcheck doctor [-json]     check the host and say what to change for more subflows
+//	mptcpcheck monitor [-json]    print the path manager's events
 //
 // Run "mptcpcheck -h" or "mptcpcheck MODE -h" for every flag. It uses
 // only the public API of package mptcp.
@@ -35,8 +37,11 @@ Usage:
                                   /download?size=N sends N bytes
   mptcpcheck get [flags] URL      fetch URL over MPTCP and report the connection: MPTCP or
                                   fallback, subflows, bytes per subflow
+  mptcpcheck doctor [-json]       check this host's readiness (sysctls, path manager, limits,
+                                  endpoints) and say what to change to get more than one subflow
+  mptcpcheck monitor [-json]      print the path manager's events as they happen
 
-Run "mptcpcheck serve -h" or "mptcpcheck get -h" for their flags.
+Run "mptcpcheck MODE -h" for the flags of a mode.
 `
 
 func main() {
@@ -64,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serveCmd(ctx, args[1:], stdout, stderr)
 	case "get":
 		return getCmd(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return doctorCmd(ctx, args[1:], stdout, stderr)
+	case "monitor":
+		return monitorCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -8,7 +8,9 @@
 // failure; names carry the process id and a counter so that parallel
 // runs never collide.
 //
-// It needs root, iproute2 (ip, tc) and, for the middlebox, iptables.
+// Endpoints and limits are set through package pm, the links and their
+// shaping through iproute2. It needs root, iproute2 (ip, tc) and, for the
+// middlebox, iptables.
 // Without them a test skips with the reason, or fails when the
 // environment variable [RequireEnv] is set, as .ci/run does.
 package testbed
@@ -27,6 +29,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/multipath-go/mptcp/pm"
 )
 
 // Require skips or fails t unless it runs as root with the named tools.
@@ -51,14 +55,22 @@ const cmdTimeout = 20 * time.Second
 type NS struct {
 	Name string
 	t    testing.TB
+	pm   *pm.Conn // the namespace's path manager
 }
+
+// Path is the namespace's file, for APIs that take one (pm.Config.NetNS).
+func (n *NS) Path() string { return "/run/netns/" + n.Name }
+
+// PM returns a connection to the namespace's path manager, open until the
+// test ends.
+func (n *NS) PM() *pm.Conn { return n.pm }
 
 // Do runs f on an OS thread inside the namespace: sockets f creates
 // (listeners, dialed connections) belong to it, and stay there when used
 // from other goroutines. Goroutines that f starts run outside it. The
 // thread never returns to the scheduler's pool: it ends with f.
 func (n *NS) Do(f func() error) error {
-	ns, err := unix.Open("/run/netns/"+n.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	ns, err := unix.Open(n.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("testbed: open namespace %s: %w", n.Name, err)
 	}
@@ -180,7 +192,15 @@ func New(t testing.TB, n int) *Bed {
 		ns.Sysctl("net.mptcp.enabled", "1")
 		ns.Sysctl("net.ipv4.conf.all.rp_filter", "0")
 		ns.Sysctl("net.ipv4.conf.default.rp_filter", "0")
-		ns.IP("mptcp", "limits", "set", "subflows", "8", "add_addr_accepted", "8")
+		c, err := pm.Dial(&pm.Config{NetNS: ns.Path()})
+		if err != nil {
+			SkipOrFail(t, "cannot reach the MPTCP path manager of a new namespace: %v", err)
+		}
+		ns.pm = c
+		t.Cleanup(func() { c.Close() })
+		if err := c.SetLimits(pm.Limits{Subflows: pm.MaxLimit, AddAddrAccepted: pm.MaxLimit}); err != nil {
+			t.Fatalf("testbed: %v", err)
+		}
 	}
 	for i := 1; i <= n; i++ {
 		l := Link{
@@ -224,12 +244,39 @@ func New(t testing.TB, n int) *Bed {
 	return b
 }
 
-// Endpoint adds an MPTCP endpoint for addr on the link's device in ns,
-// with flags such as "subflow", "signal", "backup", "fullmesh".
+// Endpoint adds an MPTCP endpoint for addr, bound to the link's device
+// in ns, with flags such as "subflow", "signal", "backup", "fullmesh".
 func (b *Bed) Endpoint(ns *NS, addr netip.Addr, flags ...string) {
 	b.t.Helper()
+	var f pm.Flags
+	for _, name := range flags {
+		bit, ok := endpointFlags[name]
+		if !ok {
+			b.t.Fatalf("testbed: unknown endpoint flag %q", name)
+		}
+		f |= bit
+	}
 	dev := b.devOf(ns, addr)
-	ns.IP(append([]string{"mptcp", "endpoint", "add", addr.String(), "dev", dev}, flags...)...)
+	var ifindex int
+	if err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName(dev)
+		if err == nil {
+			ifindex = ifi.Index
+		}
+		return err
+	}); err != nil {
+		b.t.Fatalf("testbed: %v", err)
+	}
+	if _, err := ns.pm.AddEndpoint(pm.Endpoint{Addr: addr, Flags: f, Ifindex: ifindex}); err != nil {
+		b.t.Fatalf("testbed: endpoint %v in %s: %v", addr, ns.Name, err)
+	}
+}
+
+var endpointFlags = map[string]pm.Flags{
+	"signal":   pm.FlagSignal,
+	"subflow":  pm.FlagSubflow,
+	"backup":   pm.FlagBackup,
+	"fullmesh": pm.FlagFullmesh,
 }
 
 // devOf finds the device that holds addr in ns.

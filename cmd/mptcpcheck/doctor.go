@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/multipath-go/mptcp/pm"
+)
+
+// pathManager is what the in-kernel path manager is set to do.
+type pathManager struct {
+	Limits    *pm.Limits    `json:"limits,omitempty"`
+	Endpoints []pm.Endpoint `json:"endpoints,omitempty"`
+	Error     string        `json:"error,omitempty"`
+}
+
+// readPathManager reads the limits and endpoints of the calling thread's
+// namespace; neither needs privilege.
+func readPathManager() pathManager {
+	var p pathManager
+	c, err := pm.Dial(nil)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	defer c.Close()
+	if l, err := c.Limits(); err == nil {
+		p.Limits = &l
+	} else {
+		p.Error = err.Error()
+	}
+	if eps, err := c.Endpoints(); err == nil {
+		p.Endpoints = eps
+	} else if p.Error == "" {
+		p.Error = err.Error()
+	}
+	return p
+}
+
+// moreSubflows says, in plain words, what stops a connection from this
+// host getting more than one subflow; nil means nothing does.
+func moreSubflows(h hostReport, p pathManager) []string {
+	if len(h.Problems) > 0 {
+		return []string{"first make MPTCP work at all (see the problems above)"}
+	}
+	if h.PathManager == "userspace" {
+		return []string{"the userspace path manager is selected (net.mptcp.pm_type=1): run a daemon such as mptcpd, or switch back with sysctl -w net.mptcp.pm_type=0"}
+	}
+	if p.Limits == nil {
+		return []string{"cannot read the path manager's limits: " + p.Error}
+	}
+	var todo []string
+	var subflow, signal bool
+	for _, e := range p.Endpoints {
+		subflow = subflow || e.Flags&pm.FlagSubflow != 0
+		signal = signal || e.Flags&pm.FlagSignal != 0
+	}
+	if p.Limits.Subflows == 0 {
+		todo = append(todo, "the limit of additional subflows is 0: ip mptcp limits set subflows 2 add_addr_accepted 2")
+	}
+	if !subflow && !signal {
+		todo = append(todo, "no endpoint: on a client with a second interface, ip mptcp endpoint add ADDR dev IFACE subflow; on a server with a second address, ip mptcp endpoint add ADDR dev IFACE signal")
+	}
+	if p.Limits.AddAddrAccepted == 0 {
+		todo = append(todo, "as a client this host ignores addresses that servers announce: ip mptcp limits set add_addr_accepted 2")
+	}
+	return todo
+}
+
+func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the findings as JSON")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck doctor [-json]\n\n"+
+			"Checks whether this host is ready for MPTCP: kernel support, sysctls, the path\n"+
+			"manager, its limits and endpoints, and says what to change for a connection to\n"+
+			"get more than one subflow. Exit status 0 when MPTCP works, 1 when it cannot.\n\n")
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mptcpcheck doctor: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	h := checkHost()
+	p := readPathManager()
+	todo := moreSubflows(h, p)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(struct {
+			Host         hostReport  `json:"host"`
+			PathManager  pathManager `json:"path_manager"`
+			MoreSubflows []string    `json:"more_subflows_needs,omitempty"`
+		}{h, p, todo})
+	} else {
+		h.writeText(stdout)
+		p.writeText(stdout)
+		if len(todo) == 0 {
+			fmt.Fprintln(stdout, "more than one subflow: ready")
+		} else {
+			fmt.Fprintln(stdout, "more than one subflow: not yet; change:")
+			for _, s := range todo {
+				fmt.Fprintf(stdout, "  - %s\n", s)
+			}
+		}
+	}
+	if len(h.Problems) > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+func (p pathManager) writeText(w io.Writer) {
+	if p.Limits != nil {
+		fmt.Fprintf(w, "limits: %v\n", *p.Limits)
+	}
+	if p.Error != "" {
+		fmt.Fprintf(w, "path manager: %s\n", p.Error)
+	}
+	if len(p.Endpoints) == 0 && p.Error == "" {
+		fmt.Fprintln(w, "endpoints: none")
+	}
+	for _, e := range p.Endpoints {
+		fmt.Fprintf(w, "endpoint: %v\n", e)
+	}
+}
+
+// monitorCmd prints path manager events until interrupted.
+func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object per event")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck monitor [-json]\n\n"+
+			"Prints the path manager's events as they happen (connections created,\n"+
+			"established, closed; addresses announced and removed; subflows established,\n"+
+			"closed, changing priority; listeners), until interrupted. Needs CAP_NET_ADMIN.\n\n")
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mptcpcheck monitor: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	c, err := pm.Dial(nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "mptcpcheck monitor: %v\n", err)
+		return exitFail
+	}
+	defer c.Close()
+	sub, err := c.Subscribe()
+	if err != nil {
+		fmt.Fprintf(stderr, "mptcpcheck monitor: %v\n", err)
+		return exitFail
+	}
+	defer sub.Close()
+	fmt.Fprintln(stderr, "mptcpcheck monitor: watching path manager events; interrupt to stop")
+	enc := json.NewEncoder(stdout)
+	for {
+		ev, err := sub.Next(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return exitOK
+		case err != nil:
+			fmt.Fprintf(stderr, "mptcpcheck monitor: %v\n", err)
+			continue
+		}
+		if *asJSON {
+			enc.Encode(eventJSON(ev))
+		} else {
+			fmt.Fprintln(stdout, eventText(ev))
+		}
+	}
+}
+
+// eventRecord is the JSON form of an event: only the fields it has.
+type eventRecord struct {
+	Type        string `json:"type"`
+	Token       string `json:"token"`
+	Local       string `json:"local,omitempty"`
+	Remote      string `json:"remote,omitempty"`
+	LocalID     *uint8 `json:"local_id,omitempty"`
+	RemoteID    *uint8 `json:"remote_id,omitempty"`
+	Backup      bool   `json:"backup,omitempty"`
+	ServerSide  bool   `json:"server_side,omitempty"`
+	Error       string `json:"error,omitempty"`
+	ResetReason string `json:"reset_reason,omitempty"`
+}
+
+func eventJSON(ev pm.Event) eventRecord {
+	r := eventRecord{Type: ev.Type.String(), Token: fmt.Sprintf("%08x", ev.Token), Backup: ev.Backup, ServerSide: ev.ServerSide}
+	if ev.Local.IsValid() {
+		r.Local = ev.Local.String()
+	}
+	if ev.Remote.IsValid() {
+		r.Remote = ev.Remote.String()
+	}
+	switch ev.Type {
+	case pm.EventSubflowEstablished, pm.EventSubflowClosed, pm.EventSubflowPriority:
+		r.LocalID, r.RemoteID = &ev.LocalID, &ev.RemoteID
+	case pm.EventAnnounced, pm.EventRemoved:
+		r.RemoteID = &ev.RemoteID
+	}
+	if ev.Error != 0 {
+		r.Error = ev.Error.Error()
+	}
+	if ev.ResetReason != 0 {
+		r.ResetReason = ev.ResetReason.String()
+	}
+	return r
+}
+
+func eventText(ev pm.Event) string {
+	r := eventJSON(ev)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-16s token=%s", r.Type, r.Token)
+	if r.Local != "" || r.Remote != "" {
+		fmt.Fprintf(&b, " %s -> %s", r.Local, r.Remote)
+	}
+	if r.LocalID != nil {
+		fmt.Fprintf(&b, " local_id=%d", *r.LocalID)
+	}
+	if r.RemoteID != nil {
+		fmt.Fprintf(&b, " remote_id=%d", *r.RemoteID)
+	}
+	if r.Backup {
+		b.WriteString(" backup")
+	}
+	if r.ServerSide {
+		b.WriteString(" server_side")
+	}
+	if r.Error != "" {
+		fmt.Fprintf(&b, " error=%q", r.Error)
+	}
+	if r.ResetReason != "" {
+		fmt.Fprintf(&b, " reset=%s", r.ResetReason)
+	}
+	return b.String()
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/pm"
+)
+
+// doctorIn runs "mptcpcheck doctor" inside ns.
+func doctorIn(t *testing.T, ns *testbed.NS, args ...string) (int, string) {
+	t.Helper()
+	var code int
+	var out, errs bytes.Buffer
+	if err := ns.Do(func() error {
+		code = run(context.Background(), append([]string{"doctor"}, args...), &out, &errs)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String() + errs.String()
+}
+
+func TestDoctorSaysWhatToChange(t *testing.T) {
+	b := testbed.New(t, 2)
+
+	// The test bed's client: limits up, no endpoint yet.
+	code, out := doctorIn(t, b.Client)
+	if code != exitOK || !strings.Contains(out, "limits: add_addr_accepted 8 subflows 8") ||
+		!strings.Contains(out, "endpoints: none") || !strings.Contains(out, "ip mptcp endpoint add ADDR dev IFACE subflow") {
+		t.Errorf("client without endpoints: status %d\n%s", code, out)
+	}
+
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	code, out = doctorIn(t, b.Client)
+	if code != exitOK || !strings.Contains(out, "more than one subflow: ready") || !strings.Contains(out, b.Links[1].Client.String()) {
+		t.Errorf("client with a subflow endpoint: status %d\n%s", code, out)
+	}
+
+	if err := b.Client.PM().SetLimits(pm.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	code, out = doctorIn(t, b.Client, "-json")
+	var report struct {
+		PathManager struct {
+			Limits    pm.Limits     `json:"limits"`
+			Endpoints []pm.Endpoint `json:"endpoints"`
+		} `json:"path_manager"`
+		MoreSubflows []string `json:"more_subflows_needs"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("doctor -json: %v\n%s", err, out)
+	}
+	if code != exitOK || len(report.PathManager.Endpoints) != 1 || len(report.MoreSubflows) != 2 ||
+		!strings.Contains(strings.Join(report.MoreSubflows, "\n"), "ip mptcp limits set subflows") {
+		t.Errorf("limits at 0: status %d, %+v", code, report)
+	}
+
+	b.Server.Sysctl("net.mptcp.enabled", "0")
+	code, out = doctorIn(t, b.Server)
+	if code != exitFail || !strings.Contains(out, "MPTCP is disabled: run sysctl -w net.mptcp.enabled=1") {
+		t.Errorf("MPTCP disabled: status %d\n%s", code, out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestMonitorShowsTheConnectionsEvents(t *testing.T) {
+	for _, asJSON := range []bool{false, true} {
+		t.Run(fmt.Sprintf("json=%v", asJSON), func(t *testing.T) {
+			b := testbed.New(t, 2)
+			b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+			ctx, cancel := context.WithCancel(context.Background())
+			var out syncBuffer
+			done := make(chan int, 1)
+			args := []string{"monitor"}
+			if asJSON {
+				args = append(args, "-json")
+			}
+			started := make(chan struct{})
+			go b.Client.Do(func() error {
+				close(started)
+				done <- run(ctx, args, &out, &out)
+				return nil
+			})
+			<-started
+			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), "watching path manager events"); {
+				if time.Now().After(deadline) {
+					t.Fatalf("monitor did not subscribe within 5s: %s", out.String())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+
+			ln := b.Server.Listen(func() (net.Listener, error) { return mptcp.Listen("tcp", ":0") })
+			go func() {
+				if c, err := ln.Accept(); err == nil {
+					buf := make([]byte, 1)
+					c.Read(buf)
+					c.Write(buf)
+					time.Sleep(time.Second)
+					c.Close()
+				}
+			}()
+			dial := b.Client.Dialer((&mptcp.Dialer{Timeout: 5 * time.Second}).DialContext)
+			c, err := dial(ctx, "tcp", net.JoinHostPort(b.Links[0].Server.String(), fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.Write([]byte{1})
+			c.Read(make([]byte, 1))
+			info, err := c.(*mptcp.MPTCPConn).MPTCPInfo()
+			if err != nil {
+				t.Fatal(err)
+			}
+			token := fmt.Sprintf("%08x", info.Token)
+
+			want := []string{"created", "established", "sub_established"}
+			deadline := time.Now().Add(10 * time.Second)
+			for !hasEvents(out.String(), token, want, asJSON) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			cancel()
+			select {
+			case code := <-done:
+				if code != exitOK {
+					t.Errorf("monitor exited with %d", code)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("monitor did not stop when its context ended")
+			}
+			if !hasEvents(out.String(), token, want, asJSON) {
+				t.Errorf("monitor output lacks %v for token %s:\n%s", want, token, out.String())
+			}
+		})
+	}
+}
+
+// hasEvents reports whether out has each event type for token.
+func hasEvents(out, token string, types []string, asJSON bool) bool {
+	seen := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if asJSON {
+			var r eventRecord
+			if json.Unmarshal([]byte(line), &r) == nil && r.Token == token {
+				seen[r.Type] = true
+			}
+			continue
+		}
+		if f := strings.Fields(line); len(f) >= 2 && f[1] == "token="+token {
+			seen[f[0]] = true
+		}
+	}
+	for _, ty := range types {
+		if !seen[ty] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,222 @@
+//go:build linux
+
+package pm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// sysConn is the Linux side of a Conn: a generic netlink socket that
+// knows the family's numbers, and the namespace that subscriptions join.
+type sysConn struct {
+	gc     *genetlink.Conn
+	family uint16
+	group  uint32 // the events group; 0 before 5.12
+
+	mu     sync.RWMutex // guards ns and closed against Close during subscribe
+	ns     *os.File     // nil: the calling thread's namespace
+	closed bool
+}
+
+func dial(cfg *Config) (*sysConn, error) {
+	ns, err := openNetNS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	gc, err := dialNetlink(ns)
+	if err != nil {
+		closeNS(ns)
+		return nil, err
+	}
+	s, err := newSysConn(gc, ns)
+	if err != nil {
+		gc.Close()
+		closeNS(ns)
+		return nil, err
+	}
+	return s, nil
+}
+
+// newSysConn looks the family up on gc, which it then owns.
+func newSysConn(gc *genetlink.Conn, ns *os.File) (*sysConn, error) {
+	// Best effort: the kernel's explanations of its refusals (4.12+).
+	_ = gc.SetOption(netlink.ExtendedAcknowledge, true)
+	f, err := gc.GetFamily(familyName)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errNoPathManager(err)
+		}
+		return nil, err
+	}
+	s := &sysConn{gc: gc, family: f.ID, ns: ns}
+	for _, g := range f.Groups {
+		if g.Name == eventsGroup {
+			s.group = g.ID
+		}
+	}
+	return s, nil
+}
+
+// openNetNS opens the namespace cfg names, or returns nil for none.
+func openNetNS(cfg *Config) (*os.File, error) {
+	switch {
+	case cfg.NetNS != "":
+		return os.Open(cfg.NetNS)
+	case cfg.NetNSFD != 0:
+		fd, err := unix.FcntlInt(uintptr(cfg.NetNSFD), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("network namespace descriptor %d: %w", cfg.NetNSFD, os.NewSyscallError("fcntl", err))
+		}
+		return os.NewFile(uintptr(fd), fmt.Sprintf("netns fd %d", cfg.NetNSFD)), nil
+	}
+	return nil, nil
+}
+
+func closeNS(ns *os.File) {
+	if ns != nil {
+		ns.Close()
+	}
+}
+
+// dialNetlink opens a generic netlink socket in ns, or in the calling
+// thread's namespace when ns is nil.
+func dialNetlink(ns *os.File) (*genetlink.Conn, error) {
+	cfg := &netlink.Config{}
+	if ns != nil {
+		cfg.NetNS = int(ns.Fd())
+	}
+	gc, err := genetlink.Dial(cfg)
+	if err != nil && ns != nil {
+		// setns answers EINVAL for a file that is not a network namespace.
+		return nil, fmt.Errorf("enter network namespace %s: %w", ns.Name(), err)
+	}
+	return gc, err
+}
+
+func (s *sysConn) exec(cmd uint8, kind int, data []byte) ([]message, error) {
+	flags := netlink.Request
+	switch kind {
+	case reqAck:
+		flags |= netlink.Acknowledge
+	case reqDump:
+		flags |= netlink.Dump
+	}
+	req := genetlink.Message{Header: genetlink.Header{Command: cmd, Version: familyVer}, Data: data}
+	msgs, err := s.gc.Execute(req, s.family, flags)
+	if err != nil {
+		return nil, err
+	}
+	if kind == reqAck {
+		// The acknowledgement itself, nothing to decode.
+		return nil, nil
+	}
+	out := make([]message, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, message{cmd: m.Header.Command, data: m.Data})
+	}
+	return out, nil
+}
+
+func (s *sysConn) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	closeNS(s.ns)
+	s.ns, s.closed = nil, true
+	return s.gc.Close()
+}
+
+// sysSub is the Linux side of a Subscription: a socket that joined the
+// events group.
+type sysSub struct {
+	gc     *genetlink.Conn
+	family uint16
+}
+
+func (s *sysConn) subscribe() (*sysSub, error) {
+	if s.group == 0 {
+		return nil, &wrapErr{
+			msg:  "the kernel's mptcp_pm family has no events group (Linux 5.12 added it)",
+			errs: []error{errors.ErrUnsupported},
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		// Without its namespace, the subscription would silently join the
+		// calling thread's.
+		return nil, net.ErrClosed
+	}
+	gc, err := dialNetlink(s.ns)
+	if err != nil {
+		return nil, err
+	}
+	if err := gc.JoinGroup(s.group); err != nil {
+		gc.Close()
+		return nil, err
+	}
+	// Best effort: room for bursts of events (the kernel caps it at
+	// net.core.rmem_max for programs without CAP_NET_ADMIN).
+	_ = gc.SetReadBuffer(1 << 20)
+	return &sysSub{gc: gc, family: s.family}, nil
+}
+
+// aLongTimeAgo is a deadline in the past, that makes a blocked read
+// return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// receive waits for the next datagram of events until ctx is done.
+// Cancellation moves the socket's read deadline into the past from a
+// context.AfterFunc, which has finished by the time receive returns.
+func (s *sysSub) receive(ctx context.Context) ([]message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	if err := s.gc.SetReadDeadline(deadline); err != nil {
+		return nil, err
+	}
+	if ctx.Done() != nil {
+		done := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			defer close(done)
+			s.gc.SetReadDeadline(aLongTimeAgo)
+		})
+		defer func() {
+			if !stop() {
+				<-done
+			}
+		}()
+	}
+	gmsgs, nmsgs, err := s.gc.Receive()
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			if !deadline.IsZero() && !time.Now().Before(deadline) {
+				return nil, context.DeadlineExceeded
+			}
+		}
+		return nil, err
+	}
+	out := make([]message, 0, len(gmsgs))
+	for i, m := range gmsgs {
+		if nmsgs[i].Header.Type != netlink.HeaderType(s.family) {
+			continue
+		}
+		out = append(out, message{cmd: m.Header.Command, data: m.Data})
+	}
+	return out, nil
+}
+
+func (s *sysSub) close() error { return s.gc.Close() }
