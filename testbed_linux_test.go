@@ -343,17 +343,28 @@ func TestTestbedPathDiesMidTransfer(t *testing.T) {
 		}
 		once.Do(func() {
 			b.SetLink(0, false)
-			go func() { // sample the sender's subflows twice after the failure
-				var s [2]sample
-				for i := range s {
-					time.Sleep(500 * time.Millisecond)
+			go func() {
+				// Sample the sender's subflows just after the failure, then
+				// until the surviving one has carried 1 MiB more: recovery
+				// waits for retransmission timeouts on the dead subflow, so
+				// no fixed interval is safe.
+				read := func() sample {
 					subs, err := client.Subflows()
 					if err != nil {
 						t.Errorf("Subflows after the failure: %v", err)
 					}
 					d, _ := subflowOn(subs, dead.Client)
 					a, _ := subflowOn(subs, alive.Client)
-					s[i] = sample{d.TCP.BytesAcked, a.TCP.BytesAcked}
+					return sample{d.TCP.BytesAcked, a.TCP.BytesAcked}
+				}
+				time.Sleep(200 * time.Millisecond)
+				var s [2]sample
+				s[0] = read()
+				for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+					time.Sleep(50 * time.Millisecond)
+					if s[1] = read(); s[1].alive-s[0].alive >= 1<<20 {
+						break
+					}
 				}
 				samples <- s
 			}()
@@ -361,8 +372,8 @@ func TestTestbedPathDiesMidTransfer(t *testing.T) {
 	})
 	s := <-samples
 	t.Logf("bytes acked after the failure: dead link %d -> %d, surviving link %d -> %d", s[0].dead, s[1].dead, s[0].alive, s[1].alive)
-	if s[1].alive <= s[0].alive {
-		t.Errorf("surviving subflow's acked bytes did not grow after the failure: %d -> %d", s[0].alive, s[1].alive)
+	if s[1].alive-s[0].alive < 1<<20 {
+		t.Errorf("surviving subflow acked %d bytes after the failure, want >= 1 MiB", s[1].alive-s[0].alive)
 	}
 	if s[1].dead > s[0].dead {
 		t.Errorf("dead link's subflow had %d more bytes acked after it went down", s[1].dead-s[0].dead)
