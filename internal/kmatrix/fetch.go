@@ -1,0 +1,529 @@
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// kernelSpec is one kernel of the matrix: a Debian release's kernel and
+// what the package's tests must find on it.
+type kernelSpec struct {
+	Name   string // the kernel series, "6.1": the fetched release must start with it
+	Suite  string // the Debian suite that ships it
+	Expect string // passed to the tests as MPTCP_KMATRIX_EXPECT
+	MPTCP  bool   // whether the kernel's config must have CONFIG_MPTCP=y
+	// Skip is the test binary's -test.skip on this kernel: tests that
+	// cannot pass there by design, listed in the table's notes.
+	Skip, SkipWhy string
+}
+
+// defaultKernels are the kernels people run: Debian 11, 12 and 13.
+var defaultKernels = []kernelSpec{
+	{
+		Name: "5.10", Suite: "bullseye", Expect: "nomptcp", MPTCP: false,
+		// An example's output is fixed: the examples print what an MPTCP
+		// connection shows, and one ends the test binary with log.Fatal
+		// where MPTCPInfo fails.
+		Skip: "^Example", SkipWhy: "the examples' fixed output is that of MPTCP connections",
+	},
+	{Name: "6.1", Suite: "bookworm", Expect: "6.1", MPTCP: true},
+	{Name: "6.12", Suite: "trixie", Expect: "6.12", MPTCP: true},
+}
+
+// flavours are the metapackages tried in order: the cloud image is the
+// smallest (a third of the generic one's download) and builds in all the
+// matrix needs (serial console, initramfs, and MPTCP from 6.1 on); the
+// generic image is the fallback.
+var flavours = []string{"linux-image-cloud-amd64", "linux-image-amd64"}
+
+// kernel is a fetched kernel, as cached.
+type kernel struct {
+	Spec    kernelSpec `json:"-"`
+	Package string     `json:"package"` // the Debian binary package it came from
+	Version string     `json:"version"` // its Debian version
+	Release string     `json:"release"` // uname -r
+	Vmlinuz string     `json:"-"`       // path to the image
+	Config  string     `json:"-"`       // path to its build configuration
+	Fetched time.Time  `json:"fetched"`
+}
+
+// errMissing marks what the machine lacks (qemu, apt, a mirror, a
+// kernel that cannot be fetched): a skip, or a failure where
+// MPTCP_TEST_REQUIRE_ENV is set.
+type errMissing struct{ msg string }
+
+func (e *errMissing) Error() string { return e.msg }
+
+func missingf(format string, args ...any) error {
+	return &errMissing{fmt.Sprintf(format, args...)}
+}
+
+// isMissing reports whether err says the machine lacks something.
+func isMissing(err error) bool {
+	var m *errMissing
+	return errors.As(err, &m)
+}
+
+// fetcher gets Debian kernel packages through a private apt state, with
+// the mirror the machine's own apt sources name.
+type fetcher struct {
+	cacheDir string // kernels are kept under cacheDir/kernels
+	refresh  bool   // fetch again even when a kernel is cached
+	logf     func(format string, args ...any)
+}
+
+// maxAge is how long a cached kernel is used before the suite is asked
+// for its current kernel again (Debian's point releases update them).
+const maxAge = 30 * 24 * time.Hour
+
+// kernel returns the cached kernel of spec, fetching it first if it is
+// not cached, older than maxAge, or a refresh was asked for. A cached
+// kernel is still used when fetching a newer one fails.
+func (f *fetcher) kernel(ctx context.Context, spec kernelSpec) (*kernel, error) {
+	dir := filepath.Join(f.cacheDir, "kernels", spec.Suite+"-amd64")
+	cached, cerr := loadKernel(dir, spec)
+	if cerr == nil && !f.refresh && time.Since(cached.Fetched) < maxAge {
+		return cached, nil
+	}
+	k, err := f.fetch(ctx, spec, dir)
+	if err != nil && cerr == nil {
+		f.logf("%s: fetching a newer kernel failed, using the cached %s: %v", spec.Name, cached.Release, err)
+		return cached, nil
+	}
+	return k, err
+}
+
+func loadKernel(dir string, spec kernelSpec) (*kernel, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "kernel.json"))
+	if err != nil {
+		return nil, err
+	}
+	k := &kernel{Spec: spec}
+	if err := json.Unmarshal(b, k); err != nil {
+		return nil, err
+	}
+	k.Vmlinuz = filepath.Join(dir, "vmlinuz")
+	k.Config = filepath.Join(dir, "config")
+	for _, p := range []string{k.Vmlinuz, k.Config} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, err
+		}
+	}
+	return k, checkKernel(k)
+}
+
+// checkKernel makes sure the kernel is the one the spec means: the right
+// series, and MPTCP built in or not as expected.
+func checkKernel(k *kernel) error {
+	if !strings.HasPrefix(k.Release, k.Spec.Name+".") {
+		return fmt.Errorf("%s ships kernel %s, not a %s kernel", k.Spec.Suite, k.Release, k.Spec.Name)
+	}
+	cfg, err := os.ReadFile(k.Config)
+	if err != nil {
+		return err
+	}
+	has := regexp.MustCompile(`(?m)^CONFIG_MPTCP=y$`).Match(cfg)
+	if has != k.Spec.MPTCP {
+		return fmt.Errorf("kernel %s: CONFIG_MPTCP=y is %v in its config, the matrix expects %v", k.Release, has, k.Spec.MPTCP)
+	}
+	return nil
+}
+
+func (f *fetcher) fetch(ctx context.Context, spec kernelSpec, dir string) (*kernel, error) {
+	for _, tool := range []string{"apt-get", "apt-cache", "dpkg-deb"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, missingf("cannot fetch kernels: %s not found (a Debian host is needed)", tool)
+		}
+	}
+	mirror, keyring, err := debianMirror()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(f.cacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	state, err := os.MkdirTemp(f.cacheDir, "apt-"+spec.Suite+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(state)
+	a := &aptState{dir: state}
+	if err := a.init(mirror, keyring, spec.Suite); err != nil {
+		return nil, err
+	}
+	f.logf("%s: apt-get update (%s %s)", spec.Name, mirror, spec.Suite)
+	// apt-get update exits 0 when it cannot fetch an index: read what it said.
+	out, err := a.run(ctx, "apt-get", "update")
+	if failed := updateErrors(out); err != nil || failed != "" {
+		if err != nil {
+			failed = err.Error() + "\n" + lastLines(out, 10)
+		}
+		return nil, missingf("apt-get update for %s from %s failed:\n%s", spec.Suite, mirror, strings.TrimSpace(failed))
+	}
+	pkg, version, err := a.resolve(ctx)
+	if err != nil {
+		return nil, missingf("no kernel package in %s: %v", spec.Suite, err)
+	}
+	f.logf("%s: apt-get download %s=%s", spec.Name, pkg, version)
+	dl := filepath.Join(state, "download")
+	if err := os.Mkdir(dl, 0o755); err != nil {
+		return nil, err
+	}
+	if out, err := a.runIn(ctx, dl, "apt-get", "download", pkg+"="+version); err != nil {
+		return nil, missingf("apt-get download %s=%s failed: %v\n%s", pkg, version, err, lastLines(out, 10))
+	}
+	debs, _ := filepath.Glob(filepath.Join(dl, "*.deb"))
+	if len(debs) != 1 {
+		return nil, fmt.Errorf("apt-get download %s left %d .deb files", pkg, len(debs))
+	}
+	tmp, err := os.MkdirTemp(f.cacheDir, "kernel-"+spec.Suite+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	release, err := extractBoot(ctx, debs[0], tmp)
+	if err != nil {
+		return nil, fmt.Errorf("extracting %s: %w", filepath.Base(debs[0]), err)
+	}
+	k := &kernel{
+		Spec: spec, Package: pkg, Version: version, Release: release,
+		Vmlinuz: filepath.Join(tmp, "vmlinuz"), Config: filepath.Join(tmp, "config"),
+		Fetched: time.Now().UTC().Truncate(time.Second),
+	}
+	if err := checkKernel(k); err != nil {
+		return nil, err
+	}
+	b, _ := json.MarshalIndent(k, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, "kernel.json"), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	// Replace the cached kernel in one rename, so that an interrupted
+	// fetch never leaves a half kernel behind.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, err
+	}
+	return loadKernel(dir, spec)
+}
+
+// aptState is a private apt configuration: its own sources, lists and
+// cache, none of the machine's hooks, so that fetching kernels of other
+// releases touches nothing of the machine's own apt state.
+type aptState struct{ dir string }
+
+func (a *aptState) init(mirror, keyring, suite string) error {
+	for _, d := range []string{"lists/partial", "cache/archives/partial"} {
+		if err := os.MkdirAll(filepath.Join(a.dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	opts := ""
+	if keyring != "" {
+		opts = "[signed-by=" + keyring + "] "
+	}
+	sources := fmt.Sprintf("deb %s%s %s main\n", opts, mirror, suite)
+	if err := os.WriteFile(filepath.Join(a.dir, "sources.list"), []byte(sources), 0o644); err != nil {
+		return err
+	}
+	conf := fmt.Sprintf(`Dir::Etc::SourceList "%[1]s/sources.list";
+Dir::Etc::SourceParts "/dev/null";
+Dir::State::Lists "%[1]s/lists";
+Dir::Cache "%[1]s/cache";
+Dir::State::status "/dev/null";
+APT::Sandbox::User "root";
+Acquire::Languages "none";
+Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
+Acquire::Retries "2";
+Acquire::http::Timeout "30";
+#clear APT::Update::Pre-Invoke;
+#clear APT::Update::Post-Invoke;
+#clear APT::Update::Post-Invoke-Success;
+#clear DPkg::Pre-Invoke;
+#clear DPkg::Post-Invoke;
+`, a.dir)
+	return os.WriteFile(filepath.Join(a.dir, "apt.conf"), []byte(conf), 0o644)
+}
+
+func (a *aptState) run(ctx context.Context, tool string, args ...string) ([]byte, error) {
+	return a.runIn(ctx, a.dir, tool, args...)
+}
+
+func (a *aptState) runIn(ctx context.Context, dir, tool string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tool, append([]string{"-q", "-c", filepath.Join(a.dir, "apt.conf")}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
+	cmd.WaitDelay = 5 * time.Second
+	return cmd.CombinedOutput()
+}
+
+// resolve finds the kernel package of the first flavour the suite has:
+// the metapackage's dependency, with its version.
+func (a *aptState) resolve(ctx context.Context) (pkg, version string, err error) {
+	for _, meta := range flavours {
+		out, err := a.run(ctx, "apt-cache", "show", "--no-all-versions", meta)
+		if err != nil {
+			continue
+		}
+		if pkg, version, ok := parseMetaDepends(string(out)); ok {
+			return pkg, version, nil
+		}
+	}
+	return "", "", fmt.Errorf("none of %s found", strings.Join(flavours, ", "))
+}
+
+// parseMetaDepends reads "Depends: linux-image-X (= V)" from apt-cache show.
+func parseMetaDepends(show string) (pkg, version string, ok bool) {
+	re := regexp.MustCompile(`(?m)^Depends: (linux-image-[^ ,|]+) \(= ([^)]+)\)`)
+	m := re.FindStringSubmatch(show)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
+// extractBoot writes the package's /boot/vmlinuz-* and /boot/config-*
+// into dir as vmlinuz and config, and returns the kernel release.
+func extractBoot(ctx context.Context, deb, dir string) (string, error) {
+	cmd := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	release, xerr := extractBootTar(out, dir)
+	io.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil {
+		return "", fmt.Errorf("dpkg-deb: %v: %s", err, stderr.String())
+	}
+	return release, xerr
+}
+
+func extractBootTar(r io.Reader, dir string) (string, error) {
+	tr := tar.NewReader(r)
+	var release string
+	found := map[string]bool{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		name := strings.TrimPrefix(h.Name, "./")
+		dst := ""
+		switch {
+		case h.Typeflag != tar.TypeReg:
+			continue
+		case strings.HasPrefix(name, "boot/vmlinuz-"):
+			dst, release = "vmlinuz", strings.TrimPrefix(name, "boot/vmlinuz-")
+		case strings.HasPrefix(name, "boot/config-"):
+			dst = "config"
+		default:
+			continue
+		}
+		w, err := os.Create(filepath.Join(dir, dst))
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(w, io.LimitReader(tr, 1<<30))
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", err
+		}
+		found[dst] = true
+	}
+	if !found["vmlinuz"] || !found["config"] {
+		return "", errors.New("no /boot/vmlinuz-* and /boot/config-* in the package")
+	}
+	return release, nil
+}
+
+// mirrorEnv overrides the mirror taken from the machine's apt sources.
+const mirrorEnv = "MPTCP_KMATRIX_MIRROR"
+
+// debianMirror returns the Debian archive the machine's apt sources name
+// (deb822 .sources files, then one-line .list files), and the keyring
+// they trust it with. No registry host is written into this repository:
+// the mirror is the machine's.
+func debianMirror() (mirror, keyring string, err error) {
+	keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+	if _, err := os.Stat(keyring); err != nil {
+		keyring = ""
+	}
+	if m := os.Getenv(mirrorEnv); m != "" {
+		return m, keyring, nil
+	}
+	var entries []aptSource
+	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err == nil {
+			entries = append(entries, parseDeb822Sources(string(b))...)
+		}
+	}
+	lists, _ := filepath.Glob("/etc/apt/sources.list.d/*.list")
+	for _, name := range append([]string{"/etc/apt/sources.list"}, lists...) {
+		b, err := os.ReadFile(name)
+		if err == nil {
+			entries = append(entries, parseOneLineSources(string(b))...)
+		}
+	}
+	if e, ok := pickDebianArchive(entries); ok {
+		if e.SignedBy != "" && strings.HasPrefix(e.SignedBy, "/") {
+			keyring = e.SignedBy
+		}
+		return e.URI, keyring, nil
+	}
+	return "", "", missingf("no Debian archive in the machine's apt sources (/etc/apt/sources.list.d/*.sources, /etc/apt/sources.list); set %s to a Debian mirror", mirrorEnv)
+}
+
+// aptSource is one deb source: a URI and its suites and components.
+type aptSource struct {
+	URI        string
+	Suites     []string
+	Components []string
+	SignedBy   string
+}
+
+// parseDeb822Sources reads the deb entries of a deb822 .sources file.
+func parseDeb822Sources(text string) []aptSource {
+	var out []aptSource
+	for _, para := range regexp.MustCompile(`\n[ \t]*\n`).Split(text+"\n", -1) {
+		fields := map[string]string{}
+		key := ""
+		sc := bufio.NewScanner(strings.NewReader(para))
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "#"):
+			case (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t")) && key != "":
+				fields[key] += "\n" + strings.TrimSpace(line)
+			default:
+				k, v, ok := strings.Cut(line, ":")
+				if !ok {
+					continue
+				}
+				key = strings.ToLower(strings.TrimSpace(k))
+				fields[key] = strings.TrimSpace(v)
+			}
+		}
+		if !slices.Contains(strings.Fields(fields["types"]), "deb") || strings.EqualFold(fields["enabled"], "no") {
+			continue
+		}
+		for _, uri := range strings.Fields(fields["uris"]) {
+			out = append(out, aptSource{
+				URI:        uri,
+				Suites:     strings.Fields(fields["suites"]),
+				Components: strings.Fields(fields["components"]),
+				SignedBy:   strings.TrimSpace(fields["signed-by"]),
+			})
+		}
+	}
+	return out
+}
+
+// parseOneLineSources reads the deb lines of a sources.list file.
+func parseOneLineSources(text string) []aptSource {
+	var out []aptSource
+	for _, line := range strings.Split(text, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "deb" {
+			continue
+		}
+		f = f[1:]
+		var signedBy string
+		if strings.HasPrefix(f[0], "[") {
+			var opts []string
+			for len(f) > 0 {
+				opts = append(opts, strings.Trim(f[0], "[]"))
+				done := strings.HasSuffix(f[0], "]")
+				f = f[1:]
+				if done {
+					break
+				}
+			}
+			for _, o := range opts {
+				if v, ok := strings.CutPrefix(o, "signed-by="); ok {
+					signedBy = v
+				}
+			}
+		}
+		if len(f) < 2 {
+			continue
+		}
+		out = append(out, aptSource{URI: f[0], Suites: []string{f[1]}, Components: f[2:], SignedBy: signedBy})
+	}
+	return out
+}
+
+// pickDebianArchive chooses the main Debian archive among the sources:
+// one with the main component and a release suite ("bookworm", not
+// "bookworm-security" or "bookworm-updates").
+func pickDebianArchive(entries []aptSource) (aptSource, bool) {
+	for _, e := range entries {
+		if !slices.Contains(e.Components, "main") {
+			continue
+		}
+		for _, s := range e.Suites {
+			if debianSuites[s] {
+				return e, true
+			}
+		}
+	}
+	return aptSource{}, false
+}
+
+// debianSuites are the release names a Debian archive's main suite has.
+var debianSuites = map[string]bool{
+	"buster": true, "bullseye": true, "bookworm": true, "trixie": true, "forky": true, "duke": true,
+	"sid": true, "unstable": true, "stable": true, "testing": true, "oldstable": true,
+}
+
+// updateErrors returns the lines in which apt-get update says it could
+// not fetch an index.
+func updateErrors(out []byte) string {
+	var b strings.Builder
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "Err:") || strings.HasPrefix(line, "E:") || strings.Contains(line, "Failed to fetch") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// lastLines returns the last n lines of b.
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

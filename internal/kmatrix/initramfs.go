@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+)
+
+// cpioWriter writes a cpio archive in the "newc" format, the one the
+// kernel unpacks as an initramfs (Documentation/driver-api/early-userspace/
+// buffer-format.rst): a 110-byte ASCII header, the name, then the data,
+// each padded to 4 bytes.
+type cpioWriter struct {
+	w   io.Writer
+	ino uint32
+	err error
+}
+
+const (
+	cpioDir  = 0o040000
+	cpioReg  = 0o100000
+	cpioChar = 0o020000
+)
+
+func (c *cpioWriter) entry(name string, mode uint32, data []byte, rdevMajor, rdevMinor uint32) {
+	if c.err != nil {
+		return
+	}
+	c.ino++
+	nlink := uint32(1)
+	if mode&0o170000 == cpioDir {
+		nlink = 2
+	}
+	hdr := fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+		c.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdevMajor, rdevMinor, len(name)+1, 0)
+	c.write([]byte(hdr))
+	c.write([]byte(name + "\x00"))
+	c.pad(len(hdr) + len(name) + 1)
+	c.write(data)
+	c.pad(len(data))
+}
+
+func (c *cpioWriter) write(b []byte) {
+	if c.err == nil {
+		_, c.err = c.w.Write(b)
+	}
+}
+
+func (c *cpioWriter) pad(n int) {
+	if r := n % 4; r != 0 {
+		c.write(make([]byte, 4-r))
+	}
+}
+
+// Dir adds a directory.
+func (c *cpioWriter) Dir(name string) { c.entry(name, cpioDir|0o755, nil, 0, 0) }
+
+// File adds a regular file.
+func (c *cpioWriter) File(name string, perm uint32, data []byte) {
+	c.entry(name, cpioReg|perm, data, 0, 0)
+}
+
+// CharDev adds a character device node.
+func (c *cpioWriter) CharDev(name string, major, minor uint32) {
+	c.entry(name, cpioChar|0o600, nil, major, minor)
+}
+
+// Close writes the trailer.
+func (c *cpioWriter) Close() error {
+	c.entry("TRAILER!!!", 0, nil, 0, 0)
+	return c.err
+}
+
+// initramfsFiles are what goes into the virtual machine besides the
+// directories: the init, the test binary, and the package's testdata.
+type initramfsFiles struct {
+	Init     string // the static vminit binary
+	Test     string // the static test binary of the package
+	Testdata string // the package's testdata directory, if it has one
+}
+
+// writeInitramfs writes a gzip-compressed newc cpio archive to dst.
+func writeInitramfs(dst string, in initramfsFiles) error {
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw, _ := gzip.NewWriterLevel(bw, gzip.BestSpeed)
+	c := &cpioWriter{w: zw}
+	for _, d := range []string{"dev", "proc", "sys", "tmp", "run", "etc", "root", "bin", "kmatrix", "kmatrix/pkg"} {
+		c.Dir(d)
+	}
+	// The kernel opens /dev/console for process 1 before it runs; the
+	// init mounts devtmpfs over /dev afterwards.
+	c.CharDev("dev/console", 5, 1)
+	c.File("etc/hosts", 0o644, []byte("127.0.0.1\tlocalhost\n::1\tlocalhost\n"))
+	c.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n"))
+	c.File("etc/group", 0o644, []byte("root:x:0:\n"))
+	for _, file := range []struct{ src, dst string }{{in.Init, "init"}, {in.Test, "kmatrix/mptcp.test"}} {
+		b, err := os.ReadFile(file.src)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		c.File(file.dst, 0o755, b)
+	}
+	if in.Testdata != "" {
+		err := filepath.WalkDir(in.Testdata, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(in.Testdata, p)
+			if err != nil {
+				return err
+			}
+			name := path.Join("kmatrix/pkg/testdata", filepath.ToSlash(rel))
+			switch {
+			case d.IsDir():
+				c.Dir(name)
+			case d.Type().IsRegular():
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				c.File(name, 0o644, b)
+			}
+			return nil
+		})
+		if err != nil {
+			f.Close()
+			return err
+		}
+	}
+	err = c.Close()
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// skipOrFail skips the test because the machine lacks something it needs
+// (qemu, a kernel that cannot be fetched), or fails it when
+// MPTCP_TEST_REQUIRE_ENV is set: the rule of the package's own tests
+// (helpers_test.go).
+func skipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv(requireEnvVar) != "" {
+		t.Fatalf("%s (%s is set: this environment must provide it)", msg, requireEnvVar)
+	}
+	t.Skip(msg)
+}
+
+// matrixEnv set to "off" turns TestKernelMatrix off: for runs that repeat
+// the host's tests with another toolchain or GOARCH, after the matrix
+// already ran once.
+const matrixEnv = "MPTCP_KMATRIX"
+
+// TestKernelMatrix boots every kernel of the matrix in qemu with the
+// package's tests as the workload, from the kernel cache (fetching what
+// is missing), and fails if a kernel's tests fail or take a path other
+// than that kernel's.
+func TestKernelMatrix(t *testing.T) {
+	if os.Getenv(matrixEnv) == "off" {
+		t.Skipf("%s=off", matrixEnv)
+	}
+	if runtime.GOOS != "linux" {
+		skipOrFail(t, "the kernel matrix runs on Linux hosts")
+	}
+	mod, err := moduleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stop everything before the test binary's own deadline, so that a
+	// hung machine is reported as such, with its console.
+	ctx := context.Background()
+	perMachine := 15 * time.Minute
+	if d, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-30*time.Second))
+		defer cancel()
+		perMachine = min(perMachine, time.Until(d)-45*time.Second)
+		if perMachine < 3*time.Minute {
+			t.Fatalf("the test binary's -timeout leaves %v per machine: the matrix needs about 2 minutes per machine under TCG (the default -timeout 10m is enough)", perMachine.Round(time.Second))
+		}
+	}
+	cfg := config{
+		Kernels:   defaultKernels,
+		CacheDir:  defaultCacheDir(),
+		Parallel:  min(2, runtime.NumCPU()),
+		Timeout:   perMachine,
+		ModuleDir: mod,
+		Logf:      t.Logf,
+	}
+	m, err := runMatrix(ctx, cfg)
+	if isMissing(err) {
+		skipOrFail(t, "%v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	printTable(&table, m)
+	t.Logf("\n%s", table.String())
+	for _, r := range m.Rows {
+		t.Run(r.Name, func(t *testing.T) {
+			if r.Skipped != nil {
+				skipOrFail(t, "kernel %s: %v", r.Name, r.Skipped)
+			}
+			for _, p := range r.Problems {
+				t.Errorf("kernel %s: %s (console log: see the table above)", r.Name, p)
+			}
+		})
+	}
+}
+
+func TestParseConsole(t *testing.T) {
+	out := strings.Join([]string{
+		"\x1bc\x1b[?7l\x1b[2JSeaBIOS (version 1.16.2)\r",
+		"\x1bc\x1b[?7l\x1b[2JKMATRIX-BOOT release=6.1.0-50-cloud-amd64 expect=6.1 net.mptcp.enabled=1\r",
+		"=== RUN   TestA\r",
+		"--- PASS: TestA (0.01s)\r",
+		"=== RUN   TestKernelAnswers\r",
+		"    kernel_linux_test.go:335: KMATRIX expect=6.1 mptcp=yes socket=ok probe=MPTCP_INFO info_len=48 subflows=MPTCP_TCPINFO+MPTCP_SUBFLOW_ADDRS subflow_id=0 tcpinfo_len=232\r",
+		"--- PASS: TestKernelAnswers (0.02s)\r",
+		"=== RUN   TestB\r",
+		"=== RUN   TestB/sub\r",
+		"    conn_linux_test.go:82: this kernel cannot create MPTCP sockets\r",
+		"--- SKIP: TestB (0.00s)\r",
+		"    --- SKIP: TestB/sub (0.00s)\r",
+		"=== RUN   TestC\r",
+		"    c_test.go:9: boom\r",
+		"--- FAIL: TestC (0.00s)\r",
+		"=== RUN   TestE\r",
+		"=== RUN   TestE/a\r",
+		"    e_test.go:1: no tool\r",
+		"=== RUN   TestE/b\r",
+		"=== RUN   TestE/b/c\r",
+		"        e_test.go:2: no tool either\r",
+		"--- PASS: TestE (0.00s)\r",
+		"    --- SKIP: TestE/a (0.00s)\r",
+		"    --- PASS: TestE/b (0.00s)\r",
+		"        --- SKIP: TestE/b/c (0.00s)\r",
+		"=== RUN   TestF\r",
+		"=== RUN   TestF/a\r",
+		"    f_test.go:1: no tool\r",
+		"=== RUN   TestF/b\r",
+		"--- PASS: TestF (0.00s)\r",
+		"    --- SKIP: TestF/a (0.00s)\r",
+		"    --- PASS: TestF/b (0.00s)\r",
+		"=== RUN   ExampleD\r",
+		"--- PASS: ExampleD (0.00s)\r",
+		"FAIL\r",
+		"KMATRIX-ERROR something odd\r",
+		"KMATRIX-EXIT code=1\r",
+		"[   80.5] reboot: Power down\r",
+	}, "\n")
+	r := parseConsole(out)
+	if !r.Booted || r.Release != "6.1.0-50-cloud-amd64" || r.Exit != 1 || r.Final != "FAIL" {
+		t.Errorf("boot, release, exit, verdict = %v, %q, %d, %q", r.Booted, r.Release, r.Exit, r.Final)
+	}
+	if got := fmt.Sprint(r.count("PASS"), r.count("FAIL"), r.count("SKIP")); got != "4 1 2" {
+		t.Errorf("pass, fail, skip = %s, want 4 1 2 (top-level only)", got)
+	}
+	// A test whose every subtest skipped did not run: it counts as skipped.
+	if e, _ := r.test("TestE"); e.Status != "SKIP" || e.Leaves != 2 || e.LeavesSkipped != 2 || e.Reason != "no tool" {
+		t.Errorf("TestE = %+v, want SKIP with 2 of 2 leaves skipped", e)
+	}
+	if f, _ := r.test("TestF"); f.Status != "PASS" || f.Leaves != 2 || f.LeavesSkipped != 1 || f.Reason != "no tool" {
+		t.Errorf("TestF = %+v, want PASS with 1 of 2 leaves skipped", f)
+	}
+	if b, _ := r.test("TestB"); b.Reason != "this kernel cannot create MPTCP sockets" {
+		t.Errorf("TestB reason %q", b.Reason)
+	}
+	if c, _ := r.test("TestC"); c.Status != "FAIL" || c.Reason != "boom" {
+		t.Errorf("TestC = %+v", c)
+	}
+	want := map[string]string{
+		"expect": "6.1", "mptcp": "yes", "socket": "ok", "probe": "MPTCP_INFO", "info_len": "48",
+		"subflows": "MPTCP_TCPINFO+MPTCP_SUBFLOW_ADDRS", "subflow_id": "0", "tcpinfo_len": "232",
+	}
+	if fmt.Sprint(r.Facts) != fmt.Sprint(want) {
+		t.Errorf("facts %v, want %v", r.Facts, want)
+	}
+	if len(r.InitErrs) != 1 || r.InitErrs[0] != "something odd" {
+		t.Errorf("init errors %q", r.InitErrs)
+	}
+
+	// A machine that died: no exit line, no facts.
+	r = parseConsole("KMATRIX-BOOT release=5.10.0-32-cloud-amd64 expect=nomptcp\n=== RUN   TestA\n")
+	if r.Exit != -1 || r.Facts != nil || len(r.Tests) != 0 {
+		t.Errorf("truncated console: exit %d, facts %v, tests %v", r.Exit, r.Facts, r.Tests)
+	}
+}
+
+// TestJudge checks that a row fails for each way a machine's run can go
+// wrong, and passes only when everything needed ran.
+func TestJudge(t *testing.T) {
+	good := func(expect string) string {
+		must := "--- PASS: TestKernelMPTCPLoopback (0.01s)\n--- SKIP: TestKernelWithoutMPTCP (0.00s)\n"
+		if expect == "nomptcp" {
+			must = "--- SKIP: TestKernelMPTCPLoopback (0.01s)\n--- PASS: TestKernelWithoutMPTCP (0.00s)\n"
+		}
+		return "KMATRIX-BOOT release=R expect=" + expect + "\n" +
+			"    kernel_linux_test.go:1: KMATRIX expect=" + expect + " mptcp=yes\n" +
+			"--- PASS: TestKernelAnswers (0.02s)\n" + must + "PASS\nKMATRIX-EXIT code=0\n"
+	}
+	for _, tc := range []struct {
+		name, expect, out string
+		ok                bool
+	}{
+		{"good", "6.1", good("6.1"), true},
+		{"good without MPTCP", "nomptcp", good("nomptcp"), true},
+		{"never booted", "6.1", "SeaBIOS\n", false},
+		{"no exit line", "6.1", strings.Replace(good("6.1"), "KMATRIX-EXIT code=0\n", "", 1), false},
+		{"exit code", "6.1", strings.Replace(good("6.1"), "code=0", "code=1", 1), false},
+		{"a failed test", "6.1", good("6.1") + "--- FAIL: TestX (0.00s)\n", false},
+		{"no facts", "6.1", strings.Replace(good("6.1"), "KMATRIX expect", "KMATRIX-NOT expect", 1), false},
+		{"other expectation", "6.12", strings.Replace(good("6.12"), "KMATRIX expect=6.12", "KMATRIX expect=6.1", 1), false},
+		{"loopback test skipped", "6.1", strings.Replace(good("6.1"), "PASS: TestKernelMPTCPLoopback", "SKIP: TestKernelMPTCPLoopback", 1), false},
+		{"nomptcp test skipped", "nomptcp", strings.Replace(good("nomptcp"), "PASS: TestKernelWithoutMPTCP", "SKIP: TestKernelWithoutMPTCP", 1), false},
+		{"MPTCP skip on an MPTCP kernel", "6.1", good("6.1") + "=== RUN   TestY\n    y_test.go:1: this kernel cannot create MPTCP sockets (x)\n--- SKIP: TestY (0.00s)\n", false},
+		{"MPTCP skip on a kernel without", "nomptcp", good("nomptcp") + "=== RUN   TestY\n    y_test.go:1: this kernel cannot create MPTCP sockets (x)\n--- SKIP: TestY (0.00s)\n", true},
+		{"init error", "6.1", good("6.1") + "KMATRIX-ERROR setup: no\n", false},
+		{"MPTCP subtest skip on an MPTCP kernel", "6.1", good("6.1") + "=== RUN   TestZ\n=== RUN   TestZ/a\n    z_test.go:1: this kernel cannot create MPTCP sockets (x)\n=== RUN   TestZ/b\n--- PASS: TestZ (0.00s)\n    --- SKIP: TestZ/a (0.00s)\n    --- PASS: TestZ/b (0.00s)\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &row{Name: "k", Expect: tc.expect, Result: parseConsole(tc.out)}
+			judge(r, true)
+			if r.ok() != tc.ok {
+				t.Errorf("ok = %v, want %v; problems: %q", r.ok(), tc.ok, r.Problems)
+			}
+		})
+	}
+}
+
+// readNewc reads back a newc cpio archive: name -> (mode, data, rdev).
+func readNewc(t *testing.T, b []byte) map[string][3]string {
+	t.Helper()
+	out := map[string][3]string{}
+	for len(b) > 0 {
+		if len(b) < 110 || string(b[:6]) != "070701" {
+			t.Fatalf("bad header at %q", b[:min(len(b), 16)])
+		}
+		field := func(i int) int {
+			v, err := strconv.ParseUint(string(b[6+8*i:14+8*i]), 16, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int(v)
+		}
+		mode, size, rmaj, rmin, namesize := field(1), field(6), field(9), field(10), field(11)
+		name := string(b[110 : 110+namesize-1])
+		if b[110+namesize-1] != 0 {
+			t.Fatalf("%s: name not NUL-terminated", name)
+		}
+		off := (110 + namesize + 3) &^ 3
+		data := b[off : off+size]
+		b = b[(off+size+3)&^3:]
+		if name == "TRAILER!!!" {
+			if len(b) != 0 {
+				t.Errorf("%d bytes after the trailer", len(b))
+			}
+			break
+		}
+		out[name] = [3]string{strconv.FormatInt(int64(mode), 8), string(data), fmt.Sprintf("%d:%d", rmaj, rmin)}
+	}
+	return out
+}
+
+func TestInitramfs(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{"init": "INIT", "test": "TEST BINARY", "td/fuzz/F/seed": "go test fuzz v1\n", "td/a": "abc"} {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := filepath.Join(dir, "initrd.gz")
+	if err := writeInitramfs(dst, initramfsFiles{Init: filepath.Join(dir, "init"), Test: filepath.Join(dir, "test"), Testdata: filepath.Join(dir, "td")}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readNewc(t, raw)
+	for name, want := range map[string][3]string{
+		"init":                             {"100755", "INIT", "0:0"},
+		"kmatrix/mptcp.test":               {"100755", "TEST BINARY", "0:0"},
+		"kmatrix/pkg/testdata/fuzz/F/seed": {"100644", "go test fuzz v1\n", "0:0"},
+		"kmatrix/pkg/testdata/a":           {"100644", "abc", "0:0"},
+		"kmatrix/pkg/testdata":             {"40755", "", "0:0"},
+		"dev/console":                      {"20600", "", "5:1"},
+		"tmp":                              {"40755", "", "0:0"},
+	} {
+		if got[name] != want {
+			t.Errorf("%s: %q, want %q", name, got[name], want)
+		}
+	}
+	// The system's cpio, where installed, reads the archive too.
+	if cpio, err := exec.LookPath("cpio"); err == nil {
+		cmd := exec.Command(cpio, "-t", "--quiet")
+		cmd.Stdin = bytes.NewReader(raw)
+		out, err := cmd.Output()
+		if err != nil || !strings.Contains(string(out), "kmatrix/mptcp.test\n") {
+			t.Errorf("cpio -t: %v\n%s", err, out)
+		}
+	}
+}
+
+func TestAptSources(t *testing.T) {
+	deb822 := `Types: deb
+# a comment
+URIs: http://mirror.invalid/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.invalid/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+`
+	e, ok := pickDebianArchive(parseDeb822Sources(deb822))
+	if !ok || e.URI != "http://mirror.invalid/debian" || e.SignedBy != "/usr/share/keyrings/debian-archive-keyring.gpg" {
+		t.Errorf("deb822: %+v, %v", e, ok)
+	}
+	// The security archive alone is not the one kernels come from.
+	if e, ok := pickDebianArchive(parseDeb822Sources(deb822[strings.Index(deb822, "\n\n")+2:])); ok {
+		t.Errorf("security archive picked: %+v", e)
+	}
+	oneLine := "# deb http://old.invalid/debian buster main\n" +
+		"deb-src http://src.invalid/debian bookworm main\n" +
+		"deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main contrib\n"
+	e, ok = pickDebianArchive(parseOneLineSources(oneLine))
+	if !ok || e.URI != "http://mirror.invalid/debian" || e.SignedBy != "/k.gpg" {
+		t.Errorf("one-line: %+v, %v", e, ok)
+	}
+	disabled := strings.Replace(deb822, "Types: deb\n# a comment", "Types: deb\nEnabled: no", 1)
+	if e, ok := pickDebianArchive(parseDeb822Sources(disabled)); ok {
+		t.Errorf("disabled entry picked: %+v", e)
+	}
+	// This machine's own sources name a Debian archive where it is Debian.
+	if _, err := os.Stat("/etc/debian_version"); err == nil && os.Getenv(mirrorEnv) == "" {
+		if m, _, err := debianMirror(); err != nil || m == "" {
+			t.Errorf("debianMirror on a Debian machine: %q, %v", m, err)
+		}
+	}
+}
+
+func TestParseMetaDepends(t *testing.T) {
+	show := "Package: linux-image-cloud-amd64\nVersion: 6.12.117-1\nDepends: linux-image-6.12.117+deb13-cloud-amd64 (= 6.12.117-1)\n"
+	pkg, v, ok := parseMetaDepends(show)
+	if !ok || pkg != "linux-image-6.12.117+deb13-cloud-amd64" || v != "6.12.117-1" {
+		t.Errorf("got %q %q %v", pkg, v, ok)
+	}
+	if _, _, ok := parseMetaDepends("Package: x\nDepends: libc6\n"); ok {
+		t.Error("a non-kernel dependency was taken for the kernel")
+	}
+}

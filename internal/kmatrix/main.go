@@ -1,0 +1,606 @@
+// Command kmatrix proves the package on the kernels people run: it boots
+// Debian's 5.10, 6.1 and 6.12 kernels in qemu, with the package's own
+// tests as the workload, and prints which path each call took on each
+// kernel.
+//
+//	go run ./internal/kmatrix [-kernels 5.10,6.1,6.12] [-host] [-refresh] [-keep DIR]
+//
+// For each kernel it fetches Debian's kernel package (the small
+// -cloud-amd64 image) with apt-get, through a private apt state that
+// uses the mirror the machine's own apt sources name, and keeps the
+// kernel in a cache directory ($XDG_CACHE_HOME/mptcp-kmatrix, or
+// ~/.cache/mptcp-kmatrix) for the next run. It builds the package's
+// tests as a static binary and a small init (./vminit), packs both into
+// an initramfs, and boots each kernel with qemu (TCG, one CPU, 512 MiB,
+// serial console only, no network but loopback). The init runs the tests
+// with -test.v and MPTCP_KMATRIX_EXPECT set to what that kernel must
+// give; kernel_linux_test.go asserts it and logs the path each call took
+// on a KMATRIX line, which this command reads back into its table.
+//
+// With -host it adds a row for the machine's own kernel, running the
+// same test binary directly (as root, it needs what the package's tests
+// need).
+//
+// Without qemu, or when a kernel cannot be fetched, it reports the
+// kernel as skipped and exits 0; with MPTCP_TEST_REQUIRE_ENV set it
+// fails instead. It exits 1 when a kernel's tests fail or show a path
+// other than the expected one.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// requireEnvVar turns what would be a skip for a missing environment into
+// a failure, as for the package's tests (helpers_test.go).
+const requireEnvVar = "MPTCP_TEST_REQUIRE_ENV"
+
+// config is one run of the matrix.
+type config struct {
+	Kernels    []kernelSpec
+	CacheDir   string
+	Refresh    bool          // fetch kernels again even if cached
+	Parallel   int           // machines booted at once
+	Timeout    time.Duration // per machine, boot to power off
+	Run        string        // -test.run for the test binary; empty: every test
+	Skip       string        // -test.skip for the test binary, besides each kernel's own
+	Host       bool          // add a row for this machine's kernel
+	HostExpect string        // MPTCP_KMATRIX_EXPECT for the host row
+	Keep       string        // keep logs and images here; empty: a temporary directory, removed
+	ModuleDir  string        // the module root: the package under test
+	Logf       func(format string, args ...any)
+}
+
+// row is one kernel's line of the table.
+type row struct {
+	Name     string
+	Expect   string
+	Kernel   *kernel // nil for the host row
+	Release  string
+	Result   *vmResult
+	Elapsed  time.Duration
+	Log      string   // the console log file (removed with the work directory unless kept)
+	Console  string   // what the console said
+	Skipped  error    // the machine lacks what this row needs
+	Problems []string // why the row failed
+}
+
+// ok reports whether the row ran and passed.
+func (r *row) ok() bool { return r.Skipped == nil && len(r.Problems) == 0 }
+
+// matrix is the outcome of a run.
+type matrix struct {
+	Qemu  string
+	Skip  string // the command line's -skip
+	Rows  []*row
+	Build time.Duration // test binary, init, initramfs
+	Fetch time.Duration // kernels: from the cache, or downloaded
+	Boot  time.Duration // every machine, wall time
+	Total time.Duration
+	Kept  string // where the logs were kept (-keep); empty: removed
+}
+
+// runMatrix runs the whole matrix. It fails with an errMissing error when
+// the machine cannot run it at all (no qemu).
+func runMatrix(ctx context.Context, cfg config) (*matrix, error) {
+	start := time.Now()
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	cfg.Logf = logf
+	if runtime.GOOS != "linux" {
+		return nil, missingf("the kernel matrix runs on Linux hosts")
+	}
+	m := &matrix{Skip: cfg.Skip}
+	qemu, err := exec.LookPath(qemuBinary)
+	if err != nil {
+		return nil, missingf("%s not found: install qemu (Debian: apt-get install qemu-system-x86) to boot the kernel matrix", qemuBinary)
+	}
+	if m.Qemu, err = qemuVersion(ctx, qemu); err != nil {
+		return nil, missingf("%s --version: %v", qemu, err)
+	}
+
+	work := cfg.Keep
+	if work == "" {
+		if work, err = os.MkdirTemp("", "mptcp-kmatrix-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(work)
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	m.Kept = cfg.Keep
+
+	t0 := time.Now()
+	initrd := filepath.Join(work, "initrd.gz")
+	testBin := filepath.Join(work, "mptcp.test")
+	if err := buildImage(ctx, cfg.ModuleDir, work, testBin, initrd); err != nil {
+		return nil, err
+	}
+	m.Build = time.Since(t0)
+	logf("built the test binary and the initramfs in %v", m.Build.Round(time.Millisecond))
+
+	t0 = time.Now()
+	f := &fetcher{cacheDir: cfg.CacheDir, refresh: cfg.Refresh, logf: logf}
+	for _, spec := range cfg.Kernels {
+		r := &row{Name: spec.Name, Expect: spec.Expect}
+		m.Rows = append(m.Rows, r)
+		k, err := f.kernel(ctx, spec)
+		switch {
+		case isMissing(err):
+			r.Skipped = err
+		case err != nil:
+			r.Problems = append(r.Problems, "fetching the kernel: "+err.Error())
+		default:
+			r.Kernel, r.Release = k, k.Release
+			logf("%s: %s %s (%s)", spec.Name, k.Package, k.Version, k.Release)
+		}
+	}
+	m.Fetch = time.Since(t0)
+
+	t0 = time.Now()
+	par := max(cfg.Parallel, 1)
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for _, r := range m.Rows {
+		if r.Kernel == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			runRow(ctx, cfg, qemu, initrd, work, r)
+		}()
+	}
+	wg.Wait()
+	if cfg.Host {
+		r := &row{Name: "host", Expect: cfg.HostExpect}
+		m.Rows = append(m.Rows, r)
+		runHostRow(ctx, cfg, testBin, work, r)
+	}
+	m.Boot = time.Since(t0)
+	m.Total = time.Since(start)
+	return m, nil
+}
+
+// buildImage builds the static test binary and the init and packs them.
+func buildImage(ctx context.Context, moduleDir, work, testBin, initrd string) error {
+	initBin := filepath.Join(work, "init")
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	for _, b := range []struct {
+		what string
+		args []string
+	}{
+		{"test binary", []string{"test", "-c", "-o", testBin, "."}},
+		{"init", []string{"build", "-o", initBin, "./internal/kmatrix/vminit"}},
+	} {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		cmd := exec.CommandContext(ctx, "go", b.args...)
+		cmd.Dir = moduleDir
+		cmd.Env = env
+		cmd.WaitDelay = 5 * time.Second
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("building the %s (go %s): %v\n%s", b.what, strings.Join(b.args, " "), err, out)
+		}
+	}
+	files := initramfsFiles{Init: initBin, Test: testBin}
+	if fi, err := os.Stat(filepath.Join(moduleDir, "testdata")); err == nil && fi.IsDir() {
+		files.Testdata = filepath.Join(moduleDir, "testdata")
+	}
+	return writeInitramfs(initrd, files)
+}
+
+// runRow boots one kernel and judges what its tests said.
+func runRow(ctx context.Context, cfg config, qemu, initrd, work string, r *row) {
+	r.Log = filepath.Join(work, "console-"+r.Name+".log")
+	logFile, err := os.Create(r.Log)
+	if err != nil {
+		r.Problems = append(r.Problems, err.Error())
+		return
+	}
+	defer logFile.Close()
+	// The test binary gets the machine's time less a margin, so that a
+	// hung test panics with every goroutine's stack before qemu is killed.
+	testTimeout := max(cfg.Timeout-90*time.Second, cfg.Timeout/2)
+	args := bootArgs(r.Kernel.Vmlinuz, initrd, kernelCmdline(r.Expect, testTimeout, cfg.Run, joinSkips(r.Kernel.Spec.Skip, cfg.Skip)))
+	cfg.Logf("%s: booting %s", r.Name, r.Kernel.Release)
+	t0 := time.Now()
+	out, err := boot(ctx, qemu, args, cfg.Timeout, logFile)
+	r.Elapsed = time.Since(t0)
+	r.Console, r.Result = out, parseConsole(out)
+	if err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	}
+	judge(r, cfg.Run == "" && cfg.Skip == "")
+	cfg.Logf("%s: %s in %v", r.Name, r.summary(), r.Elapsed.Round(time.Second))
+}
+
+// runHostRow runs the test binary on this machine's own kernel.
+func runHostRow(ctx context.Context, cfg config, testBin, work string, r *row) {
+	r.Log = filepath.Join(work, "console-host.log")
+	logFile, err := os.Create(r.Log)
+	if err != nil {
+		r.Problems = append(r.Problems, err.Error())
+		return
+	}
+	defer logFile.Close()
+	if os.Geteuid() != 0 {
+		r.Skipped = missingf("the host row runs the package's tests, which need root")
+		return
+	}
+	cfg.Logf("host: running the tests on this machine's kernel")
+	t0 := time.Now()
+	out, err := runOnHost(ctx, testBin, cfg.ModuleDir, r.Expect, cfg.Timeout, cfg.Run, cfg.Skip, logFile)
+	r.Elapsed = time.Since(t0)
+	r.Console, r.Result = out, parseConsole(out)
+	r.Release = r.Result.Release
+	if err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	}
+	judge(r, cfg.Run == "" && cfg.Skip == "")
+	cfg.Logf("host: %s in %v", r.summary(), r.Elapsed.Round(time.Second))
+}
+
+// judge checks what a machine's tests said: they ran, passed, and took
+// the paths the kernel must take. full is false when only some tests
+// were asked for.
+func judge(r *row, full bool) {
+	res := r.Result
+	bad := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
+	switch {
+	case !res.Booted:
+		bad("the machine never reached the init (no KMATRIX-BOOT line)")
+		return
+	case r.Kernel != nil && res.Release != r.Kernel.Release:
+		bad("booted kernel %s, want %s", res.Release, r.Kernel.Release)
+	}
+	for _, e := range res.InitErrs {
+		bad("init: %s", e)
+	}
+	if res.Exit == -1 {
+		bad("the init never reported the test binary's exit (crash or timeout)")
+	} else if res.Exit != 0 {
+		bad("the test binary exited with code %d", res.Exit)
+	}
+	var failed []string
+	for _, t := range res.Tests {
+		if t.Status == "FAIL" {
+			failed = append(failed, t.Name)
+		}
+	}
+	if len(failed) > 0 {
+		bad("failed: %s", strings.Join(failed, ", "))
+	}
+	if res.count("PASS") == 0 {
+		bad("no test passed")
+	}
+	if res.Facts == nil {
+		bad("the kernel tests printed no KMATRIX line: they did not run")
+		return
+	}
+	if got := res.Facts["expect"]; got != r.Expect {
+		bad("the kernel tests ran with expectation %q, want %q", got, r.Expect)
+	}
+	// The tests that must have run, not skipped, on this kind of kernel.
+	must := []string{"TestKernelAnswers"}
+	if r.Expect == "nomptcp" {
+		must = append(must, "TestKernelWithoutMPTCP")
+	} else if r.Expect != "" {
+		must = append(must, "TestKernelMPTCPLoopback")
+	}
+	for _, name := range must {
+		if t, ok := res.test(name); !ok || t.Status != "PASS" {
+			bad("%s did not pass (%s)", name, orNone(t.Status))
+		}
+	}
+	// On a kernel with MPTCP, no test may skip for want of MPTCP.
+	if r.Expect != "nomptcp" && full {
+		for _, t := range res.Tests {
+			if (t.Status == "SKIP" || t.LeavesSkipped > 0) && strings.Contains(t.Reason, "cannot create MPTCP sockets") {
+				bad("%s skipped on a kernel with MPTCP: %s", t.Name, t.Reason)
+			}
+		}
+	}
+}
+
+// joinSkips combines -test.skip patterns.
+func joinSkips(patterns ...string) string {
+	var out []string
+	for _, p := range patterns {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "|")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "did not run"
+	}
+	return s
+}
+
+func (r *row) summary() string {
+	if r.Result == nil {
+		return "did not run"
+	}
+	s := fmt.Sprintf("%d passed, %d failing, %d skipped", r.Result.count("PASS"), r.Result.count("FAIL"), r.Result.count("SKIP"))
+	if len(r.Problems) > 0 {
+		s += "; FAILED: " + strings.Join(r.Problems, "; ")
+	}
+	return s
+}
+
+// Columns of the table, from the KMATRIX line.
+func (r *row) columns() (probe, info, subflows, tcpInfo string) {
+	if r.Result == nil {
+		return "-", "-", "-", "-"
+	}
+	if r.Result.Facts == nil {
+		return "?", "?", "?", "?"
+	}
+	f := r.Result.Facts
+	probe = f["probe"]
+	if probe == "MPTCP_INFO" {
+		probe = "MPTCP_INFO probe"
+	}
+	if f["mptcp"] != "yes" {
+		return probe, "ErrNotMPTCP", "ErrNotMPTCP", "-"
+	}
+	fields := f["info_fields"]
+	if fields == allInfoNames {
+		fields = "all fields"
+	}
+	info = f["info_len"] + " B: " + fields
+	subflows = f["subflows"] + ", id " + f["subflow_id"]
+	tcpInfo = f["tcpinfo_len"] + " B"
+	return
+}
+
+// allInfoNames is how the tests spell every group of mptcp_info fields.
+const allInfoNames = "base|local-addr|checksum|counters|subflows-total|last-activity"
+
+// printTable writes the matrix as one table, then what each row skipped
+// and why a row failed.
+func printTable(w io.Writer, m *matrix) {
+	fmt.Fprintf(w, "kernel matrix (%s, TCG; build %v, kernels %v, machines %v, total %v)\n\n",
+		m.Qemu, m.Build.Round(100*time.Millisecond), m.Fetch.Round(100*time.Millisecond),
+		m.Boot.Round(time.Second), m.Total.Round(time.Second))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "kernel\trelease\texpect\tMultipathTCP\tMPTCPInfo\tSubflows\ttcp_info\tpass\tfail\tskip\ttime\tresult")
+	for _, r := range m.Rows {
+		result := "ok"
+		switch {
+		case r.Skipped != nil:
+			result = "SKIPPED"
+		case !r.ok():
+			result = "FAILED"
+		}
+		probe, info, subflows, tcpInfo := r.columns()
+		pass, fail, skip := "-", "-", "-"
+		if r.Result != nil {
+			pass = fmt.Sprint(r.Result.count("PASS"))
+			fail = fmt.Sprint(r.Result.count("FAIL"))
+			skip = fmt.Sprint(r.Result.count("SKIP"))
+		}
+		elapsed := "-"
+		if r.Elapsed > 0 {
+			elapsed = r.Elapsed.Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			r.Name, orDash(r.Release), orDash(r.Expect), probe, info, subflows, tcpInfo, pass, fail, skip, elapsed, result)
+	}
+	tw.Flush()
+	if m.Skip != "" {
+		fmt.Fprintf(w, "\nevery kernel: not run (-skip %s): asked for on the command line\n", m.Skip)
+	}
+	for _, r := range m.Rows {
+		if r.Skipped != nil {
+			fmt.Fprintf(w, "\n%s: skipped: %v\n", r.Name, r.Skipped)
+			continue
+		}
+		if k := r.Kernel; k != nil && k.Spec.Skip != "" {
+			fmt.Fprintf(w, "\n%s: not run (-test.skip=%s): %s\n", r.Name, k.Spec.Skip, k.Spec.SkipWhy)
+		}
+		if r.Result != nil && r.Result.count("SKIP") > 0 {
+			// Grouped by reason: which tests did not run, and why.
+			byReason := map[string][]string{}
+			for _, t := range r.Result.Tests {
+				if t.Status == "SKIP" {
+					byReason[t.Reason] = append(byReason[t.Reason], t.Name)
+				}
+			}
+			reasons := make([]string, 0, len(byReason))
+			for reason := range byReason {
+				reasons = append(reasons, reason)
+			}
+			sort.Strings(reasons)
+			fmt.Fprintf(w, "\n%s: %d tests skipped (not counted as passes):\n", r.Name, r.Result.count("SKIP"))
+			for _, reason := range reasons {
+				fmt.Fprintf(w, "  %q:\n    %s\n", reason, strings.Join(byReason[reason], " "))
+			}
+		}
+		if r.Result != nil {
+			var partial []string
+			for _, t := range r.Result.Tests {
+				if t.Status == "PASS" && t.LeavesSkipped > 0 {
+					partial = append(partial, fmt.Sprintf("  %s: %d of %d subtests skipped: %q", t.Name, t.LeavesSkipped, t.Leaves, t.Reason))
+				}
+			}
+			if len(partial) > 0 {
+				fmt.Fprintf(w, "\n%s: passed with skipped subtests:\n%s\n", r.Name, strings.Join(partial, "\n"))
+			}
+		}
+		if len(r.Problems) > 0 {
+			fmt.Fprintf(w, "\n%s: FAILED:\n  %s\n", r.Name, strings.Join(r.Problems, "\n  "))
+			if r.Result != nil {
+				for _, t := range r.Result.Tests {
+					if t.Status == "FAIL" {
+						fmt.Fprintf(w, "  %s: %s\n", t.Name, t.Reason)
+					}
+				}
+			}
+			if r.Console != "" {
+				where := "the whole log is kept with -keep DIR"
+				if m.Kept != "" {
+					where = r.Log
+				}
+				fmt.Fprintf(w, "last lines of the console, passes left out (%s):\n%s\n", where, lastLines([]byte(withoutPasses(r.Console)), 40))
+			}
+		}
+	}
+}
+
+// withoutPasses drops the lines of tests that passed from a console.
+func withoutPasses(console string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(console, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "=== RUN") || strings.HasPrefix(t, "--- PASS") {
+			continue
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// defaultCacheDir is $XDG_CACHE_HOME/mptcp-kmatrix or ~/.cache/mptcp-kmatrix.
+func defaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "mptcp-kmatrix")
+}
+
+// moduleRoot finds the directory holding go.mod, from dir upwards.
+func moduleRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// selectKernels returns the specs named in list ("5.10,6.1").
+func selectKernels(list string) ([]kernelSpec, error) {
+	if list == "" || list == "all" {
+		return defaultKernels, nil
+	}
+	var out []kernelSpec
+	for _, name := range strings.Split(list, ",") {
+		found := false
+		for _, k := range defaultKernels {
+			if k.Name == strings.TrimSpace(name) {
+				out, found = append(out, k), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown kernel %q (known: 5.10, 6.1, 6.12)", name)
+		}
+	}
+	return out, nil
+}
+
+// hostExpect is the expectation for the host's kernel, by its series:
+// the expectations kernel_linux_test.go knows beyond the matrix's own.
+func hostExpect() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return ""
+	}
+	rel := strings.TrimSpace(string(b))
+	for _, series := range []string{"6.18", "6.12", "6.1"} {
+		if strings.HasPrefix(rel, series+".") {
+			return series
+		}
+	}
+	return ""
+}
+
+func main() {
+	kernels := flag.String("kernels", "all", "kernels to boot, comma-separated: 5.10, 6.1, 6.12")
+	cacheDir := flag.String("cache", defaultCacheDir(), "where kernels are kept between runs")
+	refresh := flag.Bool("refresh", false, "fetch the kernels again even when cached")
+	parallel := flag.Int("parallel", min(2, runtime.NumCPU()), "machines booted at once (each takes one host CPU)")
+	timeout := flag.Duration("timeout", 15*time.Minute, "time for one machine, boot to power off")
+	run := flag.String("run", "", "run only the tests matching this regexp inside the machines")
+	skip := flag.String("skip", "", "do not run the tests matching this regexp (no spaces) inside the machines")
+	host := flag.Bool("host", false, "add a row for this machine's own kernel (runs the tests here, as root)")
+	keep := flag.String("keep", "", "keep the initramfs, test binary and console logs in this directory")
+	flag.Parse()
+
+	specs, err := selectKernels(*kernels)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kmatrix:", err)
+		os.Exit(2)
+	}
+	mod, err := moduleRoot(".")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kmatrix:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := config{
+		Kernels: specs, CacheDir: *cacheDir, Refresh: *refresh, Parallel: *parallel,
+		Timeout: *timeout, Run: *run, Skip: *skip, Host: *host, HostExpect: hostExpect(), Keep: *keep, ModuleDir: mod,
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "kmatrix: "+format+"\n", args...)
+		},
+	}
+	m, err := runMatrix(ctx, cfg)
+	if err != nil {
+		if isMissing(err) && os.Getenv(requireEnvVar) == "" {
+			fmt.Printf("kernel matrix skipped: %v\n", err)
+			return
+		}
+		fmt.Fprintln(os.Stderr, "kmatrix:", err)
+		os.Exit(1)
+	}
+	printTable(os.Stdout, m)
+	code := 0
+	for _, r := range m.Rows {
+		if len(r.Problems) > 0 || (r.Skipped != nil && os.Getenv(requireEnvVar) != "") {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,166 @@
+//go:build linux
+
+// Command vminit is the /init of the kernel matrix's virtual machines
+// (see package internal/kmatrix). The kernel runs it as process 1 from
+// the initramfs. It prepares the little a Go test binary needs (/proc,
+// /sys, /dev, /tmp, loopback up, MPTCP on where the kernel has it), runs
+// /kmatrix/mptcp.test with -test.v, prints lines the harness parses on
+// the serial console, and powers the machine off.
+//
+// Settings come from the kernel command line:
+//
+//	kmatrix.expect=6.1       passed to the tests as MPTCP_KMATRIX_EXPECT
+//	kmatrix.timeout=600s     the test binary's -test.timeout; killed 30 s later
+//	kmatrix.run=REGEXP       the test binary's -test.run (default: every test)
+//	kmatrix.skip=REGEXP      the test binary's -test.skip
+//
+// Lines for the harness start with "KMATRIX-": KMATRIX-BOOT once the
+// machine is ready, KMATRIX-EXIT with the test binary's exit code, and
+// KMATRIX-ERROR when the init itself fails.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	testBinary = "/kmatrix/mptcp.test"
+	testDir    = "/kmatrix/pkg" // the package directory: testdata lives here
+)
+
+func main() {
+	code := run()
+	fmt.Printf("KMATRIX-EXIT code=%d\n", code)
+	os.Stdout.Sync()
+	unix.Sync()
+	// Power off; if that fails, returning from process 1 panics the
+	// kernel, and panic=-1 with qemu's -no-reboot ends the machine too.
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+		fmt.Printf("KMATRIX-ERROR power off: %v\n", err)
+	}
+	select {}
+}
+
+func run() int {
+	if err := setup(); err != nil {
+		fmt.Printf("KMATRIX-ERROR setup: %v\n", err)
+		return 125
+	}
+	params := cmdline()
+	timeout, err := time.ParseDuration(params["kmatrix.timeout"])
+	if err != nil || timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	mptcpSysctl := "absent"
+	if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err == nil {
+		mptcpSysctl = "1"
+	}
+	fmt.Printf("KMATRIX-BOOT release=%s expect=%s net.mptcp.enabled=%s\n",
+		unix.ByteSliceToString(uts.Release[:]), params["kmatrix.expect"], mptcpSysctl)
+
+	args := []string{"-test.v", "-test.count=1", "-test.timeout=" + timeout.String()}
+	if r := params["kmatrix.run"]; r != "" {
+		args = append(args, "-test.run="+r)
+	}
+	if s := params["kmatrix.skip"]; s != "" {
+		args = append(args, "-test.skip="+s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testBinary, args...)
+	cmd.Dir = testDir
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
+	cmd.Env = []string{
+		"PATH=/bin",
+		"HOME=/root",
+		"TMPDIR=/tmp",
+		"GOTRACEBACK=all",
+		"MPTCP_KMATRIX_EXPECT=" + params["kmatrix.expect"],
+	}
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case ctx.Err() != nil:
+		fmt.Printf("KMATRIX-ERROR test binary killed after %v\n", timeout+30*time.Second)
+		return 124
+	case errors.As(err, &ee) && ee.Exited():
+		return ee.ExitCode()
+	default:
+		fmt.Printf("KMATRIX-ERROR test binary: %v\n", err)
+		return 126
+	}
+}
+
+// setup mounts what a test binary expects and brings loopback up.
+func setup() error {
+	for _, m := range []struct{ fstype, target string }{
+		{"proc", "/proc"},
+		{"sysfs", "/sys"},
+		{"devtmpfs", "/dev"},
+		{"tmpfs", "/tmp"},
+		{"tmpfs", "/run"},
+	} {
+		if err := os.MkdirAll(m.target, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(m.fstype, m.target, m.fstype, 0, ""); err != nil {
+			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err)
+		}
+	}
+	os.Chmod("/tmp", 0o1777)
+	// Keep kernel messages off the console the harness parses; a panic
+	// still shows.
+	os.WriteFile("/proc/sys/kernel/printk", []byte("1"), 0o644)
+	if err := linkUp("lo"); err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	// MPTCP is on by default where the kernel has it; make sure.
+	if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err == nil {
+		if err := os.WriteFile("/proc/sys/net/mptcp/enabled", []byte("1"), 0o644); err != nil {
+			return fmt.Errorf("net.mptcp.enabled=1: %w", err)
+		}
+	}
+	return nil
+}
+
+func linkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// cmdline returns the key=value words of the kernel command line.
+func cmdline() map[string]string {
+	b, _ := os.ReadFile("/proc/cmdline")
+	m := make(map[string]string)
+	for _, w := range strings.Fields(string(b)) {
+		if k, v, ok := strings.Cut(w, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
