@@ -30,7 +30,6 @@ var ErrNotMPTCP = errors.New("mptcp: connection is not using MPTCP")
 type MPTCPConn struct {
 	*net.TCPConn
 
-	rc syscall.RawConn // cached: TCPConn.SyscallConn allocates on each call
 	// notMPTCP caches a "no": a plain TCP socket never becomes MPTCP and a
 	// connection that fell back never returns to MPTCP, so the kernel need
 	// not be asked again.
@@ -40,11 +39,7 @@ type MPTCPConn struct {
 // NewConn wraps a TCP connection made elsewhere, for example by
 // net.Dial, so that its MPTCP state can be read.
 func NewConn(c *net.TCPConn) *MPTCPConn {
-	mc := &MPTCPConn{TCPConn: c}
-	if c != nil {
-		mc.rc, _ = c.SyscallConn()
-	}
-	return mc
+	return &MPTCPConn{TCPConn: c}
 }
 
 // MultipathTCP reports whether the connection uses MPTCP now, with the
@@ -61,7 +56,8 @@ func (c *MPTCPConn) MultipathTCP() (bool, error) { return c.multipathTCP() }
 // is not MPTCP the error matches [ErrNotMPTCP]; on a kernel older than
 // 5.16, or a platform other than Linux, it matches errors.ErrUnsupported.
 func (c *MPTCPConn) MPTCPInfo() (Info, error) {
-	in, _, err := c.snapshot(reqInfo, nil)
+	var in Info
+	_, err := c.snapshot(reqInfo, &in, nil)
 	return in, err
 }
 
@@ -69,7 +65,9 @@ func (c *MPTCPConn) MPTCPInfo() (Info, error) {
 // id, addresses and TCP statistics. On 6.5+ one MPTCP_FULL_INFO call reads
 // them all at one instant; on 5.16 - 6.4, where subflows have no ids, two
 // calls read the statistics and then the addresses. Errors are as for
-// [MPTCPConn.MPTCPInfo].
+// [MPTCPConn.MPTCPInfo]. The slice is new at each call, which costs an
+// allocation: code that polls should reuse one with
+// [MPTCPConn.AppendSubflows].
 func (c *MPTCPConn) Subflows() ([]Subflow, error) {
 	return c.AppendSubflows(nil)
 }
@@ -78,8 +76,7 @@ func (c *MPTCPConn) Subflows() ([]Subflow, error) {
 // dst and returns the extended slice. It allocates nothing when dst has
 // room for them. On error it returns dst unchanged.
 func (c *MPTCPConn) AppendSubflows(dst []Subflow) ([]Subflow, error) {
-	_, subs, err := c.snapshot(reqSubflows, dst)
-	return subs, err
+	return c.snapshot(reqSubflows, nil, dst)
 }
 
 // Snapshot returns the connection's [Info] and appends its subflows to
@@ -88,7 +85,9 @@ func (c *MPTCPConn) AppendSubflows(dst []Subflow) ([]Subflow, error) {
 // subflows appended). On 5.16 - 6.4 it takes three calls. Errors are as
 // for [MPTCPConn.MPTCPInfo].
 func (c *MPTCPConn) Snapshot(dst []Subflow) (Info, []Subflow, error) {
-	return c.snapshot(reqSnapshot, dst)
+	var in Info
+	subs, err := c.snapshot(reqSnapshot, &in, dst)
+	return in, subs, err
 }
 
 // ReadFrom implements io.ReaderFrom. It hands *MPTCPConn sources, alone
@@ -117,14 +116,13 @@ func (c *MPTCPConn) ReadFrom(r io.Reader) (int64, error) {
 	return c.TCPConn.ReadFrom(r)
 }
 
-// rawConn returns the cached syscall.RawConn, or a fresh one for an
-// MPTCPConn built by hand around a TCPConn.
+// rawConn returns the connection's syscall.RawConn. It is not kept in
+// the MPTCPConn, which would cost every connection 24 bytes of heap:
+// inlined where it is used, the call allocates nothing, as the compiler
+// sees the RawConn's concrete type and keeps it on the stack.
 func (c *MPTCPConn) rawConn() (syscall.RawConn, error) {
 	if c == nil || c.TCPConn == nil {
 		return nil, syscall.EINVAL
-	}
-	if c.rc != nil {
-		return c.rc, nil
 	}
 	return c.TCPConn.SyscallConn()
 }

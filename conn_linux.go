@@ -55,40 +55,73 @@ func (c *MPTCPConn) multipathTCP() (bool, error) {
 	return ok, nil
 }
 
-// snapshot runs one MPTCPInfo, Subflows or Snapshot request.
-func (c *MPTCPConn) snapshot(kind int, dst []Subflow) (Info, []Subflow, error) {
+// snapshot runs one MPTCPInfo, Subflows or Snapshot request: in
+// receives the Info where the request has one (MPTCPInfo, Snapshot), and
+// the subflows are appended to dst (Subflows, Snapshot). The Info goes
+// through a pointer so that AppendSubflows neither zeroes nor copies one
+// it would throw away.
+func (c *MPTCPConn) snapshot(kind int, in *Info, dst []Subflow) ([]Subflow, error) {
 	op := "subflows"
 	if kind == reqInfo {
 		op = "mptcpinfo"
 	}
 	rc, err := c.rawConn()
 	if err != nil {
-		return Info{}, dst, c.opError(op, err)
+		return dst, c.opError(op, err)
 	}
 	if c.notMPTCP.Load() {
 		if err := c.checkOpen(rc); err != nil {
-			return Info{}, dst, c.opError(op, err)
+			return dst, c.opError(op, err)
 		}
-		return Info{}, dst, c.opError(op, ErrNotMPTCP)
+		return dst, c.opError(op, ErrNotMPTCP)
 	}
-	r := getRequest(kind)
-	r.subs = dst
-	err = rc.Control(r.fn)
-	in, subs := r.info, r.subs
-	errno, decodeErr, notMPTCP, noInfo := r.errno, r.err, r.notMPTC, r.noInfo
-	putRequest(r)
+	var (
+		subs             []Subflow
+		errno            syscall.Errno
+		decodeErr        error
+		notMPTCP, noInfo bool
+	)
+	if kind == reqInfo {
+		// MPTCP_INFO reads into a buffer handed to the system call
+		// itself, which may be on the stack: the request can be too, as
+		// neither it nor the callback escapes.
+		var r request
+		r.kind = kind
+		err = rc.Control(func(fd uintptr) { r.run(fd) })
+		*in, subs = r.info, dst
+		errno, decodeErr, notMPTCP, noInfo = r.errno, r.err, r.notMPTC, r.noInfo
+	} else {
+		// MPTCP_FULL_INFO hands the kernel the addresses of buffers inside
+		// its argument, which must not move: they live on the heap, in
+		// pooled requests.
+		r := getRequest(kind)
+		r.subs = dst
+		err = rc.Control(r.fn)
+		if kind == reqSnapshot {
+			*in = r.info
+		}
+		subs = r.subs
+		errno, decodeErr, notMPTCP, noInfo = r.errno, r.err, r.notMPTC, r.noInfo
+		putRequest(r)
+	}
+	var fail error
 	switch {
 	case err != nil:
-		return Info{}, dst, c.opError(op, err)
+		fail = err
 	case errno != 0:
-		return Info{}, dst, c.opError(op, errno)
+		fail = errno
 	case notMPTCP:
 		c.notMPTCP.Store(true)
-		return Info{}, dst, c.opError(op, ErrNotMPTCP)
+		fail = ErrNotMPTCP
 	case noInfo:
-		return Info{}, dst, c.opError(op, errKernelTooOld)
+		fail = errKernelTooOld
 	case decodeErr != nil:
-		return Info{}, dst, c.opError(op, fmt.Errorf("mptcp: %w", decodeErr))
+		fail = fmt.Errorf("mptcp: %w", decodeErr)
+	default:
+		return subs, nil
 	}
-	return in, subs, nil
+	if in != nil {
+		*in = Info{}
+	}
+	return dst, c.opError(op, fail)
 }

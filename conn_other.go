@@ -22,19 +22,19 @@ func (c *MPTCPConn) multipathTCP() (bool, error) {
 	return false, nil
 }
 
-func (c *MPTCPConn) snapshot(kind int, dst []Subflow) (Info, []Subflow, error) {
+func (c *MPTCPConn) snapshot(kind int, _ *Info, dst []Subflow) ([]Subflow, error) {
 	op := "subflows"
 	if kind == reqInfo {
 		op = "mptcpinfo"
 	}
 	rc, err := c.rawConn()
 	if err != nil {
-		return Info{}, dst, c.opError(op, err)
+		return dst, c.opError(op, err)
 	}
 	if err := c.checkOpen(rc); err != nil {
-		return Info{}, dst, c.opError(op, err)
+		return dst, c.opError(op, err)
 	}
-	return Info{}, dst, c.opError(op, errNoMPTCPHere)
+	return dst, c.opError(op, errNoMPTCPHere)
 }
 
 // isMPTCPSocket reports false: only Linux has MPTCP sockets.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -203,7 +204,9 @@ func getRequest(kind int) *request {
 
 func putRequest(r *request) {
 	r.errno, r.err, r.notMPTC, r.noInfo = 0, nil, false, false
-	r.info = Info{}
+	if r.kind == reqSnapshot { // the one kind of pooled request that sets it
+		r.info = Info{}
+	}
 	r.subs = nil // never keep a caller's slice alive from the pool
 	requestPool.Put(r)
 }
@@ -262,7 +265,7 @@ func (r *request) readInfo(fd uintptr) {
 		r.err = fmt.Errorf("kernel returned %d bytes of mptcp_info into a %d-byte buffer", optlen, len(buf))
 		return
 	}
-	r.info = decodeInfo(buf[:optlen])
+	decodeInfoTo(&r.info, buf[:optlen])
 }
 
 // grow makes b hold n elements of size bytes.
@@ -295,7 +298,7 @@ func (r *request) readFullInfo(fd uintptr) {
 			r.classify(fd, errno)
 			return
 		}
-		fi, err := decodeFullInfoHeader(h, optlen)
+		fi, err := checkFullInfoHeader(h, optlen)
 		if err != nil {
 			r.err = err
 			return
@@ -308,15 +311,20 @@ func (r *request) readFullInfo(fd uintptr) {
 			n = int(fi.num)
 			continue
 		}
-		r.info = fi.info
+		if r.kind == reqSnapshot {
+			decodeInfoTo(&r.info, h[fullInfoHdrLen:optlen])
+		}
+		// One allocation at most, and each subflow decoded in place,
+		// every field of it set: the slice is not zeroed first.
+		r.subs = slices.Grow(r.subs, int(fi.num))
 		for i := range int(fi.num) {
-			sf, err := decodeSubflowInfo(r.sfi[i*int(fi.sfUser):(i+1)*int(fi.sfUser)], fi.addrOff)
-			if err != nil {
+			r.subs = r.subs[:len(r.subs)+1]
+			sf := &r.subs[len(r.subs)-1]
+			if err := decodeSubflowInfoTo(sf, r.sfi[i*int(fi.sfUser):(i+1)*int(fi.sfUser)], fi.addrOff); err != nil {
 				r.err = err
 				return
 			}
-			sf.TCP = decodeTCPInfo(r.tcpi[i*int(fi.tcpUser) : (i+1)*int(fi.tcpUser)])
-			r.subs = append(r.subs, sf)
+			decodeTCPInfoTo(&sf.TCP, r.tcpi[i*int(fi.tcpUser):(i+1)*int(fi.tcpUser)])
 		}
 		return
 	}
@@ -418,11 +426,17 @@ func decodeSubflowData(buf []byte, optlen, asked uint32) subflowData {
 
 // fullInfo is a decoded MPTCP_FULL_INFO header.
 type fullInfo struct {
+	fullInfoHeader
+	info Info
+}
+
+// fullInfoHeader is the header of an MPTCP_FULL_INFO answer, without the
+// mptcp_info: small enough to return without copying much.
+type fullInfoHeader struct {
 	num     uint32 // subflows that exist, copied or not
 	tcpUser uint32 // bytes per tcp_info element as written
 	sfUser  uint32 // bytes per mptcp_subflow_info element as written
 	addrOff int    // where the addresses start inside a mptcp_subflow_info
-	info    Info
 }
 
 // decodeFullInfoHeader checks an MPTCP_FULL_INFO answer: h is the
@@ -430,11 +444,21 @@ type fullInfo struct {
 // back. The element layout comes from the sizes the kernel reports, never
 // from GOARCH: a 32-bit process on a 64-bit kernel gets the 64-bit layout.
 func decodeFullInfoHeader(h []byte, optlen uint32) (fullInfo, error) {
+	hdr, err := checkFullInfoHeader(h, optlen)
+	if err != nil {
+		return fullInfo{}, err
+	}
+	return fullInfo{hdr, decodeInfo(h[fullInfoHdrLen:optlen])}, nil
+}
+
+// checkFullInfoHeader is decodeFullInfoHeader but for mptcp_info, which
+// it leaves zero: Subflows has no use for it.
+func checkFullInfoHeader(h []byte, optlen uint32) (fullInfoHeader, error) {
 	if len(h) < fullInfoHdrLen || optlen < fullInfoHdrLen || optlen > uint32(len(h)) {
-		return fullInfo{}, fmt.Errorf("kernel returned %d bytes of mptcp_full_info into a %d-byte buffer", optlen, len(h))
+		return fullInfoHeader{}, fmt.Errorf("kernel returned %d bytes of mptcp_full_info into a %d-byte buffer", optlen, len(h))
 	}
 	ne := binary.NativeEndian
-	fi := fullInfo{
+	fi := fullInfoHeader{
 		tcpUser: ne.Uint32(h[4:]),
 		sfUser:  ne.Uint32(h[12:]),
 		num:     ne.Uint32(h[16:]),
@@ -442,28 +466,36 @@ func decodeFullInfoHeader(h []byte, optlen uint32) (fullInfo, error) {
 	sfKernel := ne.Uint32(h[8:])
 	switch {
 	case fi.tcpUser == 0 || fi.tcpUser > tcpInfoLen:
-		return fullInfo{}, fmt.Errorf("kernel returned %d-byte tcp_info elements, asked for %d", fi.tcpUser, tcpInfoLen)
+		return fullInfoHeader{}, fmt.Errorf("kernel returned %d-byte tcp_info elements, asked for %d", fi.tcpUser, tcpInfoLen)
 	case fi.sfUser > subflowInfoLen:
-		return fullInfo{}, fmt.Errorf("kernel returned %d-byte subflow elements, asked for %d", fi.sfUser, subflowInfoLen)
+		return fullInfoHeader{}, fmt.Errorf("kernel returned %d-byte subflow elements, asked for %d", fi.sfUser, subflowInfoLen)
 	case sfKernel < 4+subflowAddrsLen || sfKernel > fi.sfUser:
-		return fullInfo{}, fmt.Errorf("kernel mptcp_subflow_info is %d bytes (%d copied): addresses do not fit", sfKernel, fi.sfUser)
+		return fullInfoHeader{}, fmt.Errorf("kernel mptcp_subflow_info is %d bytes (%d copied): addresses do not fit", sfKernel, fi.sfUser)
 	}
 	fi.addrOff = int(sfKernel - subflowAddrsLen)
-	fi.info = decodeInfo(h[fullInfoHdrLen:optlen])
 	return fi, nil
 }
 
 // decodeSubflowInfo decodes one struct mptcp_subflow_info: id, then the
 // local and remote sockaddr_storage at addrOff.
 func decodeSubflowInfo(b []byte, addrOff int) (Subflow, error) {
-	if addrOff < 4 || addrOff > len(b)-subflowAddrsLen {
-		return Subflow{}, fmt.Errorf("%d-byte mptcp_subflow_info too short for addresses at offset %d", len(b), addrOff)
+	var sf Subflow
+	if err := decodeSubflowInfoTo(&sf, b, addrOff); err != nil {
+		return Subflow{}, err
 	}
-	return Subflow{
-		ID:     binary.NativeEndian.Uint32(b),
-		Local:  decodeSockaddr(b[addrOff : addrOff+sockaddrLen]),
-		Remote: decodeSockaddr(b[addrOff+sockaddrLen : addrOff+subflowAddrsLen]),
-	}, nil
+	return sf, nil
+}
+
+// decodeSubflowInfoTo is decodeSubflowInfo into *sf, whatever *sf held:
+// it sets the id and the addresses, and leaves sf.TCP alone.
+func decodeSubflowInfoTo(sf *Subflow, b []byte, addrOff int) error {
+	if addrOff < 4 || addrOff > len(b)-subflowAddrsLen {
+		return fmt.Errorf("%d-byte mptcp_subflow_info too short for addresses at offset %d", len(b), addrOff)
+	}
+	sf.ID = binary.NativeEndian.Uint32(b)
+	sf.Local = decodeSockaddr(b[addrOff : addrOff+sockaddrLen])
+	sf.Remote = decodeSockaddr(b[addrOff+sockaddrLen : addrOff+subflowAddrsLen])
+	return nil
 }
 
 // decodeSockaddr decodes a sockaddr_in or sockaddr_in6. IPv4-mapped IPv6
@@ -492,83 +524,62 @@ func decodeSockaddr(b []byte) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// The decoders read every field of a kernel structure at a constant
+// offset from a buffer of the whole structure's size, which spares them a
+// bounds check per field: the answer's bytes up to the last group of
+// fields it holds whole, then zeros, so that a field the answer lacks
+// reads as zero. A field is decoded only if the answer holds it whole;
+// the answer's length is what tells which kernel wrote it.
+
 // field describes one fixed-width kernel field: where it is and how many
-// bytes it takes. A field is decoded only if the kernel's answer holds it
-// whole; the answer's length is what tells which kernel wrote it.
+// bytes it takes.
 type field struct{ off, size int }
 
-func (f field) in(b []byte) bool { return len(b) >= f.off+f.size }
-
-func (f field) u8(b []byte) uint8 {
-	if !f.in(b) {
-		return 0
-	}
-	return b[f.off]
-}
-
-func (f field) u16(b []byte) uint16 {
-	if !f.in(b) {
-		return 0
-	}
-	return binary.NativeEndian.Uint16(b[f.off:])
-}
-
-func (f field) u32(b []byte) uint32 {
-	if !f.in(b) {
-		return 0
-	}
-	return binary.NativeEndian.Uint32(b[f.off:])
-}
-
-func (f field) u64(b []byte) uint64 {
-	if !f.in(b) {
-		return 0
-	}
-	return binary.NativeEndian.Uint64(b[f.off:])
-}
-
 // Offsets in struct mptcp_info (<linux/mptcp.h>, see the kernel table in doc.go).
-var (
-	miSubflows           = field{0, 1}
-	miAddAddrSignal      = field{1, 1}
-	miAddAddrAccepted    = field{2, 1}
-	miSubflowsMax        = field{3, 1}
-	miAddAddrSignalMax   = field{4, 1}
-	miAddAddrAcceptedMax = field{5, 1}
-	miFlags              = field{8, 4}
-	miToken              = field{12, 4}
-	miWriteSeq           = field{16, 8}
-	miSndUna             = field{24, 8}
-	miRcvNxt             = field{32, 8}
-	miLocalAddrUsed      = field{40, 1}
-	miLocalAddrMax       = field{41, 1}
-	miCsumEnabled        = field{42, 1}
-	miRetransmits        = field{44, 4}
-	miBytesRetrans       = field{48, 8}
-	miBytesSent          = field{56, 8}
-	miBytesReceived      = field{64, 8}
-	miBytesAcked         = field{72, 8}
-	miSubflowsTotal      = field{80, 1}
-	miLastDataSent       = field{84, 4}
-	miLastDataRecv       = field{88, 4}
-	miLastAckRecv        = field{92, 4}
+const (
+	miSubflows           = 0
+	miAddAddrSignal      = 1
+	miAddAddrAccepted    = 2
+	miSubflowsMax        = 3
+	miAddAddrSignalMax   = 4
+	miAddAddrAcceptedMax = 5
+	miFlags              = 8
+	miToken              = 12
+	miWriteSeq           = 16
+	miSndUna             = 24
+	miRcvNxt             = 32
+	miLocalAddrUsed      = 40
+	miLocalAddrMax       = 41
+	miCsumEnabled        = 42
+	miRetransmits        = 44
+	miBytesRetrans       = 48
+	miBytesSent          = 56
+	miBytesReceived      = 64
+	miBytesAcked         = 72
+	miSubflowsTotal      = 80
+	miLastDataSent       = 84
+	miLastDataRecv       = 88
+	miLastAckRecv        = 92
 )
 
 // infoGroupEnds[i] is where the fields of InfoField 1<<i end: a kernel
 // that returns that many bytes has them all.
 var infoGroupEnds = [...]int{40, 42, 43, 80, 81, 96}
 
-// cutToGroups returns the length of the whole groups within n bytes.
-// Bytes past the last whole group are padding (a 48-byte answer pads
-// after byte 43) or a truncated answer: neither is decoded.
-func cutToGroups(n int, ends []int) int {
-	cut := 0
-	for _, end := range ends {
+// wholeGroups returns the length of the whole groups within n bytes,
+// and the set of them (bit i for the group that ends at ends[i]). Bytes
+// past the last whole group are padding (a 48-byte answer pads after
+// byte 43) or a truncated answer: neither is decoded. The set is built
+// in a register and stored once by the caller: the decoders write into
+// memory the system call has just pushed out of the cache.
+func wholeGroups(n int, ends []int) (cut int, groups uint) {
+	for i, end := range ends {
 		if n >= end {
 			cut = end
+			groups |= 1 << i
 		}
 	}
-	return cut
+	return cut, groups
 }
 
 // decodeInfo decodes struct mptcp_info from the bytes the kernel wrote.
@@ -577,105 +588,186 @@ func cutToGroups(n int, ends []int) int {
 // are ignored.
 func decodeInfo(b []byte) Info {
 	var in Info
-	b = b[:cutToGroups(len(b), infoGroupEnds[:])]
-	for i, end := range infoGroupEnds {
-		if len(b) >= end {
-			in.fields |= 1 << i
-		}
-	}
-	in.Subflows = miSubflows.u8(b)
-	in.AddAddrSignal = miAddAddrSignal.u8(b)
-	in.AddAddrAccepted = miAddAddrAccepted.u8(b)
-	in.SubflowsMax = miSubflowsMax.u8(b)
-	in.AddAddrSignalMax = miAddAddrSignalMax.u8(b)
-	in.AddAddrAcceptedMax = miAddAddrAcceptedMax.u8(b)
-	in.Flags = InfoFlags(miFlags.u32(b))
-	in.Token = miToken.u32(b)
-	in.WriteSeq = miWriteSeq.u64(b)
-	in.SndUna = miSndUna.u64(b)
-	in.RcvNxt = miRcvNxt.u64(b)
-	in.LocalAddrUsed = miLocalAddrUsed.u8(b)
-	in.LocalAddrMax = miLocalAddrMax.u8(b)
-	in.ChecksumEnabled = miCsumEnabled.u8(b) != 0
-	in.Retransmits = miRetransmits.u32(b)
-	in.BytesRetrans = miBytesRetrans.u64(b)
-	in.BytesSent = miBytesSent.u64(b)
-	in.BytesReceived = miBytesReceived.u64(b)
-	in.BytesAcked = miBytesAcked.u64(b)
-	in.SubflowsTotal = miSubflowsTotal.u8(b)
-	// 6.8 and 6.9 pad the structure to 88 bytes on 64-bit kernels: the
-	// cut above keeps bytes 84 to 88 from being read as last_data_sent.
-	in.LastDataSent = millis(miLastDataSent.u32(b))
-	in.LastDataRecv = millis(miLastDataRecv.u32(b))
-	in.LastAckRecv = millis(miLastAckRecv.u32(b))
+	decodeInfoTo(&in, b)
 	return in
 }
 
-// Offsets in struct tcp_info (<linux/tcp.h>; the same layout as unix.TCPInfo).
+// decodeInfoTo is decodeInfo into *in, whatever *in held: it sets every
+// field, and copies no whole Info.
+func decodeInfoTo(in *Info, b []byte) {
+	n, groups := wholeGroups(len(b), infoGroupEnds[:])
+	in.fields = InfoField(groups)
+	var a *[infoLen]byte
+	if len(b) >= infoLen {
+		// A whole answer, every group in it: read it where it is.
+		a = (*[infoLen]byte)(b)
+	} else {
+		var buf [infoLen]byte
+		copy(buf[:], b[:n])
+		a = &buf
+	}
+	ne := binary.NativeEndian
+	in.Subflows = a[miSubflows]
+	in.AddAddrSignal = a[miAddAddrSignal]
+	in.AddAddrAccepted = a[miAddAddrAccepted]
+	in.SubflowsMax = a[miSubflowsMax]
+	in.AddAddrSignalMax = a[miAddAddrSignalMax]
+	in.AddAddrAcceptedMax = a[miAddAddrAcceptedMax]
+	in.Flags = InfoFlags(ne.Uint32(a[miFlags:]))
+	in.Token = ne.Uint32(a[miToken:])
+	in.WriteSeq = ne.Uint64(a[miWriteSeq:])
+	in.SndUna = ne.Uint64(a[miSndUna:])
+	in.RcvNxt = ne.Uint64(a[miRcvNxt:])
+	in.LocalAddrUsed = a[miLocalAddrUsed]
+	in.LocalAddrMax = a[miLocalAddrMax]
+	in.ChecksumEnabled = a[miCsumEnabled] != 0
+	in.Retransmits = ne.Uint32(a[miRetransmits:])
+	in.BytesRetrans = ne.Uint64(a[miBytesRetrans:])
+	in.BytesSent = ne.Uint64(a[miBytesSent:])
+	in.BytesReceived = ne.Uint64(a[miBytesReceived:])
+	in.BytesAcked = ne.Uint64(a[miBytesAcked:])
+	in.SubflowsTotal = a[miSubflowsTotal]
+	// 6.8 and 6.9 pad the structure to 88 bytes on 64-bit kernels: the
+	// cut above keeps bytes 84 to 88 from being read as last_data_sent.
+	in.LastDataSent = millis(ne.Uint32(a[miLastDataSent:]))
+	in.LastDataRecv = millis(ne.Uint32(a[miLastDataRecv:]))
+	in.LastAckRecv = millis(ne.Uint32(a[miLastAckRecv:]))
+}
+
+// Offsets in struct tcp_info (<linux/tcp.h>; the same layout as
+// unix.TCPInfo).
+const (
+	tcpiState            = 0
+	tcpiCAState          = 1
+	tcpiRetransmits      = 2
+	tcpiProbes           = 3
+	tcpiBackoff          = 4
+	tcpiOptions          = 5
+	tcpiWScale           = 6
+	tcpiRTO              = 8
+	tcpiATO              = 12
+	tcpiSndMSS           = 16
+	tcpiRcvMSS           = 20
+	tcpiUnacked          = 24
+	tcpiSacked           = 28
+	tcpiLost             = 32
+	tcpiRetrans          = 36
+	tcpiLastDataSent     = 44
+	tcpiLastDataRecv     = 52
+	tcpiLastAckRecv      = 56
+	tcpiPMTU             = 60
+	tcpiRcvSsthresh      = 64
+	tcpiRTT              = 68
+	tcpiRTTVar           = 72
+	tcpiSndSsthresh      = 76
+	tcpiSndCwnd          = 80
+	tcpiAdvMSS           = 84
+	tcpiReordering       = 88
+	tcpiRcvRTT           = 92
+	tcpiRcvSpace         = 96
+	tcpiTotalRetrans     = 100
+	tcpiPacingRate       = 104
+	tcpiMaxPacingRate    = 112
+	tcpiBytesAcked       = 120
+	tcpiBytesReceived    = 128
+	tcpiSegsOut          = 136
+	tcpiSegsIn           = 140
+	tcpiNotSentBytes     = 144
+	tcpiMinRTT           = 148
+	tcpiDataSegsIn       = 152
+	tcpiDataSegsOut      = 156
+	tcpiDeliveryRate     = 160
+	tcpiBusyTime         = 168
+	tcpiRwndLimited      = 176
+	tcpiSndbufLimited    = 184
+	tcpiDelivered        = 192
+	tcpiDeliveredCE      = 196
+	tcpiBytesSent        = 200
+	tcpiBytesRetrans     = 208
+	tcpiDSACKDups        = 216
+	tcpiReordSeen        = 220
+	tcpiRcvOOOPack       = 224
+	tcpiSndWnd           = 228
+	tcpiRcvWnd           = 232
+	tcpiRehash           = 236
+	tcpiTotalRTO         = 240
+	tcpiTotalRTORecovery = 242
+	tcpiTotalRTOTime     = 244
+	tcpiReceivedCE       = 248
+	tcpiDeliveredE1Bytes = 252
+	tcpiDeliveredE0Bytes = 256
+	tcpiDeliveredCEBytes = 260
+	tcpiReceivedE1Bytes  = 264
+	tcpiReceivedE0Bytes  = 268
+	tcpiReceivedCEBytes  = 272
+)
+
+// The fields of struct tcp_info, offset and width, for the tests, which
+// check them against unix.TCPInfo.
 var (
-	tiState            = field{0, 1}
-	tiCAState          = field{1, 1}
-	tiRetransmits      = field{2, 1}
-	tiProbes           = field{3, 1}
-	tiBackoff          = field{4, 1}
-	tiOptions          = field{5, 1}
-	tiWScale           = field{6, 1}
-	tiRTO              = field{8, 4}
-	tiATO              = field{12, 4}
-	tiSndMSS           = field{16, 4}
-	tiRcvMSS           = field{20, 4}
-	tiUnacked          = field{24, 4}
-	tiSacked           = field{28, 4}
-	tiLost             = field{32, 4}
-	tiRetrans          = field{36, 4}
-	tiLastDataSent     = field{44, 4}
-	tiLastDataRecv     = field{52, 4}
-	tiLastAckRecv      = field{56, 4}
-	tiPMTU             = field{60, 4}
-	tiRcvSsthresh      = field{64, 4}
-	tiRTT              = field{68, 4}
-	tiRTTVar           = field{72, 4}
-	tiSndSsthresh      = field{76, 4}
-	tiSndCwnd          = field{80, 4}
-	tiAdvMSS           = field{84, 4}
-	tiReordering       = field{88, 4}
-	tiRcvRTT           = field{92, 4}
-	tiRcvSpace         = field{96, 4}
-	tiTotalRetrans     = field{100, 4}
-	tiPacingRate       = field{104, 8}
-	tiMaxPacingRate    = field{112, 8}
-	tiBytesAcked       = field{120, 8}
-	tiBytesReceived    = field{128, 8}
-	tiSegsOut          = field{136, 4}
-	tiSegsIn           = field{140, 4}
-	tiNotSentBytes     = field{144, 4}
-	tiMinRTT           = field{148, 4}
-	tiDataSegsIn       = field{152, 4}
-	tiDataSegsOut      = field{156, 4}
-	tiDeliveryRate     = field{160, 8}
-	tiBusyTime         = field{168, 8}
-	tiRwndLimited      = field{176, 8}
-	tiSndbufLimited    = field{184, 8}
-	tiDelivered        = field{192, 4}
-	tiDeliveredCE      = field{196, 4}
-	tiBytesSent        = field{200, 8}
-	tiBytesRetrans     = field{208, 8}
-	tiDSACKDups        = field{216, 4}
-	tiReordSeen        = field{220, 4}
-	tiRcvOOOPack       = field{224, 4}
-	tiSndWnd           = field{228, 4}
-	tiRcvWnd           = field{232, 4}
-	tiRehash           = field{236, 4}
-	tiTotalRTO         = field{240, 2}
-	tiTotalRTORecovery = field{242, 2}
-	tiTotalRTOTime     = field{244, 4}
-	tiReceivedCE       = field{248, 4}
-	tiDeliveredE1Bytes = field{252, 4}
-	tiDeliveredE0Bytes = field{256, 4}
-	tiDeliveredCEBytes = field{260, 4}
-	tiReceivedE1Bytes  = field{264, 4}
-	tiReceivedE0Bytes  = field{268, 4}
-	tiReceivedCEBytes  = field{272, 4}
+	tiState            = field{tcpiState, 1}
+	tiCAState          = field{tcpiCAState, 1}
+	tiRetransmits      = field{tcpiRetransmits, 1}
+	tiProbes           = field{tcpiProbes, 1}
+	tiBackoff          = field{tcpiBackoff, 1}
+	tiOptions          = field{tcpiOptions, 1}
+	tiWScale           = field{tcpiWScale, 1}
+	tiRTO              = field{tcpiRTO, 4}
+	tiATO              = field{tcpiATO, 4}
+	tiSndMSS           = field{tcpiSndMSS, 4}
+	tiRcvMSS           = field{tcpiRcvMSS, 4}
+	tiUnacked          = field{tcpiUnacked, 4}
+	tiSacked           = field{tcpiSacked, 4}
+	tiLost             = field{tcpiLost, 4}
+	tiRetrans          = field{tcpiRetrans, 4}
+	tiLastDataSent     = field{tcpiLastDataSent, 4}
+	tiLastDataRecv     = field{tcpiLastDataRecv, 4}
+	tiLastAckRecv      = field{tcpiLastAckRecv, 4}
+	tiPMTU             = field{tcpiPMTU, 4}
+	tiRcvSsthresh      = field{tcpiRcvSsthresh, 4}
+	tiRTT              = field{tcpiRTT, 4}
+	tiRTTVar           = field{tcpiRTTVar, 4}
+	tiSndSsthresh      = field{tcpiSndSsthresh, 4}
+	tiSndCwnd          = field{tcpiSndCwnd, 4}
+	tiAdvMSS           = field{tcpiAdvMSS, 4}
+	tiReordering       = field{tcpiReordering, 4}
+	tiRcvRTT           = field{tcpiRcvRTT, 4}
+	tiRcvSpace         = field{tcpiRcvSpace, 4}
+	tiTotalRetrans     = field{tcpiTotalRetrans, 4}
+	tiPacingRate       = field{tcpiPacingRate, 8}
+	tiMaxPacingRate    = field{tcpiMaxPacingRate, 8}
+	tiBytesAcked       = field{tcpiBytesAcked, 8}
+	tiBytesReceived    = field{tcpiBytesReceived, 8}
+	tiSegsOut          = field{tcpiSegsOut, 4}
+	tiSegsIn           = field{tcpiSegsIn, 4}
+	tiNotSentBytes     = field{tcpiNotSentBytes, 4}
+	tiMinRTT           = field{tcpiMinRTT, 4}
+	tiDataSegsIn       = field{tcpiDataSegsIn, 4}
+	tiDataSegsOut      = field{tcpiDataSegsOut, 4}
+	tiDeliveryRate     = field{tcpiDeliveryRate, 8}
+	tiBusyTime         = field{tcpiBusyTime, 8}
+	tiRwndLimited      = field{tcpiRwndLimited, 8}
+	tiSndbufLimited    = field{tcpiSndbufLimited, 8}
+	tiDelivered        = field{tcpiDelivered, 4}
+	tiDeliveredCE      = field{tcpiDeliveredCE, 4}
+	tiBytesSent        = field{tcpiBytesSent, 8}
+	tiBytesRetrans     = field{tcpiBytesRetrans, 8}
+	tiDSACKDups        = field{tcpiDSACKDups, 4}
+	tiReordSeen        = field{tcpiReordSeen, 4}
+	tiRcvOOOPack       = field{tcpiRcvOOOPack, 4}
+	tiSndWnd           = field{tcpiSndWnd, 4}
+	tiRcvWnd           = field{tcpiRcvWnd, 4}
+	tiRehash           = field{tcpiRehash, 4}
+	tiTotalRTO         = field{tcpiTotalRTO, 2}
+	tiTotalRTORecovery = field{tcpiTotalRTORecovery, 2}
+	tiTotalRTOTime     = field{tcpiTotalRTOTime, 4}
+	tiReceivedCE       = field{tcpiReceivedCE, 4}
+	tiDeliveredE1Bytes = field{tcpiDeliveredE1Bytes, 4}
+	tiDeliveredE0Bytes = field{tcpiDeliveredE0Bytes, 4}
+	tiDeliveredCEBytes = field{tcpiDeliveredCEBytes, 4}
+	tiReceivedE1Bytes  = field{tcpiReceivedE1Bytes, 4}
+	tiReceivedE0Bytes  = field{tcpiReceivedE0Bytes, 4}
+	tiReceivedCEBytes  = field{tcpiReceivedCEBytes, 4}
 )
 
 // tcpInfoGroupEnds[i] is where the fields of TCPInfoField 1<<i end.
@@ -686,77 +778,89 @@ var tcpInfoGroupEnds = [...]int{232, 240, 248, 276}
 // 6.7 - 6.17, 280 on 6.18.
 func decodeTCPInfo(b []byte) TCPInfo {
 	var t TCPInfo
-	b = b[:cutToGroups(len(b), tcpInfoGroupEnds[:])]
-	for i, end := range tcpInfoGroupEnds {
-		if len(b) >= end {
-			t.fields |= 1 << i
-		}
-	}
-	t.State = TCPState(tiState.u8(b))
-	t.CAState = tiCAState.u8(b)
-	t.Retransmits = tiRetransmits.u8(b)
-	t.Probes = tiProbes.u8(b)
-	t.Backoff = tiBackoff.u8(b)
-	t.Options = tiOptions.u8(b)
-	ws := tiWScale.u8(b)
-	t.SndWScale, t.RcvWScale = ws&0x0f, ws>>4
-	t.RTO = micros(tiRTO.u32(b))
-	t.ATO = micros(tiATO.u32(b))
-	t.SndMSS = tiSndMSS.u32(b)
-	t.RcvMSS = tiRcvMSS.u32(b)
-	t.Unacked = tiUnacked.u32(b)
-	t.Sacked = tiSacked.u32(b)
-	t.Lost = tiLost.u32(b)
-	t.Retrans = tiRetrans.u32(b)
-	t.LastDataSent = millis(tiLastDataSent.u32(b))
-	t.LastDataRecv = millis(tiLastDataRecv.u32(b))
-	t.LastAckRecv = millis(tiLastAckRecv.u32(b))
-	t.PMTU = tiPMTU.u32(b)
-	t.RcvSsthresh = tiRcvSsthresh.u32(b)
-	t.RTT = micros(tiRTT.u32(b))
-	t.RTTVar = micros(tiRTTVar.u32(b))
-	t.SndSsthresh = tiSndSsthresh.u32(b)
-	t.SndCwnd = tiSndCwnd.u32(b)
-	t.AdvMSS = tiAdvMSS.u32(b)
-	t.Reordering = tiReordering.u32(b)
-	t.RcvRTT = micros(tiRcvRTT.u32(b))
-	t.RcvSpace = tiRcvSpace.u32(b)
-	t.TotalRetrans = tiTotalRetrans.u32(b)
-	t.PacingRate = tiPacingRate.u64(b)
-	t.MaxPacingRate = tiMaxPacingRate.u64(b)
-	t.BytesAcked = tiBytesAcked.u64(b)
-	t.BytesReceived = tiBytesReceived.u64(b)
-	t.SegsOut = tiSegsOut.u32(b)
-	t.SegsIn = tiSegsIn.u32(b)
-	t.NotSentBytes = tiNotSentBytes.u32(b)
-	t.MinRTT = micros(tiMinRTT.u32(b))
-	t.DataSegsIn = tiDataSegsIn.u32(b)
-	t.DataSegsOut = tiDataSegsOut.u32(b)
-	t.DeliveryRate = tiDeliveryRate.u64(b)
-	t.BusyTime = microsLong(tiBusyTime.u64(b))
-	t.RwndLimited = microsLong(tiRwndLimited.u64(b))
-	t.SndbufLimited = microsLong(tiSndbufLimited.u64(b))
-	t.Delivered = tiDelivered.u32(b)
-	t.DeliveredCE = tiDeliveredCE.u32(b)
-	t.BytesSent = tiBytesSent.u64(b)
-	t.BytesRetrans = tiBytesRetrans.u64(b)
-	t.DSACKDups = tiDSACKDups.u32(b)
-	t.ReordSeen = tiReordSeen.u32(b)
-	t.RcvOOOPack = tiRcvOOOPack.u32(b)
-	t.SndWnd = tiSndWnd.u32(b)
-	t.RcvWnd = tiRcvWnd.u32(b)
-	t.Rehash = tiRehash.u32(b)
-	t.TotalRTO = tiTotalRTO.u16(b)
-	t.TotalRTORecoveries = tiTotalRTORecovery.u16(b)
-	t.TotalRTOTime = millis(tiTotalRTOTime.u32(b))
-	t.ReceivedCE = tiReceivedCE.u32(b)
-	t.DeliveredE1Bytes = tiDeliveredE1Bytes.u32(b)
-	t.DeliveredE0Bytes = tiDeliveredE0Bytes.u32(b)
-	t.DeliveredCEBytes = tiDeliveredCEBytes.u32(b)
-	t.ReceivedE1Bytes = tiReceivedE1Bytes.u32(b)
-	t.ReceivedE0Bytes = tiReceivedE0Bytes.u32(b)
-	t.ReceivedCEBytes = tiReceivedCEBytes.u32(b)
+	decodeTCPInfoTo(&t, b)
 	return t
+}
+
+// decodeTCPInfoTo is decodeTCPInfo into *t, whatever *t held: it sets
+// every field, and copies no whole TCPInfo.
+func decodeTCPInfoTo(t *TCPInfo, b []byte) {
+	n, groups := wholeGroups(len(b), tcpInfoGroupEnds[:])
+	t.fields = TCPInfoField(groups)
+	var a *[tcpInfoLen]byte
+	if len(b) >= tcpInfoLen {
+		// A whole answer, every group in it: read it where it is.
+		a = (*[tcpInfoLen]byte)(b)
+	} else {
+		var buf [tcpInfoLen]byte
+		copy(buf[:], b[:n])
+		a = &buf
+	}
+	ne := binary.NativeEndian
+	t.State = TCPState(a[tcpiState])
+	t.CAState = a[tcpiCAState]
+	t.Retransmits = a[tcpiRetransmits]
+	t.Probes = a[tcpiProbes]
+	t.Backoff = a[tcpiBackoff]
+	t.Options = a[tcpiOptions]
+	ws := a[tcpiWScale]
+	t.SndWScale, t.RcvWScale = ws&0x0f, ws>>4
+	t.RTO = micros(ne.Uint32(a[tcpiRTO:]))
+	t.ATO = micros(ne.Uint32(a[tcpiATO:]))
+	t.SndMSS = ne.Uint32(a[tcpiSndMSS:])
+	t.RcvMSS = ne.Uint32(a[tcpiRcvMSS:])
+	t.Unacked = ne.Uint32(a[tcpiUnacked:])
+	t.Sacked = ne.Uint32(a[tcpiSacked:])
+	t.Lost = ne.Uint32(a[tcpiLost:])
+	t.Retrans = ne.Uint32(a[tcpiRetrans:])
+	t.LastDataSent = millis(ne.Uint32(a[tcpiLastDataSent:]))
+	t.LastDataRecv = millis(ne.Uint32(a[tcpiLastDataRecv:]))
+	t.LastAckRecv = millis(ne.Uint32(a[tcpiLastAckRecv:]))
+	t.PMTU = ne.Uint32(a[tcpiPMTU:])
+	t.RcvSsthresh = ne.Uint32(a[tcpiRcvSsthresh:])
+	t.RTT = micros(ne.Uint32(a[tcpiRTT:]))
+	t.RTTVar = micros(ne.Uint32(a[tcpiRTTVar:]))
+	t.SndSsthresh = ne.Uint32(a[tcpiSndSsthresh:])
+	t.SndCwnd = ne.Uint32(a[tcpiSndCwnd:])
+	t.AdvMSS = ne.Uint32(a[tcpiAdvMSS:])
+	t.Reordering = ne.Uint32(a[tcpiReordering:])
+	t.RcvRTT = micros(ne.Uint32(a[tcpiRcvRTT:]))
+	t.RcvSpace = ne.Uint32(a[tcpiRcvSpace:])
+	t.TotalRetrans = ne.Uint32(a[tcpiTotalRetrans:])
+	t.PacingRate = ne.Uint64(a[tcpiPacingRate:])
+	t.MaxPacingRate = ne.Uint64(a[tcpiMaxPacingRate:])
+	t.BytesAcked = ne.Uint64(a[tcpiBytesAcked:])
+	t.BytesReceived = ne.Uint64(a[tcpiBytesReceived:])
+	t.SegsOut = ne.Uint32(a[tcpiSegsOut:])
+	t.SegsIn = ne.Uint32(a[tcpiSegsIn:])
+	t.NotSentBytes = ne.Uint32(a[tcpiNotSentBytes:])
+	t.MinRTT = micros(ne.Uint32(a[tcpiMinRTT:]))
+	t.DataSegsIn = ne.Uint32(a[tcpiDataSegsIn:])
+	t.DataSegsOut = ne.Uint32(a[tcpiDataSegsOut:])
+	t.DeliveryRate = ne.Uint64(a[tcpiDeliveryRate:])
+	t.BusyTime = microsLong(ne.Uint64(a[tcpiBusyTime:]))
+	t.RwndLimited = microsLong(ne.Uint64(a[tcpiRwndLimited:]))
+	t.SndbufLimited = microsLong(ne.Uint64(a[tcpiSndbufLimited:]))
+	t.Delivered = ne.Uint32(a[tcpiDelivered:])
+	t.DeliveredCE = ne.Uint32(a[tcpiDeliveredCE:])
+	t.BytesSent = ne.Uint64(a[tcpiBytesSent:])
+	t.BytesRetrans = ne.Uint64(a[tcpiBytesRetrans:])
+	t.DSACKDups = ne.Uint32(a[tcpiDSACKDups:])
+	t.ReordSeen = ne.Uint32(a[tcpiReordSeen:])
+	t.RcvOOOPack = ne.Uint32(a[tcpiRcvOOOPack:])
+	t.SndWnd = ne.Uint32(a[tcpiSndWnd:])
+	t.RcvWnd = ne.Uint32(a[tcpiRcvWnd:])
+	t.Rehash = ne.Uint32(a[tcpiRehash:])
+	t.TotalRTO = ne.Uint16(a[tcpiTotalRTO:])
+	t.TotalRTORecoveries = ne.Uint16(a[tcpiTotalRTORecovery:])
+	t.TotalRTOTime = millis(ne.Uint32(a[tcpiTotalRTOTime:]))
+	t.ReceivedCE = ne.Uint32(a[tcpiReceivedCE:])
+	t.DeliveredE1Bytes = ne.Uint32(a[tcpiDeliveredE1Bytes:])
+	t.DeliveredE0Bytes = ne.Uint32(a[tcpiDeliveredE0Bytes:])
+	t.DeliveredCEBytes = ne.Uint32(a[tcpiDeliveredCEBytes:])
+	t.ReceivedE1Bytes = ne.Uint32(a[tcpiReceivedE1Bytes:])
+	t.ReceivedE0Bytes = ne.Uint32(a[tcpiReceivedE0Bytes:])
+	t.ReceivedCEBytes = ne.Uint32(a[tcpiReceivedCEBytes:])
 }
 
 func micros(v uint32) time.Duration { return time.Duration(v) * time.Microsecond }

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// output is what the test binary prints with -test.v: results, a second
+// measurement of a side (#01), and a sub-benchmark and a benchmark that
+// skip, their message before their SKIP line.
+const output = `goos: linux
+goarch: amd64
+pkg: github.com/multipath-go/mptcp
+cpu: Intel(R) Xeon(R) Processor
+BenchmarkSubflows
+BenchmarkSubflows/n=1
+BenchmarkSubflows/n=1/floor
+BenchmarkSubflows/n=1/floor-2   	 1000000	       700 ns/op	       0 B/op	       0 allocs/op
+BenchmarkSubflows/n=1/AppendSubflows
+BenchmarkSubflows/n=1/AppendSubflows-2         	 1000000	       780 ns/op	       0 B/op	       0 allocs/op
+BenchmarkSubflows/n=1/AppendSubflows#01
+BenchmarkSubflows/n=1/AppendSubflows#01-2      	 1000000	       800 ns/op	       0 B/op	       0 allocs/op
+BenchmarkSubflows/n=1/floor#01
+BenchmarkSubflows/n=1/floor#01-2               	 1000000	       720 ns/op	       0 B/op	       0 allocs/op
+BenchmarkSubflows/n=2
+    bench_test.go:281: the test bed needs root to create network namespaces
+--- SKIP: BenchmarkSubflows/n=2
+BenchmarkBulk
+BenchmarkBulk/stdlib
+BenchmarkBulk/stdlib-2 	    1000	   1000000 ns/op	1048.58 MB/s	      1100 flow-MB/s	         0.5000 stalls/s	       0 B/op	       0 allocs/op
+BenchmarkTwoPaths
+    testbed_bench_linux_test.go:125: the test bed needs root to create network namespaces
+--- SKIP: BenchmarkTwoPaths
+PASS
+`
+
+func TestParseOutput(t *testing.T) {
+	var echo bytes.Buffer
+	all, skipped := parseOutput(strings.NewReader(output), &echo)
+	if got := len(all["BenchmarkSubflows/n=1/AppendSubflows"]); got != 2 {
+		t.Errorf("AppendSubflows: %d results, want 2 (the #01 one included)", got)
+	}
+	if r := combine(all["BenchmarkSubflows/n=1/AppendSubflows"]); r["ns/op"] != 780 || r["B/op"] != 0 {
+		t.Errorf("combined AppendSubflows = %v, want 780 ns/op (the least) and 0 B/op", r)
+	}
+	if r := all["BenchmarkBulk/stdlib"]; len(r) != 1 || r[0]["flow-MB/s"] != 1100 || r[0]["MB/s"] != 1048.58 || r[0]["stalls/s"] != 0.5 {
+		t.Errorf("BenchmarkBulk/stdlib = %v", r)
+	}
+	for name, want := range map[string]string{
+		"BenchmarkSubflows/n=2": "skip: the test bed needs root to create network namespaces",
+		"BenchmarkTwoPaths":     "skip: the test bed needs root to create network namespaces",
+	} {
+		if skipped[name] != want {
+			t.Errorf("skipped[%q] = %q, want %q", name, skipped[name], want)
+		}
+	}
+	if len(skipped) != 2 {
+		t.Errorf("skipped = %v, want two", skipped)
+	}
+	if n := strings.Count(echo.String(), "\n"); n != 5 {
+		t.Errorf("echoed %d lines, want the 5 results:\n%s", n, echo.String())
+	}
+	// The 2-subflow rows have no data, and say why.
+	if got := noteFor(skipped, "BenchmarkSubflows/n=2/AppendSubflows"); !strings.Contains(got, "needs root") {
+		t.Errorf("noteFor(n=2/AppendSubflows) = %q", got)
+	}
+}
+
+func TestCenter(t *testing.T) {
+	for _, c := range []struct {
+		v    []float64
+		want float64
+	}{
+		{[]float64{3}, 3},
+		{[]float64{1, 3}, 2},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{1, 2, 3, 4}, 2.5},
+		{[]float64{100, 1, 2, 3, 0}, 2},          // without the highest and the lowest
+		{[]float64{1, 1, 2, 2, 3, 3, 1000}, 2.2}, // mean of 1 2 2 3 3
+	} {
+		if got := center(c.v); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("center(%v) = %v, want %v", c.v, got, c.want)
+		}
+	}
+	if !math.IsNaN(center(nil)) {
+		t.Error("center(nil) is not NaN")
+	}
+}
+
+func TestTableVerdicts(t *testing.T) {
+	run := func(pkg, base result) map[string]result {
+		return map[string]result{"BenchmarkX/pkg": pkg, "BenchmarkX/base": base, controlBench: {"reads/MiB": 32, "writes/MiB": 32}}
+	}
+	mk := func(kind int, limit float64) row {
+		return row{id: "r", what: "x", pkg: "BenchmarkX/pkg", base: "BenchmarkX/base", unit: "u", kind: kind, limit: limit}
+	}
+	for _, c := range []struct {
+		name  string
+		row   row
+		runs  []map[string]result
+		holds bool
+	}{
+		{"at most, holds", mk(atMost, 1.15), []map[string]result{run(result{"u": 110}, result{"u": 100})}, true},
+		{"at most, fails", mk(atMost, 1.15), []map[string]result{run(result{"u": 120}, result{"u": 100})}, false},
+		{"at least, holds", mk(atLeast, 0.97), []map[string]result{run(result{"u": 98}, result{"u": 100})}, true},
+		{"at least, fails", mk(atLeast, 0.97), []map[string]result{run(result{"u": 96}, result{"u": 100})}, false},
+		{"extra bytes, holds", mk(extra, 64), []map[string]result{run(result{"u": 660}, result{"u": 600})}, true},
+		{"extra bytes, fails", mk(extra, 64), []map[string]result{run(result{"u": 680}, result{"u": 600})}, false},
+		{"no data", mk(atMost, 1.15), []map[string]result{{}}, false},
+		{"report only, no data", mk(report, 0), []map[string]result{{}}, true},
+		{"allocates", func() row { r := mk(atMost, 1.15); r.zeroAlloc = true; return r }(),
+			[]map[string]result{run(result{"u": 100, "allocs/op": 1}, result{"u": 100})}, false},
+		{"does not splice", func() row { r := mk(atLeast, 0.97); r.splice = true; return r }(),
+			[]map[string]result{run(result{"u": 100, "reads/MiB": 32, "writes/MiB": 32}, result{"u": 100, "reads/MiB": 0, "writes/MiB": 0})}, false},
+		{"stalls no more than chance", func() row { r := mk(atLeast, 0.97); r.stalls = true; return r }(),
+			[]map[string]result{run(result{"u": 100, "stalls": 12}, result{"u": 100, "stalls": 9})}, true},
+		{"stalls more", func() row { r := mk(atLeast, 0.97); r.stalls = true; return r }(),
+			[]map[string]result{run(result{"u": 100, "stalls": 20}, result{"u": 100, "stalls": 3})}, false},
+		{"paired, holds", row{id: "r", pkg: "BenchmarkP/paired", base: "BenchmarkP/paired", unit: "ns/call", pkgUnit: "pkg-ns/call", baseUnit: "floor-ns/call", allocs: "BenchmarkP/pkg", kind: atMost, limit: 1.15, zeroAlloc: true},
+			[]map[string]result{{"BenchmarkP/paired": {"pkg-ns/call": 110, "floor-ns/call": 100}, "BenchmarkP/pkg": {"allocs/op": 0}}}, true},
+		{"paired, fails", row{id: "r", pkg: "BenchmarkP/paired", base: "BenchmarkP/paired", unit: "ns/call", pkgUnit: "pkg-ns/call", baseUnit: "floor-ns/call", allocs: "BenchmarkP/pkg", kind: atMost, limit: 1.15, zeroAlloc: true},
+			[]map[string]result{{"BenchmarkP/paired": {"pkg-ns/call": 120, "floor-ns/call": 100}, "BenchmarkP/pkg": {"allocs/op": 0}}}, false},
+		{"paired, allocates", row{id: "r", pkg: "BenchmarkP/paired", base: "BenchmarkP/paired", unit: "ns/call", pkgUnit: "pkg-ns/call", baseUnit: "floor-ns/call", allocs: "BenchmarkP/pkg", kind: atMost, limit: 1.15, zeroAlloc: true},
+			[]map[string]result{{"BenchmarkP/paired": {"pkg-ns/call": 110, "floor-ns/call": 100}, "BenchmarkP/pkg": {"allocs/op": 1}}}, false},
+		{"splices", func() row { r := mk(atLeast, 0.97); r.splice = true; return r }(),
+			[]map[string]result{run(result{"u": 100, "reads/MiB": 0, "writes/MiB": 0}, result{"u": 100, "reads/MiB": 0, "writes/MiB": 0})}, true},
+	} {
+		var out bytes.Buffer
+		code := table(&out, []row{c.row}, c.runs, map[string]string{})
+		if got := code == 0; got != c.holds {
+			t.Errorf("%s: exit code %d, want the goal to hold: %v\n%s", c.name, code, c.holds, out.String())
+		}
+		if lines := strings.Count(out.String(), "\n"); lines != 3 {
+			t.Errorf("%s: %d lines, want the header, the rule and one row:\n%s", c.name, lines, out.String())
+		}
+	}
+}
+
+func TestInterval(t *testing.T) {
+	for _, c := range []struct {
+		v    []float64
+		want float64
+	}{
+		{[]float64{1, 1, 1}, 0},
+		{[]float64{0.9, 1.1}, 12.706 * math.Sqrt(0.02) / math.Sqrt(2)},
+		{[]float64{1, 2, 3, 4, 5, 6}, 2.571 * math.Sqrt(3.5) / math.Sqrt(6)},
+	} {
+		if got := interval(c.v); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("interval(%v) = %v, want %v", c.v, got, c.want)
+		}
+	}
+	if !math.IsNaN(interval([]float64{1})) {
+		t.Error("interval of one value is not NaN")
+	}
+}
+
+func TestUnsettled(t *testing.T) {
+	rows := []row{
+		{id: "a", pkg: "BenchmarkA/pkg", base: "BenchmarkA/base", unit: "u", kind: atLeast, limit: 0.97},
+		{id: "b", pkg: "BenchmarkB/x/pkg", base: "BenchmarkB/x/base", unit: "u", kind: atLeast, limit: 0.97},
+		{id: "c", pkg: "BenchmarkC/pkg", base: "BenchmarkC/base", unit: "u", kind: report},
+	}
+	var runs []map[string]result
+	// A's ratios straddle its goal; B's sit well above it; C has no goal.
+	for i, a := range []float64{0.95, 0.99, 0.96, 0.98} {
+		runs = append(runs, map[string]result{
+			"BenchmarkA/pkg": {"u": 100 * a}, "BenchmarkA/base": {"u": 100},
+			"BenchmarkB/x/pkg": {"u": 100 + float64(i%2)}, "BenchmarkB/x/base": {"u": 100},
+			"BenchmarkC/pkg": {"u": 97}, "BenchmarkC/base": {"u": 100},
+		})
+	}
+	all := []string{"BenchmarkA", "BenchmarkB", "BenchmarkC"}
+	if got := unsettled(rows, runs, all); !slices.Equal(got, []string{"BenchmarkA"}) {
+		t.Errorf("unsettled = %v, want [BenchmarkA]", got)
+	}
+	if got := unsettled(rows, runs, []string{"BenchmarkB"}); len(got) != 0 {
+		t.Errorf("unsettled among B alone = %v, want none", got)
+	}
+	if got := unsettled(rows, runs[:1], all); len(got) != 0 {
+		t.Errorf("unsettled after one run = %v, want none: one run has no interval", got)
+	}
+}
+
+func TestBinomialTail(t *testing.T) {
+	for _, c := range []struct {
+		k, n int
+		want float64
+	}{
+		{0, 0, 1},
+		{0, 5, 1},
+		{1, 1, 0.5},
+		{2, 2, 0.25},
+		{5, 10, 638.0 / 1024},
+		{10, 10, 1.0 / 1024},
+		{20, 23, 2048.0 / (1 << 23)}, // 1771 + 253 + 23 + 1 ways of 2^23
+	} {
+		if got := binomialTail(c.k, c.n); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("binomialTail(%d, %d) = %v, want %v", c.k, c.n, got, c.want)
+		}
+	}
+}
+
+func TestCombine(t *testing.T) {
+	m := combine([]result{{"MB/s": 100, "stalls": 2, "ns/op": 900}, {"MB/s": 200, "stalls": 1, "ns/op": 800}})
+	if m["MB/s"] != 150 || m["stalls"] != 3 || m["ns/op"] != 800 {
+		t.Errorf("combine = %v, want 150 MB/s (the mean), 3 stalls (the sum), 800 ns/op (the least)", m)
+	}
+}
