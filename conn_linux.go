@@ -76,10 +76,8 @@ func (c *MPTCPConn) snapshot(kind int, in *Info, dst []Subflow) ([]Subflow, erro
 		return dst, c.opError(op, ErrNotMPTCP)
 	}
 	var (
-		subs             []Subflow
-		errno            syscall.Errno
-		decodeErr        error
-		notMPTCP, noInfo bool
+		subs []Subflow
+		out  outcome
 	)
 	if kind == reqInfo {
 		// MPTCP_INFO reads into a buffer handed to the system call
@@ -88,8 +86,7 @@ func (c *MPTCPConn) snapshot(kind int, in *Info, dst []Subflow) ([]Subflow, erro
 		var r request
 		r.kind = kind
 		err = rc.Control(func(fd uintptr) { r.run(fd) })
-		*in, subs = r.info, dst
-		errno, decodeErr, notMPTCP, noInfo = r.errno, r.err, r.notMPTC, r.noInfo
+		*in, subs, out = r.info, dst, r.outcome
 	} else {
 		// MPTCP_FULL_INFO hands the kernel the addresses of buffers inside
 		// its argument, which must not move: they live on the heap, in
@@ -100,23 +97,22 @@ func (c *MPTCPConn) snapshot(kind int, in *Info, dst []Subflow) ([]Subflow, erro
 		if kind == reqSnapshot {
 			*in = r.info
 		}
-		subs = r.subs
-		errno, decodeErr, notMPTCP, noInfo = r.errno, r.err, r.notMPTC, r.noInfo
+		subs, out = r.subs, r.outcome
 		putRequest(r)
 	}
 	var fail error
 	switch {
 	case err != nil:
 		fail = err
-	case errno != 0:
-		fail = errno
-	case notMPTCP:
+	case out.errno != 0:
+		fail = out.errno
+	case out.notMPTC:
 		c.notMPTCP.Store(true)
 		fail = ErrNotMPTCP
-	case noInfo:
+	case out.noInfo:
 		fail = errKernelTooOld
-	case decodeErr != nil:
-		fail = fmt.Errorf("mptcp: %w", decodeErr)
+	case out.err != nil:
+		fail = fmt.Errorf("mptcp: %w", out.err)
 	default:
 		return subs, nil
 	}

@@ -177,12 +177,9 @@ type request struct {
 	kind int
 
 	// Results.
-	errno   syscall.Errno
-	err     error // a decoding error: the kernel answered something unexpected
-	notMPTC bool  // the connection is not MPTCP (fallen back or plain TCP)
-	noInfo  bool  // the connection is MPTCP but the kernel has no SOL_MPTCP (< 5.16)
-	info    Info
-	subs    []Subflow
+	outcome
+	info Info
+	subs []Subflow
 
 	// Buffers.
 	head [fullInfoHdrLen + infoLen]byte // MPTCP_FULL_INFO header + mptcp_info, or MPTCP_INFO alone
@@ -196,6 +193,14 @@ var requestPool = sync.Pool{New: func() any {
 	return r
 }}
 
+// outcome is how a request ended, short of its data.
+type outcome struct {
+	errno   syscall.Errno
+	err     error // a decoding error: the kernel answered something unexpected
+	notMPTC bool  // the connection is not MPTCP (fallen back or plain TCP)
+	noInfo  bool  // the connection is MPTCP but the kernel has no SOL_MPTCP (< 5.16)
+}
+
 func getRequest(kind int) *request {
 	r := requestPool.Get().(*request)
 	r.kind = kind
@@ -203,7 +208,7 @@ func getRequest(kind int) *request {
 }
 
 func putRequest(r *request) {
-	r.errno, r.err, r.notMPTC, r.noInfo = 0, nil, false, false
+	r.outcome = outcome{}
 	if r.kind == reqSnapshot { // the one kind of pooled request that sets it
 		r.info = Info{}
 	}
@@ -373,7 +378,7 @@ func (r *request) readSubflowsSeparately(fd uintptr) {
 			var sf Subflow
 			sf.Local = decodeSockaddr(a[:sockaddrLen])
 			sf.Remote = decodeSockaddr(a[sockaddrLen:subflowAddrsLen])
-			sf.TCP = decodeTCPInfo(ti.elems[i*int(ti.size) : (i+1)*int(ti.size)])
+			decodeTCPInfoTo(&sf.TCP, ti.elems[i*int(ti.size):(i+1)*int(ti.size)])
 			r.subs = append(r.subs, sf)
 		}
 		return
@@ -424,12 +429,6 @@ func decodeSubflowData(buf []byte, optlen, asked uint32) subflowData {
 	return d
 }
 
-// fullInfo is a decoded MPTCP_FULL_INFO header.
-type fullInfo struct {
-	fullInfoHeader
-	info Info
-}
-
 // fullInfoHeader is the header of an MPTCP_FULL_INFO answer, without the
 // mptcp_info: small enough to return without copying much.
 type fullInfoHeader struct {
@@ -439,20 +438,12 @@ type fullInfoHeader struct {
 	addrOff int    // where the addresses start inside a mptcp_subflow_info
 }
 
-// decodeFullInfoHeader checks an MPTCP_FULL_INFO answer: h is the
-// header followed by room for mptcp_info, optlen what the kernel wrote
-// back. The element layout comes from the sizes the kernel reports, never
-// from GOARCH: a 32-bit process on a 64-bit kernel gets the 64-bit layout.
-func decodeFullInfoHeader(h []byte, optlen uint32) (fullInfo, error) {
-	hdr, err := checkFullInfoHeader(h, optlen)
-	if err != nil {
-		return fullInfo{}, err
-	}
-	return fullInfo{hdr, decodeInfo(h[fullInfoHdrLen:optlen])}, nil
-}
-
-// checkFullInfoHeader is decodeFullInfoHeader but for mptcp_info, which
-// it leaves zero: Subflows has no use for it.
+// checkFullInfoHeader checks the header of an MPTCP_FULL_INFO answer: h
+// is the header followed by room for mptcp_info, optlen what the kernel
+// wrote back. The element layout comes from the sizes the kernel
+// reports, never from GOARCH: a 32-bit process on a 64-bit kernel gets
+// the 64-bit layout. The mptcp_info after the header is not decoded
+// here: only Snapshot wants it.
 func checkFullInfoHeader(h []byte, optlen uint32) (fullInfoHeader, error) {
 	if len(h) < fullInfoHdrLen || optlen < fullInfoHdrLen || optlen > uint32(len(h)) {
 		return fullInfoHeader{}, fmt.Errorf("kernel returned %d bytes of mptcp_full_info into a %d-byte buffer", optlen, len(h))
@@ -476,18 +467,9 @@ func checkFullInfoHeader(h []byte, optlen uint32) (fullInfoHeader, error) {
 	return fi, nil
 }
 
-// decodeSubflowInfo decodes one struct mptcp_subflow_info: id, then the
-// local and remote sockaddr_storage at addrOff.
-func decodeSubflowInfo(b []byte, addrOff int) (Subflow, error) {
-	var sf Subflow
-	if err := decodeSubflowInfoTo(&sf, b, addrOff); err != nil {
-		return Subflow{}, err
-	}
-	return sf, nil
-}
-
-// decodeSubflowInfoTo is decodeSubflowInfo into *sf, whatever *sf held:
-// it sets the id and the addresses, and leaves sf.TCP alone.
+// decodeSubflowInfoTo decodes one struct mptcp_subflow_info into *sf,
+// whatever *sf held: the id, then the local and remote sockaddr_storage
+// at addrOff. It leaves sf.TCP alone.
 func decodeSubflowInfoTo(sf *Subflow, b []byte, addrOff int) error {
 	if addrOff < 4 || addrOff > len(b)-subflowAddrsLen {
 		return fmt.Errorf("%d-byte mptcp_subflow_info too short for addresses at offset %d", len(b), addrOff)
@@ -530,10 +512,6 @@ func decodeSockaddr(b []byte) netip.AddrPort {
 // fields it holds whole, then zeros, so that a field the answer lacks
 // reads as zero. A field is decoded only if the answer holds it whole;
 // the answer's length is what tells which kernel wrote it.
-
-// field describes one fixed-width kernel field: where it is and how many
-// bytes it takes.
-type field struct{ off, size int }
 
 // Offsets in struct mptcp_info (<linux/mptcp.h>, see the kernel table in doc.go).
 const (
@@ -582,18 +560,11 @@ func wholeGroups(n int, ends []int) (cut int, groups uint) {
 	return cut, groups
 }
 
-// decodeInfo decodes struct mptcp_info from the bytes the kernel wrote.
-// A shorter answer comes from an older kernel: the fields it lacks stay
-// zero and are left out of Info.Fields. Bytes past the known structure
+// decodeInfoTo decodes struct mptcp_info from the bytes the kernel wrote
+// into *in, whatever *in held: it sets every field, and copies no whole
+// Info. A shorter answer comes from an older kernel: the fields it lacks
+// are zero and left out of Info.Fields. Bytes past the known structure
 // are ignored.
-func decodeInfo(b []byte) Info {
-	var in Info
-	decodeInfoTo(&in, b)
-	return in
-}
-
-// decodeInfoTo is decodeInfo into *in, whatever *in held: it sets every
-// field, and copies no whole Info.
 func decodeInfoTo(in *Info, b []byte) {
 	n, groups := wholeGroups(len(b), infoGroupEnds[:])
 	in.fields = InfoField(groups)
@@ -702,88 +673,13 @@ const (
 	tcpiReceivedCEBytes  = 272
 )
 
-// The fields of struct tcp_info, offset and width, for the tests, which
-// check them against unix.TCPInfo.
-var (
-	tiState            = field{tcpiState, 1}
-	tiCAState          = field{tcpiCAState, 1}
-	tiRetransmits      = field{tcpiRetransmits, 1}
-	tiProbes           = field{tcpiProbes, 1}
-	tiBackoff          = field{tcpiBackoff, 1}
-	tiOptions          = field{tcpiOptions, 1}
-	tiWScale           = field{tcpiWScale, 1}
-	tiRTO              = field{tcpiRTO, 4}
-	tiATO              = field{tcpiATO, 4}
-	tiSndMSS           = field{tcpiSndMSS, 4}
-	tiRcvMSS           = field{tcpiRcvMSS, 4}
-	tiUnacked          = field{tcpiUnacked, 4}
-	tiSacked           = field{tcpiSacked, 4}
-	tiLost             = field{tcpiLost, 4}
-	tiRetrans          = field{tcpiRetrans, 4}
-	tiLastDataSent     = field{tcpiLastDataSent, 4}
-	tiLastDataRecv     = field{tcpiLastDataRecv, 4}
-	tiLastAckRecv      = field{tcpiLastAckRecv, 4}
-	tiPMTU             = field{tcpiPMTU, 4}
-	tiRcvSsthresh      = field{tcpiRcvSsthresh, 4}
-	tiRTT              = field{tcpiRTT, 4}
-	tiRTTVar           = field{tcpiRTTVar, 4}
-	tiSndSsthresh      = field{tcpiSndSsthresh, 4}
-	tiSndCwnd          = field{tcpiSndCwnd, 4}
-	tiAdvMSS           = field{tcpiAdvMSS, 4}
-	tiReordering       = field{tcpiReordering, 4}
-	tiRcvRTT           = field{tcpiRcvRTT, 4}
-	tiRcvSpace         = field{tcpiRcvSpace, 4}
-	tiTotalRetrans     = field{tcpiTotalRetrans, 4}
-	tiPacingRate       = field{tcpiPacingRate, 8}
-	tiMaxPacingRate    = field{tcpiMaxPacingRate, 8}
-	tiBytesAcked       = field{tcpiBytesAcked, 8}
-	tiBytesReceived    = field{tcpiBytesReceived, 8}
-	tiSegsOut          = field{tcpiSegsOut, 4}
-	tiSegsIn           = field{tcpiSegsIn, 4}
-	tiNotSentBytes     = field{tcpiNotSentBytes, 4}
-	tiMinRTT           = field{tcpiMinRTT, 4}
-	tiDataSegsIn       = field{tcpiDataSegsIn, 4}
-	tiDataSegsOut      = field{tcpiDataSegsOut, 4}
-	tiDeliveryRate     = field{tcpiDeliveryRate, 8}
-	tiBusyTime         = field{tcpiBusyTime, 8}
-	tiRwndLimited      = field{tcpiRwndLimited, 8}
-	tiSndbufLimited    = field{tcpiSndbufLimited, 8}
-	tiDelivered        = field{tcpiDelivered, 4}
-	tiDeliveredCE      = field{tcpiDeliveredCE, 4}
-	tiBytesSent        = field{tcpiBytesSent, 8}
-	tiBytesRetrans     = field{tcpiBytesRetrans, 8}
-	tiDSACKDups        = field{tcpiDSACKDups, 4}
-	tiReordSeen        = field{tcpiReordSeen, 4}
-	tiRcvOOOPack       = field{tcpiRcvOOOPack, 4}
-	tiSndWnd           = field{tcpiSndWnd, 4}
-	tiRcvWnd           = field{tcpiRcvWnd, 4}
-	tiRehash           = field{tcpiRehash, 4}
-	tiTotalRTO         = field{tcpiTotalRTO, 2}
-	tiTotalRTORecovery = field{tcpiTotalRTORecovery, 2}
-	tiTotalRTOTime     = field{tcpiTotalRTOTime, 4}
-	tiReceivedCE       = field{tcpiReceivedCE, 4}
-	tiDeliveredE1Bytes = field{tcpiDeliveredE1Bytes, 4}
-	tiDeliveredE0Bytes = field{tcpiDeliveredE0Bytes, 4}
-	tiDeliveredCEBytes = field{tcpiDeliveredCEBytes, 4}
-	tiReceivedE1Bytes  = field{tcpiReceivedE1Bytes, 4}
-	tiReceivedE0Bytes  = field{tcpiReceivedE0Bytes, 4}
-	tiReceivedCEBytes  = field{tcpiReceivedCEBytes, 4}
-)
-
 // tcpInfoGroupEnds[i] is where the fields of TCPInfoField 1<<i end.
 var tcpInfoGroupEnds = [...]int{232, 240, 248, 276}
 
-// decodeTCPInfo decodes struct tcp_info from the bytes the kernel wrote
-// for one subflow: 232 bytes on 5.4 - 6.1, 240 on 6.2 - 6.6, 248 on
-// 6.7 - 6.17, 280 on 6.18.
-func decodeTCPInfo(b []byte) TCPInfo {
-	var t TCPInfo
-	decodeTCPInfoTo(&t, b)
-	return t
-}
-
-// decodeTCPInfoTo is decodeTCPInfo into *t, whatever *t held: it sets
-// every field, and copies no whole TCPInfo.
+// decodeTCPInfoTo decodes struct tcp_info from the bytes the kernel
+// wrote for one subflow (232 bytes on 5.4 - 6.1, 240 on 6.2 - 6.6, 248 on
+// 6.7 - 6.17, 280 on 6.18) into *t, whatever *t held: it sets every
+// field, and copies no whole TCPInfo.
 func decodeTCPInfoTo(t *TCPInfo, b []byte) {
 	n, groups := wholeGroups(len(b), tcpInfoGroupEnds[:])
 	t.fields = TCPInfoField(groups)

@@ -456,11 +456,7 @@ func interval(v []float64) float64 {
 	if n < 2 {
 		return math.NaN()
 	}
-	mean := 0.0
-	for _, x := range v {
-		mean += x
-	}
-	mean /= float64(n)
+	mean := sum(v) / float64(n)
 	ss := 0.0
 	for _, x := range v {
 		ss += (x - mean) * (x - mean)
