@@ -107,9 +107,13 @@ func TestEventsAgreeWithIPMonitor(t *testing.T) {
 			lc = e
 		}
 	}
-	ls := srv.mon.all(func(l ipEvent) bool {
+	isListener := func(l ipEvent) bool {
 		return l.typ() == pm.EventListenerCreated && (l.fields["sport"] == strconv.Itoa(int(port)) || len(l.fields) == 0)
-	})
+	}
+	// ip prints from a process of its own, which may not have caught up
+	// with the event yet: wait for its line before taking them all.
+	srv.mon.wait(5*time.Second, isListener)
+	ls := srv.mon.all(isListener)
 	switch {
 	case lc.Type == 0 || len(ls) == 0:
 		t.Errorf("server: listener_created for port %d: pm %v, ip %v", port, lc, ls)
