@@ -461,35 +461,29 @@ type dialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 func dialAcceptClose(b *testing.B, l net.Listener, dial dialFunc) {
 	ctx := context.Background()
 	addr := l.Addr().String()
-	once := func() (mptcp bool) {
+	connect := func() (c, s net.Conn) {
 		c, err := dial(ctx, "tcp4", addr)
 		if err != nil {
 			b.Fatalf("dial: %v", err)
 		}
-		s, err := l.Accept()
+		s, err = l.Accept()
 		if err != nil {
 			b.Fatalf("accept: %v", err)
 		}
-		type multipath interface{ MultipathTCP() (bool, error) }
-		ok, _ := c.(multipath).MultipathTCP()
-		c.Close()
-		s.Close()
-		return ok
+		return c, s
 	}
-	if !once() {
+	c, s := connect()
+	type multipath interface{ MultipathTCP() (bool, error) }
+	ok, _ := c.(multipath).MultipathTCP()
+	c.Close()
+	s.Close()
+	if !ok {
 		b.Fatal("the dialed connection is not MPTCP")
 	}
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		c, err := dial(ctx, "tcp4", addr)
-		if err != nil {
-			b.Fatalf("dial: %v", err)
-		}
-		s, err := l.Accept()
-		if err != nil {
-			b.Fatalf("accept: %v", err)
-		}
+		c, s := connect()
 		c.Close()
 		s.Close()
 		n++

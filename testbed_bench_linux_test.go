@@ -2,7 +2,6 @@ package mptcp
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/netip"
 	"testing"
@@ -47,17 +46,7 @@ func bedPair(tb testing.TB, bed *testbed.Bed, dial testbed.DialFunc, l net.Liste
 		tb.Fatalf("accept: %v", err)
 	}
 	tb.Cleanup(func() { s.Close() })
-	buf := make([]byte, 1)
-	for _, dir := range [][2]net.Conn{{c, s}, {s, c}} {
-		dir[1].SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := dir[0].Write([]byte{'x'}); err != nil {
-			tb.Fatalf("ping: %v", err)
-		}
-		if _, err := io.ReadFull(dir[1], buf); err != nil {
-			tb.Fatalf("pong: %v", err)
-		}
-		dir[1].SetReadDeadline(time.Time{})
-	}
+	testbed.PingPong(tb, c, s)
 	return c, s
 }
 

@@ -68,26 +68,8 @@ func tbDial(t *testing.T, b *testbed.Bed, d *mptcp.Dialer, l net.Listener, raddr
 	if !ok {
 		ms = mptcp.NewConn(s.(*net.TCPConn))
 	}
-	// A client's MPTCP connection is fully established, and its path
-	// manager starts adding subflows, only once data has flowed both ways.
-	pingPong(t, c, ms)
+	testbed.PingPong(t, c, ms)
 	return c.(*mptcp.MPTCPConn), ms
-}
-
-// pingPong sends one byte each way.
-func pingPong(t *testing.T, a, b net.Conn) {
-	t.Helper()
-	buf := make([]byte, 1)
-	for _, dir := range [][2]net.Conn{{a, b}, {b, a}} {
-		dir[1].SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := dir[0].Write([]byte{'x'}); err != nil {
-			t.Fatalf("ping: %v", err)
-		}
-		if _, err := io.ReadFull(dir[1], buf); err != nil {
-			t.Fatalf("pong: %v", err)
-		}
-		dir[1].SetReadDeadline(time.Time{})
-	}
 }
 
 func mptcpListen() (net.Listener, error) { return mptcp.Listen("tcp", ":0") }

@@ -457,17 +457,7 @@ func pair(t *testing.T, b *testbed.Bed, raddr netip.Addr) (client, server *mptcp
 	}
 	t.Cleanup(func() { s.Close() })
 	client, server = c.(*mptcp.MPTCPConn), s.(*mptcp.MPTCPConn)
-	buf := make([]byte, 1)
-	for _, dir := range [][2]net.Conn{{client, server}, {server, client}} {
-		dir[1].SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := dir[0].Write([]byte{'x'}); err != nil {
-			t.Fatalf("ping: %v", err)
-		}
-		if _, err := io.ReadFull(dir[1], buf); err != nil {
-			t.Fatalf("pong: %v", err)
-		}
-		dir[1].SetReadDeadline(time.Time{})
-	}
+	testbed.PingPong(t, client, server)
 	return client, server
 }
 

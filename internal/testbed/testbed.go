@@ -6,7 +6,8 @@
 // that strips the MPTCP option. Everything it creates lives inside the
 // two namespaces, which are deleted when the test ends, even after a
 // failure; names carry the process id and a counter so that parallel
-// runs never collide.
+// runs never collide. [PingPong] completes the MPTCP handshake of a
+// connection made over it.
 //
 // Endpoints and limits are set through package pm, the links and their
 // shaping through iproute2. It needs root, iproute2 (ip, tc) and, for the
