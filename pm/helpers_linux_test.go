@@ -305,11 +305,16 @@ func parseIPEvent(line string) (ipEvent, bool) {
 	return e, true
 }
 
-// wait waits up to d for a line that match accepts, and returns it.
+// wait waits up to d for a line seen since the monitor was ready that
+// match accepts, and returns it. Lines from before, the listeners that
+// startMonitor opened to see that ip listens, are not looked at: a port
+// of theirs may come back as the port of a test's listener.
 func (m *monitor) wait(d time.Duration, match func(ipEvent) bool) (ipEvent, bool) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	seen := 0
+	m.mu.Lock()
+	seen := m.ready
+	m.mu.Unlock()
 	for {
 		m.mu.Lock()
 		lines, cond := m.lines, m.cond
