@@ -139,6 +139,141 @@ func TestTableVerdicts(t *testing.T) {
 	}
 }
 
+// rowByID returns the row of the table with that id.
+func rowByID(t *testing.T, id string) row {
+	t.Helper()
+	i := slices.IndexFunc(rows, func(rw row) bool { return rw.id == id })
+	if i < 0 {
+		t.Fatalf("no row %s", id)
+	}
+	return rows[i]
+}
+
+// ratioRuns makes one run per ratio for rw: the package's side at 100
+// times the ratio, the baseline's at 100, with nothing else against the
+// row (no allocations, no stalls, splice on both sides); edit, if set,
+// changes each run.
+func ratioRuns(rw row, ratios []float64, edit func(map[string]result)) []map[string]result {
+	var runs []map[string]result
+	for _, ratio := range ratios {
+		r := map[string]result{controlBench: {"reads/MiB": 32, "writes/MiB": 32}}
+		put := func(name, unit string, v float64) {
+			if r[name] == nil {
+				r[name] = result{}
+			}
+			r[name][unit] = v
+		}
+		pu, bu := rw.units()
+		put(rw.pkg, pu, 100*ratio)
+		put(rw.base, bu, 100)
+		put(rw.allocBench(), "allocs/op", 0)
+		for _, name := range []string{rw.pkg, rw.base} {
+			put(name, "reads/MiB", 0)
+			put(name, "writes/MiB", 0)
+			put(name, "stalls", 0)
+		}
+		if edit != nil {
+			edit(r)
+		}
+		runs = append(runs, r)
+	}
+	return runs
+}
+
+// Rows 3 to 5 are judged by their confidence interval: they hold while
+// it reaches 0.97, even with a center below, and fail once all of it
+// lies below; rows 2b and 2c are judged by their center against 1.20 and
+// must not allocate.
+func TestRules(t *testing.T) {
+	// Center 0.960 (the mean of the middle four), CI 0.935 – 0.985.
+	reaching := []float64{0.93, 0.99, 0.95, 0.97, 0.94, 0.98}
+	// Center 0.925, CI 0.905 – 0.945.
+	below := []float64{0.90, 0.95, 0.91, 0.94, 0.92, 0.93}
+	allocates := func(rw row) func(map[string]result) {
+		return func(r map[string]result) { r[rw.allocBench()]["allocs/op"] = 1 }
+	}
+	copies := func(rw row) func(map[string]result) {
+		return func(r map[string]result) { r[rw.pkg]["reads/MiB"], r[rw.pkg]["writes/MiB"] = 32, 32 }
+	}
+	type check struct {
+		name   string
+		row    row
+		runs   []map[string]result
+		holds  bool
+		phrase string // in the row's line
+	}
+	var checks []check
+	for _, id := range []string{"3", "4", "5a", "5b"} {
+		rw := rowByID(t, id)
+		if rw.kind != atLeast || rw.limit != 0.97 || !rw.byCI {
+			t.Errorf("row %s: kind %d, limit %v, byCI %v; want at least 0.97 by the CI", id, rw.kind, rw.limit, rw.byCI)
+		}
+		checks = append(checks,
+			check{"row " + id + ", center below 0.97, CI reaches it", rw, ratioRuns(rw, reaching, nil), true, "| yes: CI reaches 0.97 |"},
+			check{"row " + id + ", CI wholly below 0.97", rw, ratioRuns(rw, below, nil), false, "| **no**: CI wholly below 0.97 |"},
+			check{"row " + id + ", one run below 0.97", rw, ratioRuns(rw, []float64{0.96}, nil), false, "| **no**: center < 0.97 |"},
+		)
+		if rw.splice {
+			checks = append(checks, check{"row " + id + ", CI reaches 0.97, not spliced", rw, ratioRuns(rw, reaching, copies(rw)), false, "| **no**: not spliced on both sides |"})
+		}
+	}
+	// The same runs under the center's rule fail.
+	centered := rowByID(t, "3")
+	centered.byCI = false
+	checks = append(checks, check{"center rule, center below 0.97", centered, ratioRuns(centered, reaching, nil), false, "| **no**: center < 0.97 |"})
+	for _, id := range []string{"2b", "2c"} {
+		rw := rowByID(t, id)
+		if rw.kind != atMost || rw.limit != 1.20 || rw.byCI || !rw.zeroAlloc {
+			t.Errorf("row %s: kind %d, limit %v, byCI %v, zeroAlloc %v; want at most 1.20 by the center, no allocations", id, rw.kind, rw.limit, rw.byCI, rw.zeroAlloc)
+		}
+		checks = append(checks,
+			check{"row " + id + " at 1.19", rw, ratioRuns(rw, []float64{1.19, 1.18, 1.20, 1.19, 1.19, 1.19}, nil), true, "| yes: center ≤ 1.20 |"},
+			check{"row " + id + " at 1.21", rw, ratioRuns(rw, []float64{1.21, 1.20, 1.22, 1.21, 1.21, 1.21}, nil), false, "| **no**: center > 1.20 |"},
+			// A CI that reaches 1.20 does not save a row judged by its center.
+			check{"row " + id + " at 1.21, CI reaching 1.20", rw, ratioRuns(rw, []float64{1.10, 1.30, 1.21, 1.21}, nil), false, "| **no**: center > 1.20 |"},
+			check{"row " + id + " at 1.10, allocates", rw, ratioRuns(rw, []float64{1.10, 1.10, 1.10}, allocates(rw)), false, "| **no**: 1 allocs/op |"},
+			check{"row " + id + " at 1.21, allocates", rw, ratioRuns(rw, []float64{1.21, 1.21, 1.21}, allocates(rw)), false, "| **no**: center > 1.20; 1 allocs/op |"},
+		)
+	}
+	for _, c := range checks {
+		var out bytes.Buffer
+		code := table(&out, []row{c.row}, c.runs, map[string]string{})
+		if got := code == 0; got != c.holds {
+			t.Errorf("%s: exit code %d, want the goal to hold: %v\n%s", c.name, code, c.holds, out.String())
+		}
+		if !strings.Contains(out.String(), c.phrase) {
+			t.Errorf("%s: no %q in\n%s", c.name, c.phrase, out.String())
+		}
+	}
+}
+
+// The table names each row's goal and rule.
+func TestGoalAndRule(t *testing.T) {
+	for _, c := range []struct{ id, goal, rule string }{
+		{"1", "≤ 1.00", "center meets the goal; 0 allocs/op"},
+		{"2a", "≤ 1.15", "center meets the goal; 0 allocs/op"},
+		{"2b", "≤ 1.20", "center meets the goal; 0 allocs/op"},
+		{"2c", "≤ 1.20", "center meets the goal; 0 allocs/op"},
+		{"2d", "none", "none"},
+		{"3", "≥ 0.97", "95% CI reaches the goal (fails only if wholly beyond)"},
+		{"4", "≥ 0.97", "95% CI reaches the goal (fails only if wholly beyond); stalls no more than chance explains"},
+		{"5a", "≥ 0.97", "95% CI reaches the goal (fails only if wholly beyond); splice on both sides; stalls no more than chance explains"},
+		{"5b", "≥ 0.97", "95% CI reaches the goal (fails only if wholly beyond); splice on both sides; stalls no more than chance explains"},
+		{"6", "≥ 1.90", "center meets the goal"},
+		{"7", "≤ +64 B", "center meets the goal"},
+	} {
+		rw := rowByID(t, c.id)
+		if g, r := goal(rw), rule(rw); g != c.goal || r != c.rule {
+			t.Errorf("row %s: goal %q, rule %q; want %q, %q", c.id, g, r, c.goal, c.rule)
+		}
+		var out bytes.Buffer
+		table(&out, []row{rw}, nil, map[string]string{})
+		if want := "| " + c.goal + " | " + c.rule + " |"; !strings.Contains(out.String(), want) {
+			t.Errorf("row %s without data: no %q in\n%s", c.id, want, out.String())
+		}
+	}
+}
+
 func TestInterval(t *testing.T) {
 	for _, c := range []struct {
 		v    []float64
