@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
-	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
 // runCmd runs mptcpcheck in process and returns its exit status and
@@ -43,7 +43,7 @@ func requireTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		testbed.SkipOrFail(t, "needs %s on the PATH (.ci/run installs it): %v", name, err)
+		testenv.SkipOrFail(t, "needs %s on the PATH (.ci/run installs it): %v", name, err)
 	}
 	return path
 }
@@ -52,7 +52,7 @@ func TestDemoReportsMPTCPEndToEnd(t *testing.T) {
 	code, out, errs := runCmd(t)
 	if code != exitOK {
 		if strings.Contains(out, "problem:") {
-			testbed.SkipOrFail(t, "this host cannot do MPTCP:\n%s", out)
+			testenv.SkipOrFail(t, "this host cannot do MPTCP:\n%s", out)
 		}
 		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}

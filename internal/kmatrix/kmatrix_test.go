@@ -14,20 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// skipOrFail skips the test because the machine lacks something it needs
-// (qemu, a kernel that cannot be fetched), or fails it when
-// MPTCP_TEST_REQUIRE_ENV is set: the rule of the package's own tests
-// (helpers_test.go).
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv(requireEnvVar) != "" {
-		t.Fatalf("%s (%s is set: this environment must provide it)", msg, requireEnvVar)
-	}
-	t.Skip(msg)
-}
+	"github.com/multipath-go/mptcp/internal/testenv"
+)
 
 // matrixEnv set to "off" turns TestKernelMatrix off: for runs that repeat
 // the host's tests with another toolchain or GOARCH, after the matrix
@@ -43,7 +32,7 @@ func TestKernelMatrix(t *testing.T) {
 		t.Skipf("%s=off", matrixEnv)
 	}
 	if runtime.GOOS != "linux" {
-		skipOrFail(t, "the kernel matrix runs on Linux hosts")
+		testenv.SkipOrFail(t, "the kernel matrix runs on Linux hosts")
 	}
 	mod, err := moduleRoot(".")
 	if err != nil {
@@ -72,7 +61,7 @@ func TestKernelMatrix(t *testing.T) {
 	}
 	m, err := runMatrix(ctx, cfg)
 	if isMissing(err) {
-		skipOrFail(t, "%v", err)
+		testenv.SkipOrFail(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +72,7 @@ func TestKernelMatrix(t *testing.T) {
 	for _, r := range m.Rows {
 		t.Run(r.Name, func(t *testing.T) {
 			if r.Skipped != nil {
-				skipOrFail(t, "kernel %s: %v", r.Name, r.Skipped)
+				testenv.SkipOrFail(t, "kernel %s: %v", r.Name, r.Skipped)
 			}
 			for _, p := range r.Problems {
 				t.Errorf("kernel %s: %s (console log: see the table above)", r.Name, p)

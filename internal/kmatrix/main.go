@@ -44,11 +44,9 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
-)
 
-// requireEnvVar turns what would be a skip for a missing environment into
-// a failure, as for the package's tests (helpers_test.go).
-const requireEnvVar = "MPTCP_TEST_REQUIRE_ENV"
+	"github.com/multipath-go/mptcp/internal/testenv"
+)
 
 // config is one run of the matrix.
 type config struct {
@@ -588,7 +586,7 @@ func main() {
 	}
 	m, err := runMatrix(ctx, cfg)
 	if err != nil {
-		if isMissing(err) && os.Getenv(requireEnvVar) == "" {
+		if isMissing(err) && os.Getenv(testenv.RequireEnv) == "" {
 			fmt.Printf("kernel matrix skipped: %v\n", err)
 			return
 		}
@@ -598,7 +596,7 @@ func main() {
 	printTable(os.Stdout, m)
 	code := 0
 	for _, r := range m.Rows {
-		if len(r.Problems) > 0 || (r.Skipped != nil && os.Getenv(requireEnvVar) != "") {
+		if len(r.Problems) > 0 || (r.Skipped != nil && os.Getenv(testenv.RequireEnv) != "") {
 			code = 1
 		}
 	}

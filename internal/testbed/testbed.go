@@ -13,7 +13,7 @@
 // shaping through iproute2. It needs root, iproute2 (ip, tc) and, for the
 // middlebox, iptables.
 // Without them a test skips with the reason, or fails when the
-// environment variable [RequireEnv] is set, as .ci/run does.
+// environment variable [testenv.RequireEnv] is set, as .ci/run does.
 package testbed
 
 import (
@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/multipath-go/mptcp/internal/testenv"
 	"github.com/multipath-go/mptcp/pm"
 )
 
@@ -38,11 +39,11 @@ import (
 func Require(t testing.TB, tools ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		SkipOrFail(t, "the test bed needs root to create network namespaces")
+		testenv.SkipOrFail(t, "the test bed needs root to create network namespaces")
 	}
 	for _, tool := range append([]string{"ip", "tc"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
-			SkipOrFail(t, "the test bed needs %s (Debian packages iproute2, iptables): %v", tool, err)
+			testenv.SkipOrFail(t, "the test bed needs %s (Debian packages iproute2, iptables): %v", tool, err)
 		}
 	}
 }
@@ -182,7 +183,7 @@ func New(t testing.TB, n int) *Bed {
 	}
 	for _, ns := range []*NS{b.Client, b.Server} {
 		if _, err := run("ip", "netns", "add", ns.Name); err != nil {
-			SkipOrFail(t, "cannot create a network namespace: %v", err)
+			testenv.SkipOrFail(t, "cannot create a network namespace: %v", err)
 		}
 		t.Cleanup(func() {
 			if _, err := run("ip", "netns", "delete", ns.Name); err != nil {
@@ -195,7 +196,7 @@ func New(t testing.TB, n int) *Bed {
 		ns.Sysctl("net.ipv4.conf.default.rp_filter", "0")
 		c, err := pm.Dial(&pm.Config{NetNS: ns.Path()})
 		if err != nil {
-			SkipOrFail(t, "cannot reach the MPTCP path manager of a new namespace: %v", err)
+			testenv.SkipOrFail(t, "cannot reach the MPTCP path manager of a new namespace: %v", err)
 		}
 		ns.pm = c
 		t.Cleanup(func() { c.Close() })

@@ -1,4 +1,8 @@
-package testbed
+// Package testenv holds the rule every test of this module follows when
+// the machine lacks what a test needs (MPTCP, root, network namespaces,
+// a tool): the test skips with the reason, unless the environment
+// variable [RequireEnv] is set, as .ci/run does, and then it fails.
+package testenv
 
 import (
 	"fmt"
