@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/multipath-go/mptcp/internal/flagfmt"
 )
 
 // Info is the connection-level state of an MPTCP connection, decoded from
@@ -92,7 +94,7 @@ var infoFieldNames = []string{"base", "local-addr", "checksum", "counters", "sub
 
 // String lists the groups, as in "base|local-addr".
 func (f InfoField) String() string {
-	return flagString(uint64(f), infoFieldNames)
+	return flagfmt.Format(uint64(f), infoFieldNames)
 }
 
 // InfoFlags are the flags of struct mptcp_info.
@@ -109,30 +111,7 @@ const (
 
 // String lists the flags, as in "remote-key-received".
 func (f InfoFlags) String() string {
-	return flagString(uint64(f), []string{"fallback", "remote-key-received"})
-}
-
-func flagString(v uint64, names []string) string {
-	if v == 0 {
-		return "0"
-	}
-	var b strings.Builder
-	for i, name := range names {
-		if v&(1<<i) != 0 {
-			if b.Len() > 0 {
-				b.WriteByte('|')
-			}
-			b.WriteString(name)
-			v &^= 1 << i
-		}
-	}
-	if v != 0 {
-		if b.Len() > 0 {
-			b.WriteByte('|')
-		}
-		fmt.Fprintf(&b, "0x%x", v)
-	}
-	return b.String()
+	return flagfmt.Format(uint64(f), []string{"fallback", "remote-key-received"})
 }
 
 // String formats the counters people look at first.
@@ -345,7 +324,7 @@ func (t *TCPInfo) Fields() TCPInfoField { return t.fields }
 
 // String lists the groups, as in "base|rcv-wnd".
 func (f TCPInfoField) String() string {
-	return flagString(uint64(f), []string{"base", "rcv-wnd", "rto-stats", "accecn"})
+	return flagfmt.Format(uint64(f), []string{"base", "rcv-wnd", "rto-stats", "accecn"})
 }
 
 // TCPState is a TCP state as the kernel numbers it (TCP_ESTABLISHED = 1, ...).

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/mdlayher/netlink"
+
+	"github.com/multipath-go/mptcp/internal/flagfmt"
 )
 
 // Flags are the flags of an endpoint of the in-kernel path manager, a bit
@@ -41,7 +43,7 @@ var flagNames = []string{"signal", "subflow", "backup", "fullmesh", "implicit", 
 // String lists the flags with the words of "ip mptcp endpoint", joined
 // by '|', as in "subflow|backup"; unknown bits are shown in hexadecimal,
 // and no flag as "0".
-func (f Flags) String() string { return bitString(uint64(f), flagNames) }
+func (f Flags) String() string { return flagfmt.Format(uint64(f), flagNames) }
 
 // Endpoint is a local address the in-kernel path manager may use for
 // subflows or announce to peers ("ip mptcp endpoint").

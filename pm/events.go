@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/mdlayher/netlink"
+
+	"github.com/multipath-go/mptcp/internal/flagfmt"
 )
 
 // EventType is the kind of a path-manager [Event], with the kernel's
@@ -92,7 +94,7 @@ const ResetTransient ResetFlags = 1 << 0
 
 // String lists the flags, as in "transient".
 func (f ResetFlags) String() string {
-	return bitString(uint64(f), []string{"transient"})
+	return flagfmt.Format(uint64(f), []string{"transient"})
 }
 
 // EventFlags are the flags of a connection event (MPTCP_PM_EV_FLAG_*).
@@ -109,7 +111,7 @@ const (
 
 // String lists the flags, as in "deny_join_id0|server_side".
 func (f EventFlags) String() string {
-	return bitString(uint64(f), []string{"deny_join_id0", "server_side"})
+	return flagfmt.Format(uint64(f), []string{"deny_join_id0", "server_side"})
 }
 
 // Event is one message of the path manager's events multicast group.
@@ -345,29 +347,4 @@ func (s *Subscription) Close() error {
 		return wrapOp("close", err)
 	}
 	return nil
-}
-
-// bitString lists the set bits of v by name, joined by '|', unknown bits
-// in hexadecimal, and no bit as "0".
-func bitString(v uint64, names []string) string {
-	if v == 0 {
-		return "0"
-	}
-	var b strings.Builder
-	for i, name := range names {
-		if v&(1<<i) != 0 {
-			if b.Len() > 0 {
-				b.WriteByte('|')
-			}
-			b.WriteString(name)
-			v &^= 1 << i
-		}
-	}
-	if v != 0 {
-		if b.Len() > 0 {
-			b.WriteByte('|')
-		}
-		fmt.Fprintf(&b, "0x%x", v)
-	}
-	return b.String()
 }
