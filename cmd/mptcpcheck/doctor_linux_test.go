@@ -46,9 +46,7 @@ func TestDoctorSaysWhatToChange(t *testing.T) {
 		t.Errorf("client with a subflow endpoint: status %d\n%s", code, out)
 	}
 
-	if err := b.Client.PM().SetLimits(pm.Limits{}); err != nil {
-		t.Fatal(err)
-	}
+	b.Client.IP("mptcp", "limits", "set", "subflows", "0", "add_addr_accepted", "0")
 	code, out = doctorIn(t, b.Client, "-json")
 	var report struct {
 		PathManager struct {

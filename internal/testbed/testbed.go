@@ -9,9 +9,10 @@
 // runs never collide. [PingPong] completes the MPTCP handshake of a
 // connection made over it.
 //
-// Endpoints and limits are set through package pm, the links and their
-// shaping through iproute2. It needs root, iproute2 (ip, tc) and, for the
-// middlebox, iptables.
+// Everything is set up with iproute2 and iptables, the MPTCP endpoints
+// and limits too ("ip mptcp"), never through package pm: pm's tests then
+// check pm against state that pm did not make. It needs root, iproute2
+// (ip, tc) and, for the middlebox, iptables.
 // Without them a test skips with the reason, or fails when the
 // environment variable [testenv.RequireEnv] is set, as .ci/run does.
 package testbed
@@ -32,7 +33,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/multipath-go/mptcp/internal/testenv"
-	"github.com/multipath-go/mptcp/pm"
 )
 
 // Require skips or fails t unless it runs as root with the named tools.
@@ -57,15 +57,10 @@ const cmdTimeout = 20 * time.Second
 type NS struct {
 	Name string
 	t    testing.TB
-	pm   *pm.Conn // the namespace's path manager
 }
 
 // Path is the namespace's file, for APIs that take one (pm.Config.NetNS).
 func (n *NS) Path() string { return "/run/netns/" + n.Name }
-
-// PM returns a connection to the namespace's path manager, open until the
-// test ends.
-func (n *NS) PM() *pm.Conn { return n.pm }
 
 // Do runs f on an OS thread inside the namespace: sockets f creates
 // (listeners, dialed connections) belong to it, and stay there when used
@@ -191,18 +186,16 @@ func New(t testing.TB, n int) *Bed {
 			}
 		})
 		ns.IP("link", "set", "lo", "up")
+		// Before the sysctls: where the kernel has no MPTCP (and so no
+		// net.mptcp sysctls) or iproute2 no "ip mptcp", this is what
+		// fails, and the test skips with the reason.
+		if _, err := run("ip", "-n", ns.Name, "mptcp", "limits", "set",
+			"subflows", maxLimit, "add_addr_accepted", maxLimit); err != nil {
+			testenv.SkipOrFail(t, "cannot set the MPTCP limits of a new namespace (the test bed needs a kernel with MPTCP and iproute2 with ip mptcp): %v", err)
+		}
 		ns.Sysctl("net.mptcp.enabled", "1")
 		ns.Sysctl("net.ipv4.conf.all.rp_filter", "0")
 		ns.Sysctl("net.ipv4.conf.default.rp_filter", "0")
-		c, err := pm.Dial(&pm.Config{NetNS: ns.Path()})
-		if err != nil {
-			testenv.SkipOrFail(t, "cannot reach the MPTCP path manager of a new namespace: %v", err)
-		}
-		ns.pm = c
-		t.Cleanup(func() { c.Close() })
-		if err := c.SetLimits(pm.Limits{Subflows: pm.MaxLimit, AddAddrAccepted: pm.MaxLimit}); err != nil {
-			t.Fatalf("testbed: %v", err)
-		}
 	}
 	for i := 1; i <= n; i++ {
 		l := Link{
@@ -246,40 +239,29 @@ func New(t testing.TB, n int) *Bed {
 	return b
 }
 
+// maxLimit is the kernel's maximum for both limits of the path manager
+// (MPTCP_PM_ADDR_MAX), which New sets.
+const maxLimit = "8"
+
 // Endpoint adds an MPTCP endpoint for addr, bound to the link's device
-// in ns, with flags such as "subflow", "signal", "backup", "fullmesh".
+// in ns, with flags such as "subflow", "signal", "backup", "fullmesh":
+// "ip -n NS mptcp endpoint add ADDR dev DEV FLAGS...", with the id the
+// kernel chooses.
 func (b *Bed) Endpoint(ns *NS, addr netip.Addr, flags ...string) {
 	b.t.Helper()
-	var f pm.Flags
 	for _, name := range flags {
-		bit, ok := endpointFlags[name]
-		if !ok {
-			b.t.Fatalf("testbed: unknown endpoint flag %q", name)
+		if !endpointFlags[name] {
+			b.t.Fatalf("testbed: unknown endpoint flag %q (known: signal, subflow, backup, fullmesh)", name)
 		}
-		f |= bit
 	}
-	dev := b.devOf(ns, addr)
-	var ifindex int
-	if err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(dev)
-		if err == nil {
-			ifindex = ifi.Index
-		}
-		return err
-	}); err != nil {
-		b.t.Fatalf("testbed: %v", err)
-	}
-	if _, err := ns.pm.AddEndpoint(pm.Endpoint{Addr: addr, Flags: f, Ifindex: ifindex}); err != nil {
+	argv := append([]string{"ip", "-n", ns.Name, "mptcp", "endpoint", "add", addr.String(), "dev", b.devOf(ns, addr)}, flags...)
+	if _, err := run(argv...); err != nil {
 		b.t.Fatalf("testbed: endpoint %v in %s: %v", addr, ns.Name, err)
 	}
 }
 
-var endpointFlags = map[string]pm.Flags{
-	"signal":   pm.FlagSignal,
-	"subflow":  pm.FlagSubflow,
-	"backup":   pm.FlagBackup,
-	"fullmesh": pm.FlagFullmesh,
-}
+// endpointFlags are the flags Endpoint passes to ip.
+var endpointFlags = map[string]bool{"signal": true, "subflow": true, "backup": true, "fullmesh": true}
 
 // devOf finds the device that holds addr in ns.
 func (b *Bed) devOf(ns *NS, addr netip.Addr) string {
