@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/multipath-go/mptcp/internal/testenv"
 	"io"
 	"net"
 	"os"
@@ -100,7 +101,7 @@ func runSides(b *testing.B, sides []side, twice bool) {
 // library's way to use MPTCP. Both are closed when the benchmark ends.
 func stdPair(tb testing.TB) (client, server *net.TCPConn) {
 	tb.Helper()
-	l := stdListen(tb, true)
+	l := listenStd(tb, "tcp4", true)
 	var d net.Dialer
 	d.SetMultipathTCP(true)
 	c, err := d.Dial("tcp4", l.Addr().String())
@@ -118,20 +119,6 @@ func stdPair(tb testing.TB) (client, server *net.TCPConn) {
 		tb.Fatalf("the standard library's connection is not MPTCP: %v, %v", ok, err)
 	}
 	return client, server
-}
-
-// stdListen listens on 127.0.0.1 with package net, asking for MPTCP or
-// not; the listener is closed when the benchmark ends.
-func stdListen(tb testing.TB, mptcp bool) *net.TCPListener {
-	tb.Helper()
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(mptcp)
-	l, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("net.ListenConfig.Listen: %v", err)
-	}
-	tb.Cleanup(func() { l.Close() })
-	return l.(*net.TCPListener)
 }
 
 // benchPair returns both ends of an MPTCP loopback connection made by
@@ -281,11 +268,11 @@ func newFullInfoFloor() *fullInfoFloor {
 		h := f.head[:]
 		clear(h)
 		ne := binary.NativeEndian
-		ne.PutUint32(h[4:], tcpInfoLen)
-		ne.PutUint32(h[12:], subflowInfoLen)
-		ne.PutUint32(h[20:], initialSubflows)
-		ne.PutUint64(h[24:], uint64(uintptr(unsafe.Pointer(&f.sfi[0]))))
-		ne.PutUint64(h[32:], uint64(uintptr(unsafe.Pointer(&f.tcpi[0]))))
+		ne.PutUint32(h[fiSizeTCPInfoUser:], tcpInfoLen)
+		ne.PutUint32(h[fiSizeSfInfoUser:], subflowInfoLen)
+		ne.PutUint32(h[fiSizeArraysUser:], initialSubflows)
+		ne.PutUint64(h[fiSubflowInfo:], uint64(uintptr(unsafe.Pointer(&f.sfi[0]))))
+		ne.PutUint64(h[fiTCPInfo:], uint64(uintptr(unsafe.Pointer(&f.tcpi[0]))))
 		f.optlen = uint32(len(h))
 		_, _, f.errno = unix.Syscall6(unix.SYS_GETSOCKOPT, fd, solMPTCP, optMPTCPFullInfo,
 			uintptr(unsafe.Pointer(&h[0])), uintptr(unsafe.Pointer(&f.optlen)), 0)
@@ -294,7 +281,9 @@ func newFullInfoFloor() *fullInfoFloor {
 }
 
 // subflows is the subflow count of the last answer.
-func (f *fullInfoFloor) subflows() int { return int(binary.NativeEndian.Uint32(f.head[16:])) }
+func (f *fullInfoFloor) subflows() int {
+	return int(binary.NativeEndian.Uint32(f.head[fiNumSubflows:]))
+}
 
 // floorCall returns a function that makes one floor call, for paired.
 func floorCall(rc syscall.RawConn, fn func(fd uintptr), errno *syscall.Errno) func() error {
@@ -447,7 +436,7 @@ func BenchmarkDialAcceptClose(b *testing.B) {
 		side{"stdlib", func(b *testing.B) {
 			var d net.Dialer
 			d.SetMultipathTCP(true)
-			dialAcceptClose(b, stdListen(b, true), d.DialContext)
+			dialAcceptClose(b, listenStd(b, "tcp4", true), d.DialContext)
 		}},
 		side{"mptcp", func(b *testing.B) {
 			var d Dialer
@@ -632,7 +621,7 @@ func bulk(b *testing.B, w, r net.Conn) {
 func BenchmarkProxy(b *testing.B) {
 	requireMPTCP(b)
 	if _, err := readTaskIO(os.Getpid()); err != nil {
-		skipOrFail(b, "no per-thread I/O accounting (/proc/self/task/TID/io) to count system calls with: %v", err)
+		testenv.SkipOrFail(b, "no per-thread I/O accounting (/proc/self/task/TID/io) to count system calls with: %v", err)
 	}
 	for _, limit := range []bool{false, true} {
 		name := "direct"

@@ -1,19 +1,10 @@
 package mptcp
 
 import (
-	"errors"
 	"io"
 	"net"
-	"os"
 	"sync/atomic"
-	"syscall"
 )
-
-// ErrNotMPTCP is matched, through [errors.Is], by the errors of calls that
-// need an MPTCP connection made on one that is not: a connection that
-// fell back to TCP, or a plain TCP one. A [Dialer] with RequireMPTCP set
-// fails with it too.
-var ErrNotMPTCP = errors.New("mptcp: connection is not using MPTCP")
 
 // MPTCPConn is a TCP connection made or accepted by this package: a
 // *net.TCPConn, with every method and the zero-copy paths of one, plus
@@ -37,7 +28,9 @@ type MPTCPConn struct {
 }
 
 // NewConn wraps a TCP connection made elsewhere, for example by
-// net.Dial, so that its MPTCP state can be read.
+// net.Dial, so that its MPTCP state can be read. The MPTCP methods of
+// NewConn(nil), like those of a zero MPTCPConn, fail with an error
+// matched by os.ErrInvalid.
 func NewConn(c *net.TCPConn) *MPTCPConn {
 	return &MPTCPConn{TCPConn: c}
 }
@@ -45,8 +38,14 @@ func NewConn(c *net.TCPConn) *MPTCPConn {
 // MultipathTCP reports whether the connection uses MPTCP now, with the
 // most precise test the running kernel offers: TCP_IS_MPTCP (6.10+),
 // else an MPTCP_INFO probe (5.16+), else the socket's protocol (which
-// cannot see a fallback). The kernel's options are probed once per
-// process; a call allocates nothing after that.
+// cannot see a fallback). Which test the kernel offers is learned from
+// the connection's own answers and kept once it is certain, whatever the
+// network namespace or sysctls of the first call; a call allocates
+// nothing. Before 6.10 a connection that refuses the MPTCP_INFO probe has
+// fallen back or lives on a kernel without it: a fresh MPTCP socket tells
+// which, once per process. If none can be made (no descriptors left), the
+// call fails with that error, errors.Is(err, syscall.EMFILE) for example,
+// and the next call tries again.
 //
 // A connection that fell back to TCP reports false. On platforms other
 // than Linux it always reports false and a nil error.
@@ -57,7 +56,7 @@ func (c *MPTCPConn) MultipathTCP() (bool, error) { return c.multipathTCP() }
 // 5.16, or a platform other than Linux, it matches errors.ErrUnsupported.
 func (c *MPTCPConn) MPTCPInfo() (Info, error) {
 	var in Info
-	_, err := c.snapshot(reqInfo, &in, nil)
+	err := c.info(&in)
 	return in, err
 }
 
@@ -76,17 +75,17 @@ func (c *MPTCPConn) Subflows() ([]Subflow, error) {
 // dst and returns the extended slice. It allocates nothing when dst has
 // room for them. On error it returns dst unchanged.
 func (c *MPTCPConn) AppendSubflows(dst []Subflow) ([]Subflow, error) {
-	return c.snapshot(reqSubflows, nil, dst)
+	return c.appendSubflows(dst, nil)
 }
 
 // Snapshot returns the connection's [Info] and appends its subflows to
 // dst, both read by one MPTCP_FULL_INFO call on 6.5+, so that they
 // describe the same instant (Info.TotalSubflows equals the number of
-// subflows appended). On 5.16 - 6.4 it takes three calls. Errors are as
+// subflows appended). On 5.16 - 6.4 it takes four calls. Errors are as
 // for [MPTCPConn.MPTCPInfo].
 func (c *MPTCPConn) Snapshot(dst []Subflow) (Info, []Subflow, error) {
 	var in Info
-	subs, err := c.snapshot(reqSnapshot, &in, dst)
+	subs, err := c.appendSubflows(dst, &in)
 	return in, subs, err
 }
 
@@ -115,63 +114,3 @@ func (c *MPTCPConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return c.TCPConn.ReadFrom(r)
 }
-
-// rawConn returns the connection's syscall.RawConn. It is not kept in
-// the MPTCPConn, which would cost every connection 24 bytes of heap:
-// inlined where it is used, the call allocates nothing, as the compiler
-// sees the RawConn's concrete type and keeps it on the stack.
-func (c *MPTCPConn) rawConn() (syscall.RawConn, error) {
-	if c == nil || c.TCPConn == nil {
-		return nil, syscall.EINVAL
-	}
-	return c.TCPConn.SyscallConn()
-}
-
-// checkOpen fails with net.ErrClosed once the connection is closed.
-func (c *MPTCPConn) checkOpen(rc syscall.RawConn) error { return rc.Control(noop) }
-
-func noop(uintptr) {}
-
-// opError wraps err the way package net does: a *net.OpError with the
-// connection's addresses, net.ErrClosed for every form of "closed", and
-// an *os.SyscallError around a bare errno.
-func (c *MPTCPConn) opError(op string, err error) error {
-	oe := &net.OpError{Op: op, Net: "tcp", Err: sockoptErr(err)}
-	if c != nil && c.TCPConn != nil {
-		oe.Source, oe.Addr = c.LocalAddr(), c.RemoteAddr()
-		if oe.Source != nil {
-			oe.Net = oe.Source.Network()
-		}
-	}
-	return oe
-}
-
-// Kinds of snapshot request.
-const (
-	reqInfo = iota
-	reqSubflows
-	reqSnapshot
-)
-
-// sockoptErr maps every form of "closed" to net.ErrClosed and puts a
-// bare errno inside an *os.SyscallError.
-func sockoptErr(err error) error {
-	var errno syscall.Errno
-	switch {
-	case errors.Is(err, net.ErrClosed), errors.As(err, &errno) && errno == syscall.EBADF:
-		return net.ErrClosed
-	case errors.As(err, &errno):
-		return os.NewSyscallError("getsockopt", errno)
-	}
-	return err
-}
-
-// wrapErr is an error with its own message that matches another through
-// errors.Is.
-type wrapErr struct {
-	msg string
-	err error
-}
-
-func (e *wrapErr) Error() string { return e.msg }
-func (e *wrapErr) Unwrap() error { return e.err }

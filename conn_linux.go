@@ -1,30 +1,8 @@
 package mptcp
 
-import (
-	"errors"
-	"fmt"
-	"sync"
-	"syscall"
-)
-
-// errKernelTooOld is returned for a connection that is MPTCP on a kernel
-// that cannot describe it (before 5.16, where SOL_MPTCP does not exist).
-var errKernelTooOld = &wrapErr{"mptcp: the kernel reports no MPTCP state before Linux 5.16", errors.ErrUnsupported}
-
-// probeRequest carries one MultipathTCP question into RawConn.Control.
-// Its callback is bound once, when the pool makes it, so that a call
-// allocates nothing.
-type probeRequest struct {
-	fn    func(fd uintptr)
-	ok    bool
-	errno syscall.Errno
-}
-
-var probePool = sync.Pool{New: func() any {
-	p := new(probeRequest)
-	p.fn = func(fd uintptr) { p.ok, p.errno = isMPTCP(fd) }
-	return p
-}}
+// The Linux side of MPTCPConn's methods: each runs one request inside
+// RawConn.Control, so that the descriptor stays open for the call, and
+// turns its outcome into an error as package net would.
 
 func (c *MPTCPConn) multipathTCP() (bool, error) {
 	const op = "multipathtcp"
@@ -33,21 +11,24 @@ func (c *MPTCPConn) multipathTCP() (bool, error) {
 		return false, c.opError(op, err)
 	}
 	if c.notMPTCP.Load() {
-		if err := c.checkOpen(rc); err != nil {
+		if err := checkOpen(rc); err != nil {
 			return false, c.opError(op, err)
 		}
 		return false, nil
 	}
-	p := probePool.Get().(*probeRequest)
-	err = rc.Control(p.fn)
-	ok, errno := p.ok, p.errno
-	p.ok, p.errno = false, 0
-	probePool.Put(p)
+	r := getRequest()
+	var ok bool
+	var perr error
+	err = rc.Control(func(fd uintptr) {
+		r.fd = fd
+		ok, perr = r.isMPTCP()
+	})
+	putRequest(r)
+	if err == nil {
+		err = perr
+	}
 	if err != nil {
 		return false, c.opError(op, err)
-	}
-	if errno != 0 {
-		return false, c.opError(op, errno)
 	}
 	if !ok {
 		c.notMPTCP.Store(true)
@@ -55,69 +36,75 @@ func (c *MPTCPConn) multipathTCP() (bool, error) {
 	return ok, nil
 }
 
-// snapshot runs one MPTCPInfo, Subflows or Snapshot request: in
-// receives the Info where the request has one (MPTCPInfo, Snapshot), and
-// the subflows are appended to dst (Subflows, Snapshot). The Info goes
-// through a pointer so that AppendSubflows neither zeroes nor copies one
-// it would throw away.
-func (c *MPTCPConn) snapshot(kind int, in *Info, dst []Subflow) ([]Subflow, error) {
-	op := "subflows"
-	if kind == reqInfo {
-		op = "mptcpinfo"
+// info reads the connection's mptcp_info into *in.
+func (c *MPTCPConn) info(in *Info) error {
+	const op = "mptcpinfo"
+	rc, err := c.rawConn()
+	if err != nil {
+		return c.opError(op, err)
 	}
+	if c.notMPTCP.Load() {
+		if err := checkOpen(rc); err != nil {
+			return c.opError(op, err)
+		}
+		return c.opError(op, ErrNotMPTCP)
+	}
+	r := getRequest()
+	var rerr error
+	err = rc.Control(func(fd uintptr) {
+		r.fd = fd
+		rerr = r.readInfo(in)
+	})
+	putRequest(r)
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		*in = Info{}
+		return c.fail(op, err)
+	}
+	return nil
+}
+
+// appendSubflows appends the connection's subflows to dst and, when in
+// is not nil, reads its mptcp_info into *in at the same instant where
+// the kernel allows. On error it returns dst and leaves *in zero.
+func (c *MPTCPConn) appendSubflows(dst []Subflow, in *Info) ([]Subflow, error) {
+	const op = "subflows"
 	rc, err := c.rawConn()
 	if err != nil {
 		return dst, c.opError(op, err)
 	}
 	if c.notMPTCP.Load() {
-		if err := c.checkOpen(rc); err != nil {
+		if err := checkOpen(rc); err != nil {
 			return dst, c.opError(op, err)
 		}
 		return dst, c.opError(op, ErrNotMPTCP)
 	}
-	var (
-		subs []Subflow
-		out  outcome
-	)
-	if kind == reqInfo {
-		// MPTCP_INFO reads into a buffer handed to the system call
-		// itself, which may be on the stack: the request can be too, as
-		// neither it nor the callback escapes.
-		var r request
-		r.kind = kind
-		err = rc.Control(func(fd uintptr) { r.run(fd) })
-		*in, subs, out = r.info, dst, r.outcome
-	} else {
-		// MPTCP_FULL_INFO hands the kernel the addresses of buffers inside
-		// its argument, which must not move: they live on the heap, in
-		// pooled requests.
-		r := getRequest(kind)
-		r.subs = dst
-		err = rc.Control(r.fn)
-		if kind == reqSnapshot {
-			*in = r.info
+	r := getRequest()
+	subs := dst
+	var rerr error
+	err = rc.Control(func(fd uintptr) {
+		r.fd = fd
+		subs, rerr = r.appendSubflows(dst, in)
+	})
+	putRequest(r)
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		if in != nil {
+			*in = Info{}
 		}
-		subs, out = r.subs, r.outcome
-		putRequest(r)
+		return dst, c.fail(op, err)
 	}
-	var fail error
-	switch {
-	case err != nil:
-		fail = err
-	case out.errno != 0:
-		fail = out.errno
-	case out.notMPTC:
+	return subs, nil
+}
+
+// fail remembers a connection found not to be MPTCP, and wraps err.
+func (c *MPTCPConn) fail(op string, err error) error {
+	if err == ErrNotMPTCP {
 		c.notMPTCP.Store(true)
-		fail = ErrNotMPTCP
-	case out.noInfo:
-		fail = errKernelTooOld
-	case out.err != nil:
-		fail = fmt.Errorf("mptcp: %w", out.err)
-	default:
-		return subs, nil
 	}
-	if in != nil {
-		*in = Info{}
-	}
-	return dst, c.opError(op, fail)
+	return c.opError(op, err)
 }

@@ -3,6 +3,7 @@ package mptcp
 import (
 	"context"
 	"errors"
+	"github.com/multipath-go/mptcp/internal/testenv"
 	"io"
 	"net"
 	"net/netip"
@@ -21,7 +22,7 @@ func requireMPTCP(t testing.TB) {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_MPTCP)
 	if err != nil {
-		skipOrFail(t, "this kernel cannot create MPTCP sockets (%v): it needs CONFIG_MPTCP and net.mptcp.enabled=1", err)
+		testenv.SkipOrFail(t, "this kernel cannot create MPTCP sockets (%v): it needs CONFIG_MPTCP and net.mptcp.enabled=1", err)
 	}
 	unix.Close(fd)
 }
@@ -119,7 +120,7 @@ func TestMPTCPToMPTCPBothEndsReportMPTCP(t *testing.T) {
 				if remote := addrPort(t, end.c.RemoteAddr()); sf.Remote != remote {
 					t.Errorf("%s: subflow remote %v, conn RemoteAddr %v", end.name, sf.Remote, remote)
 				}
-				if !noFullInfo.Load() && sf.ID != 1 {
+				if !host.noFullInfo.Load() && sf.ID != 1 {
 					t.Errorf("%s: first subflow id %d, want 1 (MPTCP_FULL_INFO numbers from 1)", end.name, sf.ID)
 				}
 				if sf.TCP.State != StateEstablished || sf.TCP.SndMSS == 0 || sf.TCP.SndCwnd == 0 || !sf.TCP.Has(TCPInfoBase) {
@@ -591,8 +592,8 @@ func TestKernelProbeMatchesConnection(t *testing.T) {
 	// kernel says on a real connection.
 	rc.Control(func(fd uintptr) {
 		v, err := unix.GetsockoptInt(int(fd), unix.SOL_TCP, optTCPIsMPTCP)
-		switch kernelProbe() {
-		case probeIsMPTCP:
+		switch host.method.Load() {
+		case methodIsMPTCP:
 			if err != nil || v != 1 {
 				t.Errorf("probe chose TCP_IS_MPTCP, but it answers %d, %v", v, err)
 			}

@@ -11,33 +11,41 @@ import (
 var errNoMPTCPHere = &wrapErr{"mptcp: MPTCP state is only available on Linux", errors.ErrUnsupported}
 
 func (c *MPTCPConn) multipathTCP() (bool, error) {
-	const op = "multipathtcp"
-	rc, err := c.rawConn()
-	if err != nil {
-		return false, c.opError(op, err)
-	}
-	if err := c.checkOpen(rc); err != nil {
-		return false, c.opError(op, err)
+	if err := c.open(); err != nil {
+		return false, c.opError("multipathtcp", err)
 	}
 	return false, nil
 }
 
-func (c *MPTCPConn) snapshot(kind int, _ *Info, dst []Subflow) ([]Subflow, error) {
-	op := "subflows"
-	if kind == reqInfo {
-		op = "mptcpinfo"
+func (c *MPTCPConn) info(*Info) error {
+	return c.unsupported("mptcpinfo")
+}
+
+func (c *MPTCPConn) appendSubflows(dst []Subflow, _ *Info) ([]Subflow, error) {
+	return dst, c.unsupported("subflows")
+}
+
+// unsupported is the error of an MPTCP state request off Linux: that of
+// the connection if it has one (closed, no connection), else
+// errNoMPTCPHere.
+func (c *MPTCPConn) unsupported(op string) error {
+	err := c.open()
+	if err == nil {
+		err = errNoMPTCPHere
 	}
+	return c.opError(op, err)
+}
+
+// open fails when there is no open connection.
+func (c *MPTCPConn) open() error {
 	rc, err := c.rawConn()
 	if err != nil {
-		return dst, c.opError(op, err)
+		return err
 	}
-	if err := c.checkOpen(rc); err != nil {
-		return dst, c.opError(op, err)
-	}
-	return dst, c.opError(op, errNoMPTCPHere)
+	return checkOpen(rc)
 }
 
 // isMPTCPSocket reports false: only Linux has MPTCP sockets.
 func isMPTCPSocket(rc syscall.RawConn) (bool, error) {
-	return false, rc.Control(noop)
+	return false, checkOpen(rc)
 }

@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"testing"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // The decoders behind AppendSubflows, benchmarked alone (row 2 of
@@ -54,9 +52,9 @@ func TestDecodeToSetsEveryField(t *testing.T) {
 
 	b := make([]byte, subflowInfoLen)
 	b[0] = 7
-	b[8] = byte(unix.AF_INET)
+	hostEndian.PutUint16(b[8:], afInet)
 	copy(b[8+4:], []byte{10, 0, 0, 1})
-	b[8+sockaddrLen] = byte(unix.AF_INET)
+	hostEndian.PutUint16(b[8+sockaddrLen:], afInet)
 	copy(b[8+sockaddrLen+4:], []byte{10, 0, 0, 2})
 	want, err := decodeSubflowInfo(b, 8)
 	if err != nil {
@@ -87,8 +85,8 @@ func BenchmarkDecode(b *testing.B) {
 	_, img := tcpInfoSample()
 	info := infoImage(infoLen, 0)
 	sfi := make([]byte, subflowInfoLen)
-	sfi[8] = byte(unix.AF_INET)
-	sfi[8+sockaddrLen] = byte(unix.AF_INET)
+	hostEndian.PutUint16(sfi[8:], afInet)
+	hostEndian.PutUint16(sfi[8+sockaddrLen:], afInet)
 	b.Run("tcp_info", func(b *testing.B) {
 		for b.Loop() {
 			decodeTCPInfoTo(&sinkTCPInfo, img)

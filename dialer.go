@@ -4,8 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"slices"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -23,7 +21,18 @@ import (
 // networks are dialed by net.Dialer unchanged.
 //
 // Like net.Dialer, after any failure of the MPTCP attempt (a refused port
-// included) the connection is tried once more over plain TCP.
+// included) the connection is tried once more over plain TCP. That
+// includes a Control or ControlContext hook that fails on the MPTCP
+// socket because it sets an option MPTCP sockets refuse. Measured on
+// fresh MPTCP sockets (testdata/kernels), 6.1, 6.12 and 6.18 refuse
+// SO_ATTACH_FILTER, IP_TTL, TCP_QUICKACK, TCP_REPAIR, TCP_SAVE_SYN,
+// TCP_ULP, TCP_USER_TIMEOUT and TCP_WINDOW_CLAMP (EOPNOTSUPP or
+// ENOPROTOOPT); 6.1 and 6.12 also refuse TCP_MAXSEG, and 6.1
+// IP_BIND_ADDRESS_NO_PORT and TCP_NOTSENT_LOWAT. All three take
+// SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_SNDBUF, SO_RCVBUF,
+// SO_PRIORITY, SO_MARK, SO_BINDTODEVICE, SO_LINGER, SO_TIMESTAMP, IP_TOS,
+// IP_FREEBIND, IP_TRANSPARENT, TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE,
+// TCP_CONGESTION and TCP_FASTOPEN_CONNECT.
 //
 // It is safe to call Dialer's methods concurrently.
 type Dialer struct {
@@ -81,6 +90,11 @@ type Dialer struct {
 	// MPTCP, net.mptcp.enabled=0, other platforms) the dial fails before
 	// any packet is sent; when the peer or a middlebox refuses MPTCP the
 	// connection is closed. Nothing is left open either way.
+	//
+	// When Control or ControlContext fails on the MPTCP socket, the dial
+	// fails too, before any packet is sent, with an error that wraps the
+	// hook's (errors.Is and errors.As find it): it is not retried over
+	// TCP, as it is without RequireMPTCP.
 	RequireMPTCP bool
 
 	noMPTCP bool // set by SetMultipathTCP(false)
@@ -118,7 +132,13 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if !ok { // cannot happen for a TCP network; pass it on untouched.
 		return c, nil
 	}
-	return d.finish(tc, network)
+	mc, err := d.finish(tc, network)
+	if err != nil {
+		// A nil interface, as net.Dialer returns: not a nil *MPTCPConn
+		// inside a non-nil net.Conn.
+		return nil, err
+	}
+	return mc, nil
 }
 
 // DialTCP acts like DialContext for TCP networks, with addresses given as
@@ -209,45 +229,6 @@ func (d *Dialer) strict() *strictDial {
 		return nil
 	}
 	return new(strictDial)
-}
-
-// strictDial refuses, before connect, a plain TCP socket that the net
-// package creates because no MPTCP socket could be created for that
-// address. A TCP socket that follows an MPTCP socket for the same address
-// is let through: the MPTCP connect failed for a reason (a refused port,
-// a timeout) that the TCP attempt will report better than ErrNotMPTCP.
-type strictDial struct {
-	control        func(network, address string, c syscall.RawConn) error
-	controlContext func(ctx context.Context, network, address string, c syscall.RawConn) error
-
-	mu    sync.Mutex
-	tried []string // addresses an MPTCP socket was created for
-}
-
-var errNoMPTCPSocket = &wrapErr{"mptcp: no MPTCP socket could be created and RequireMPTCP is set", ErrNotMPTCP}
-
-func (s *strictDial) check(ctx context.Context, network, address string, c syscall.RawConn) error {
-	mptcp, err := isMPTCPSocket(c)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if mptcp {
-		s.tried = append(s.tried, address)
-	} else if !slices.Contains(s.tried, address) {
-		err = errNoMPTCPSocket
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	switch {
-	case s.controlContext != nil:
-		return s.controlContext(ctx, network, address, c)
-	case s.control != nil:
-		return s.control(network, address, c)
-	}
-	return nil
 }
 
 func isTCP(network string) bool {

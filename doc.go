@@ -64,5 +64,9 @@
 // Errors follow package net: a *net.OpError with the connection's
 // addresses, around net.ErrClosed once the connection is closed, around
 // [ErrNotMPTCP], or around an *os.SyscallError, so that errors.Is works
-// with syscall errnos.
+// with syscall errnos. A zero or nil MPTCPConn or Listener, which holds no
+// socket, gives an error matched by os.ErrInvalid (and syscall.EINVAL, as
+// package net's own zero values do) that says so, without a system call.
+// Failed dials and accepts return a nil net.Conn, never a nil pointer
+// inside a non-nil interface.
 package mptcp

@@ -5,16 +5,7 @@ import (
 	"net"
 	"testing"
 	"time"
-
-	"github.com/multipath-go/mptcp/internal/testbed"
 )
-
-// skipOrFail skips the test because the machine lacks something it needs,
-// or fails it when testbed.RequireEnv is set, as .ci/run does.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	testbed.SkipOrFail(t, format, args...)
-}
 
 // listenLoopback starts a Listener on 127.0.0.1 (or ::1 for "tcp6") and
 // closes it when the test ends.
@@ -32,22 +23,46 @@ func listenLoopback(t testing.TB, network string) *Listener {
 	return l.(*Listener)
 }
 
-// listenPlainTCP starts a listener that is plain TCP whatever the go line
-// says (net.Listen uses MPTCP by default since Go 1.24).
-func listenPlainTCP(t testing.TB, network string) *net.TCPListener {
+// listenStd starts a listener of package net on loopback, MPTCP or plain
+// TCP whatever the go line says (net.Listen uses MPTCP by default since
+// Go 1.24), and closes it when the test ends.
+func listenStd(t testing.TB, network string, mptcp bool) *net.TCPListener {
 	t.Helper()
 	addr := "127.0.0.1:0"
 	if network == "tcp6" {
 		addr = "[::1]:0"
 	}
 	var lc net.ListenConfig
-	lc.SetMultipathTCP(false)
+	lc.SetMultipathTCP(mptcp)
 	l, err := lc.Listen(context.Background(), network, addr)
 	if err != nil {
-		t.Fatalf("plain Listen(%q, %q): %v", network, addr, err)
+		t.Fatalf("net.ListenConfig.Listen(%q, %q): %v", network, addr, err)
 	}
 	t.Cleanup(func() { l.Close() })
 	return l.(*net.TCPListener)
+}
+
+// listenPlainTCP starts a listener that is plain TCP.
+func listenPlainTCP(t testing.TB, network string) *net.TCPListener {
+	t.Helper()
+	return listenStd(t, network, false)
+}
+
+// acceptAll accepts l's connections into the returned channel, which
+// holds four, until l is closed; then it closes the channel.
+func acceptAll(l net.Listener) <-chan net.Conn {
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	return accepted
 }
 
 // dialAccept dials l with d and returns both ends; both are closed when

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/multipath-go/mptcp/internal/testenv"
 	"io"
 	"net"
 	"os"
@@ -200,7 +201,7 @@ func TestIdleConnsPeer(t *testing.T) {
 	var l net.Listener
 	switch kind {
 	case "stdlib":
-		tl := stdListen(t, true)
+		tl := listenStd(t, "tcp4", true)
 		l, accept = tl, func() (net.Conn, error) { return tl.AcceptTCP() }
 	case "mptcp":
 		ml := listenLoopback(t, "tcp4")
@@ -245,18 +246,18 @@ func TestIdleConnsPeer(t *testing.T) {
 func needNoFile(b *testing.B, n uint64) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		skipOrFail(b, "getrlimit(RLIMIT_NOFILE): %v", err)
+		testenv.SkipOrFail(b, "getrlimit(RLIMIT_NOFILE): %v", err)
 	}
 	if lim.Cur >= n {
 		return
 	}
 	if lim.Max < n {
-		skipOrFail(b, "%d connections need %d file descriptors per process; RLIMIT_NOFILE allows %d", idleConns, n, lim.Max)
+		testenv.SkipOrFail(b, "%d connections need %d file descriptors per process; RLIMIT_NOFILE allows %d", idleConns, n, lim.Max)
 	}
 	old := lim
 	lim.Cur = lim.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		skipOrFail(b, "raise RLIMIT_NOFILE to %d: %v", lim.Cur, err)
+		testenv.SkipOrFail(b, "raise RLIMIT_NOFILE to %d: %v", lim.Cur, err)
 	}
 	b.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
 }

@@ -46,7 +46,7 @@ const (
 	pathSeparate = "MPTCP_TCPINFO+MPTCP_SUBFLOW_ADDRS"
 )
 
-var probeNames = map[int32]string{probeIsMPTCP: "TCP_IS_MPTCP", probeInfo: "MPTCP_INFO", probeProtocol: "SO_PROTOCOL"}
+var methodNames = map[int32]string{methodUnknown: "-", methodIsMPTCP: "TCP_IS_MPTCP", methodInfo: "MPTCP_INFO", methodProtocol: "SO_PROTOCOL"}
 
 // What the kernels the matrix boots must give (KERNEL.md, "Measured on
 // real kernels"). 6.18 is the development machines' own kernel.
@@ -163,17 +163,17 @@ func readRawKernelAnswers(t *testing.T, c *MPTCPConn) rawKernelAnswers {
 		optlen = uint32(len(full))
 		a.fullInfoErr = getsockopt(fd, solMPTCP, optMPTCPFullInfo, unsafe.Pointer(&full[0]), &optlen)
 		if a.fullInfoErr == 0 {
-			a.fullTCPLen, a.fullNum = int(ne.Uint32(full[0:])), int(ne.Uint32(full[16:]))
+			a.fullTCPLen, a.fullNum = int(ne.Uint32(full[fiSizeTCPInfoKernel:])), int(ne.Uint32(full[fiNumSubflows:]))
 		}
 
 		sd := make([]byte, subflowDataLen+4*512)
-		ne.PutUint32(sd[0:], subflowDataLen)
-		ne.PutUint32(sd[12:], 512)
+		ne.PutUint32(sd[sdSizeSubflowData:], subflowDataLen)
+		ne.PutUint32(sd[sdSizeUser:], 512)
 		optlen = uint32(len(sd))
 		if errno := getsockopt(fd, solMPTCP, optMPTCPTCPInfo, unsafe.Pointer(&sd[0]), &optlen); errno != 0 {
 			t.Errorf("getsockopt(MPTCP_TCPINFO) on an MPTCP connection: %v", errno)
 		}
-		a.tcpInfoNum, a.tcpInfoLen = int(ne.Uint32(sd[4:])), int(ne.Uint32(sd[8:]))
+		a.tcpInfoNum, a.tcpInfoLen = int(ne.Uint32(sd[sdNumSubflows:])), int(ne.Uint32(sd[sdSizeKernel:]))
 	})
 	return a
 }
@@ -221,24 +221,33 @@ func measureKernel(t *testing.T) kernelPaths {
 	} else if !errors.As(err, &k.SocketErr) {
 		t.Fatalf("socket(IPPROTO_MPTCP): %v", err)
 	}
-	k.Probe = probeNames[kernelProbe()]
 	plainLen, knowsIsMPTCP := plainTCPInfo(t)
 
 	if !k.MPTCP {
 		k.Subflows = "-"
-		// Without MPTCP sockets the probe can only ask a TCP socket.
-		want := "SO_PROTOCOL"
+		// Without MPTCP sockets every connection is TCP. A kernel that
+		// knows TCP_IS_MPTCP is learned from its answer; an older one
+		// answers from SO_PROTOCOL each time, and nothing is kept.
+		client, _ := mptcpPair(t, "tcp4")
+		mustMultipath(t, "client without MPTCP", client, false)
+		k.Probe = methodNames[host.method.Load()]
+		want := "-"
 		if knowsIsMPTCP {
 			want = "TCP_IS_MPTCP"
 		}
 		if k.Probe != want {
-			t.Errorf("MultipathTCP probe is %s, but the kernel answers for %s", k.Probe, want)
+			t.Errorf("MultipathTCP learned %s, but the kernel answers for %s", k.Probe, want)
+		}
+		if k.Probe == "-" {
+			k.Probe = "SO_PROTOCOL"
 		}
 		return k
 	}
 
 	client, server := mptcpPair(t, "tcp4")
 	exchange(t, client, server, 1000)
+	mustMultipath(t, "client", client, true)
+	k.Probe = methodNames[host.method.Load()]
 	raw := readRawKernelAnswers(t, client)
 	k.InfoLen, k.TCPInfoLen = raw.infoLen, raw.tcpInfoLen
 
@@ -257,7 +266,7 @@ func measureKernel(t *testing.T) kernelPaths {
 	// noFullInfo is set by the first Subflows call that met a kernel
 	// refusing MPTCP_FULL_INFO on an MPTCP connection.
 	k.Subflows = pathFullInfo
-	if noFullInfo.Load() {
+	if host.noFullInfo.Load() {
 		k.Subflows = pathSeparate
 	}
 	k.SubflowID = subs[0].ID
@@ -385,7 +394,7 @@ func TestKernelMPTCPLoopback(t *testing.T) {
 						t.Errorf("%s: subflow remote address %v, connection's %v", end, sf.Remote, remote)
 					}
 					wantID := uint32(1)
-					if noFullInfo.Load() {
+					if host.noFullInfo.Load() {
 						wantID = 0
 					}
 					if set {
@@ -467,17 +476,7 @@ func TestKernelWithoutMPTCP(t *testing.T) {
 			if ok, err := l.MultipathTCP(); err != nil || ok {
 				t.Errorf("Listener.MultipathTCP = %v, %v; want false", ok, err)
 			}
-			accepted := make(chan net.Conn, 4)
-			go func() {
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						close(accepted)
-						return
-					}
-					accepted <- c
-				}
-			}()
+			accepted := acceptAll(l)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			c, err := (&Dialer{}).DialContext(ctx, network, l.Addr().String())
@@ -518,4 +517,17 @@ func TestKernelWithoutMPTCP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// getsockopt and getsockoptInt call the running kernel directly, for
+// tests that compare the package with the kernel's own answers.
+func getsockopt(fd uintptr, level, name int, buf unsafe.Pointer, optlen *uint32) syscall.Errno {
+	return liveKernel{}.getsockopt(fd, level, name, buf, optlen)
+}
+
+func getsockoptInt(fd uintptr, level, name int) (int32, syscall.Errno) {
+	var v int32
+	optlen := uint32(4)
+	errno := getsockopt(fd, level, name, unsafe.Pointer(&v), &optlen)
+	return v, errno
 }

@@ -2,7 +2,6 @@ package mptcp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -102,23 +101,44 @@ type Listener struct {
 
 var _ net.Listener = (*Listener)(nil)
 
+// Addr returns the listener's network address, or nil when it holds no
+// listener (a zero or nil Listener), where the embedded method would
+// panic.
+func (l *Listener) Addr() net.Addr {
+	if l == nil || l.TCPListener == nil {
+		return nil
+	}
+	return l.TCPListener.Addr()
+}
+
 // NewListener wraps a TCP listener made elsewhere: one from net.Listen,
 // or one built from an inherited file descriptor (socket activation)
 // with net.FileListener. Whether its connections can be MPTCP depends on
 // how its socket was created; see [Listener.MultipathTCP].
 //
 // l must be a *net.TCPListener or a *Listener (returned as is).
+//
+// A nil listener, of either type, or a Listener that holds none, is an
+// error matched by os.ErrInvalid.
 func NewListener(l net.Listener) (*Listener, error) {
 	switch v := l.(type) {
 	case *Listener:
+		if v == nil || v.TCPListener == nil {
+			return nil, errNilListener
+		}
 		return v, nil
 	case *net.TCPListener:
+		if v == nil {
+			return nil, errNilListener
+		}
 		return &Listener{TCPListener: v}, nil
 	case nil:
-		return nil, errors.New("mptcp: NewListener: nil listener")
+		return nil, errNilListener
 	}
 	return nil, fmt.Errorf("mptcp: NewListener: %T is not a *net.TCPListener", l)
 }
+
+var errNilListener error = invalidError("mptcp: NewListener: nil listener")
 
 // Accept waits for and returns the next connection, an *MPTCPConn.
 func (l *Listener) Accept() (net.Conn, error) {
@@ -133,6 +153,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 // It is MPTCP if the client asked for MPTCP and the listening socket is
 // an MPTCP socket; otherwise it is plain TCP.
 func (l *Listener) AcceptMPTCP() (*MPTCPConn, error) {
+	if l == nil || l.TCPListener == nil {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: errNoListener}
+	}
 	tc, err := l.AcceptTCP()
 	if err != nil {
 		return nil, err
@@ -146,6 +169,9 @@ func (l *Listener) AcceptMPTCP() (*MPTCPConn, error) {
 // other than Linux.
 func (l *Listener) MultipathTCP() (bool, error) {
 	const op = "multipathtcp"
+	if l == nil || l.TCPListener == nil {
+		return false, &net.OpError{Op: op, Net: "tcp", Err: errNoListener}
+	}
 	rc, err := l.SyscallConn()
 	if err == nil {
 		var ok bool

@@ -3,6 +3,7 @@ package mptcp
 import (
 	"context"
 	"fmt"
+	"github.com/multipath-go/mptcp/internal/testenv"
 	"net"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestNetTestConn(t *testing.T) {
 			if network == "tcp6" && !hasIPv6Loopback() {
 				// nettest.SupportsIPv6 is no help here: it looks for a
 				// routed IPv6 address and ignores ::1 on purpose.
-				skipOrFail(t, "no IPv6 loopback: cannot listen on [::1]")
+				testenv.SkipOrFail(t, "no IPv6 loopback: cannot listen on [::1]")
 			}
 			logPipeKind(t, network)
 			nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {

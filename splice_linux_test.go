@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/multipath-go/mptcp/internal/testenv"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -115,7 +116,7 @@ func requireThreadIO(t *testing.T) {
 		errc <- err
 	}()
 	if err := <-errc; err != nil {
-		skipOrFail(t, "no per-thread I/O accounting (/proc/thread-self/io) to measure with: %v", err)
+		testenv.SkipOrFail(t, "no per-thread I/O accounting (/proc/thread-self/io) to measure with: %v", err)
 	}
 }
 

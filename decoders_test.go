@@ -1,8 +1,8 @@
 package mptcp
 
 // The decoders by value, and the tcp_info field table: the package decodes
-// in place (the *To decoders), and the tests check both forms and the
-// offsets against unix.TCPInfo with these.
+// in place (the *To decoders), and the tests check both forms with these,
+// and the table against unix.TCPInfo (decode_linux_test.go).
 
 // fullInfo is a decoded MPTCP_FULL_INFO header and the mptcp_info after it.
 type fullInfo struct {
@@ -40,8 +40,8 @@ func decodeInfo(b []byte) Info {
 	return in
 }
 
-// The fields of struct tcp_info, offset and width, checked against
-// unix.TCPInfo.
+// The fields of struct tcp_info, offset and width: layout.go's offsets,
+// checked against unix.TCPInfo.
 var (
 	tiState            = field{tcpiState, 1}
 	tiCAState          = field{tcpiCAState, 1}
