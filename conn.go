@@ -25,6 +25,11 @@ type MPTCPConn struct {
 	// connection that fell back never returns to MPTCP, so the kernel need
 	// not be asked again.
 	notMPTCP atomic.Bool
+
+	// token caches the connection's token where socket diagnostics are
+	// the only way to its MPTCP state (5.9 - 5.15), so that it is found
+	// by its addresses once and by its token after that.
+	token atomic.Uint32
 }
 
 // NewConn wraps a TCP connection made elsewhere, for example by

@@ -20,7 +20,7 @@ func (c *MPTCPConn) multipathTCP() (bool, error) {
 	var ok bool
 	var perr error
 	err = rc.Control(func(fd uintptr) {
-		r.fd = fd
+		r.fd, r.token = fd, &c.token
 		ok, perr = r.isMPTCP()
 	})
 	putRequest(r)
@@ -52,7 +52,7 @@ func (c *MPTCPConn) info(in *Info) error {
 	r := getRequest()
 	var rerr error
 	err = rc.Control(func(fd uintptr) {
-		r.fd = fd
+		r.fd, r.token = fd, &c.token
 		rerr = r.readInfo(in)
 	})
 	putRequest(r)
@@ -85,7 +85,7 @@ func (c *MPTCPConn) appendSubflows(dst []Subflow, in *Info) ([]Subflow, error) {
 	subs := dst
 	var rerr error
 	err = rc.Control(func(fd uintptr) {
-		r.fd = fd
+		r.fd, r.token = fd, &c.token
 		subs, rerr = r.appendSubflows(dst, in)
 	})
 	putRequest(r)

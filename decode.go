@@ -297,3 +297,31 @@ func decodeSockaddr(b []byte) netip.AddrPort {
 	}
 	return netip.AddrPort{}
 }
+
+// UnmarshalBinary decodes a struct mptcp_info as the kernel writes it, in
+// host byte order: the answer to MPTCP_INFO, or the INET_DIAG_INFO
+// attribute of an MPTCP socket in socket diagnostics (package diag). A
+// shorter structure comes from an older kernel: the groups of fields it
+// lacks are zero and left out of [Info.Fields]; bytes past the known
+// structure are ignored. It fails, leaving only the groups it decoded,
+// when b is shorter than the first group (40 bytes, every kernel since
+// 5.9).
+func (in *Info) UnmarshalBinary(b []byte) error {
+	decodeInfoTo(in, b)
+	if len(b) < infoGroupEnds[0] {
+		return fmt.Errorf("mptcp: %d bytes of mptcp_info, shorter than its first fields (%d)", len(b), infoGroupEnds[0])
+	}
+	return nil
+}
+
+// UnmarshalBinary decodes a struct tcp_info as the kernel writes it, in
+// host byte order (TCP_INFO, or INET_DIAG_INFO of a TCP socket), with
+// the rules of [Info.UnmarshalBinary]: it fails when b is shorter than
+// the first group (232 bytes, every kernel since 5.4).
+func (t *TCPInfo) UnmarshalBinary(b []byte) error {
+	decodeTCPInfoTo(t, b)
+	if len(b) < tcpInfoGroupEnds[0] {
+		return fmt.Errorf("mptcp: %d bytes of tcp_info, shorter than its first fields (%d)", len(b), tcpInfoGroupEnds[0])
+	}
+	return nil
+}

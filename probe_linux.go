@@ -15,7 +15,7 @@ const (
 	methodUnknown  int32 = iota // not learned yet
 	methodIsMPTCP               // getsockopt(SOL_TCP, TCP_IS_MPTCP): 6.10+
 	methodInfo                  // getsockopt(SOL_MPTCP, MPTCP_INFO) with optlen 0: 5.16+
-	methodProtocol              // getsockopt(SOL_SOCKET, SO_PROTOCOL): cannot see a fallback
+	methodProtocol              // SO_PROTOCOL, and socket diagnostics for a fallback: 5.6 - 5.15
 )
 
 // kernelState is what the package has learned of a kernel from its
@@ -57,13 +57,31 @@ func (r *request) isMPTCP() (bool, error) {
 	case methodInfo:
 		return r.infoProbe(r.fd)
 	case methodProtocol:
-		proto, errno := r.getsockoptInt(unix.SOL_SOCKET, unix.SO_PROTOCOL)
-		if errno != 0 {
-			return false, errno
-		}
-		return proto == ipprotoMPTCP, nil
+		return r.protocolIsMPTCP()
 	}
 	return r.learn()
+}
+
+// protocolIsMPTCP answers on a kernel without SOL_MPTCP: a socket created
+// as TCP is not MPTCP; for one created as MPTCP, socket diagnostics tell
+// whether it fell back (5.9+). Without them (5.6 - 5.8), the socket's
+// protocol is all there is, and a fallback cannot be seen.
+func (r *request) protocolIsMPTCP() (bool, error) {
+	proto, errno := r.getsockoptInt(unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	if errno != 0 {
+		return false, errno
+	}
+	if proto != ipprotoMPTCP {
+		return false, nil
+	}
+	fellBack, err := r.diagFellBack()
+	switch {
+	case err == errNoDiag:
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return !fellBack, nil
 }
 
 // infoProbe asks MPTCP_INFO for no bytes: an MPTCP socket answers on
@@ -132,9 +150,9 @@ func (r *request) learn() (bool, error) {
 		return false, nil
 	}
 	// Not even a fresh MPTCP socket answers: a kernel before 5.16, where
-	// the socket's protocol is all there is to tell.
+	// only the socket's protocol and socket diagnostics can tell.
 	r.st.method.Store(methodProtocol)
-	return true, nil
+	return r.protocolIsMPTCP()
 }
 
 // getsockoptInt reads an int option of the request's socket.

@@ -1,11 +1,13 @@
 package mptcp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"github.com/multipath-go/mptcp/internal/testenv"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -27,6 +29,14 @@ const childScenarioEnv = "MPTCP_TEST_CHILD_SCENARIO"
 // child, where the test then runs its scenario.
 func inChild(t *testing.T, scenario string) bool {
 	t.Helper()
+	return runChild(t, scenario, false)
+}
+
+// runChild is inChild; asNobody runs the child as user nobody (uid and
+// gid 65534, no capability), from a copy of the test binary that nobody
+// may run.
+func runChild(t *testing.T, scenario string, asNobody bool) bool {
+	t.Helper()
 	if os.Getenv(childScenarioEnv) == scenario {
 		return true
 	}
@@ -34,8 +44,33 @@ func inChild(t *testing.T, scenario string) bool {
 	if os.Getuid() != 0 {
 		testenv.SkipOrFail(t, "the scenario needs root")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	bin := os.Args[0]
+	if asNobody {
+		dir, err := os.MkdirTemp("", "mptcp-nobody-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		exe, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin = filepath.Join(dir, "mptcp.test")
+		if err := os.WriteFile(bin, exe, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), childScenarioEnv+"="+scenario)
+	if asNobody {
+		cmd.Dir = filepath.Dir(bin)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
 		t.Fatalf("child process (%s): %v\n%s", scenario, err, out)

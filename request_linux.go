@@ -42,6 +42,9 @@ type request struct {
 	st   *kernelState
 	fd   uintptr
 	slot uint8 // 1 + the request's index in requests, or 0
+	// token caches the connection's token for the sock_diag path
+	// (5.9 - 5.15); nil where there is no connection to cache it in.
+	token *atomic.Uint32
 
 	v      int32 // an int option's value
 	optlen uint32
@@ -122,6 +125,7 @@ func getRequest() *request {
 }
 
 func putRequest(r *request) {
+	r.token = nil // never keep a connection alive from the set
 	if r.slot > 0 {
 		busyRequests.And(^(uint32(1) << (r.slot - 1)))
 	}
@@ -150,7 +154,11 @@ func (r *request) readInfo(in *Info) error {
 	buf := r.head[:infoLen]
 	r.optlen = infoLen
 	if errno := r.k.getsockopt(r.fd, solMPTCP, optMPTCPInfo, unsafe.Pointer(&buf[0]), &r.optlen); errno != 0 {
-		return r.refusal(errno)
+		err := r.refusal(errno)
+		if err == errKernelTooOld {
+			return r.diagInfo(in) // 5.9 - 5.15
+		}
+		return err
 	}
 	if r.optlen > infoLen {
 		return fmt.Errorf("mptcp: kernel returned %d bytes of mptcp_info into a %d-byte buffer", r.optlen, infoLen)
@@ -262,6 +270,9 @@ func (r *request) readSubflowsSeparately(dst []Subflow) ([]Subflow, error) {
 	n := initialSubflows
 	for range maxSubflowTrials {
 		before, err := r.readSubflowData(optMPTCPSubflowAddrs, &r.sfi, n, subflowAddrsLen)
+		if err == errKernelTooOld {
+			return r.diagSubflows(dst) // 5.9 - 5.15
+		}
 		if err != nil {
 			return dst, err
 		}

@@ -1,0 +1,37 @@
+//go:build !linux
+
+package diag
+
+import (
+	"errors"
+	"iter"
+)
+
+// Conn reads socket diagnostics: only Linux has them.
+type Conn struct{}
+
+func unsupported(op string) error {
+	return &OpError{Op: op, Err: &notLinux{}}
+}
+
+type notLinux struct{}
+
+func (*notLinux) Error() string { return "MPTCP socket diagnostics exist only on Linux" }
+func (*notLinux) Unwrap() error { return errors.ErrUnsupported }
+
+// Dial fails with errors.ErrUnsupported off Linux.
+func Dial(*Config) (*Conn, error) { return nil, unsupported("dial") }
+
+// Close fails with errors.ErrUnsupported off Linux.
+func (c *Conn) Close() error { return unsupported("close") }
+
+// Connections yields one error, errors.ErrUnsupported, off Linux.
+func (c *Conn) Connections(*Filter) iter.Seq2[Connection, error] {
+	return func(yield func(Connection, error) bool) { yield(Connection{}, unsupported("list")) }
+}
+
+// All fails with errors.ErrUnsupported off Linux.
+func (c *Conn) All(*Filter) ([]Connection, error) { return nil, unsupported("list") }
+
+// Lookup fails with errors.ErrUnsupported off Linux.
+func (c *Conn) Lookup(uint32, bool) (Connection, error) { return Connection{}, unsupported("lookup") }

@@ -1,0 +1,413 @@
+package diag_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/diag"
+	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/internal/testenv"
+)
+
+// bedPair builds a two-path test bed with a subflow endpoint on the
+// client's second link, and returns an MPTCP connection across it,
+// established with data both ways and with its second subflow up.
+func bedPair(t *testing.T) (b *testbed.Bed, client, server *mptcp.MPTCPConn) {
+	t.Helper()
+	b = testbed.New(t, 2)
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	l := b.Server.Listen(func() (net.Listener, error) {
+		return mptcp.Listen("tcp4", netip.AddrPortFrom(b.Links[0].Server, 0).String())
+	})
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	var d mptcp.Dialer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := b.Client.Dialer(d.DialContext)(ctx, "tcp4", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var s net.Conn
+	select {
+	case s = <-accepted:
+		t.Cleanup(func() { s.Close() })
+	case <-ctx.Done():
+		t.Fatal("accept timed out")
+	}
+	testbed.PingPong(t, c, s)
+	client, server = c.(*mptcp.MPTCPConn), s.(*mptcp.MPTCPConn)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		subs, err := client.Subflows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(subs) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second subflow never came up: %v", subs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return b, client, server
+}
+
+func dialNS(t *testing.T, ns *testbed.NS) *diag.Conn {
+	t.Helper()
+	c, err := diag.Dial(&diag.Config{NetNS: ns.Path()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// ssConn is one connection of "ss -MHni".
+type ssConn struct {
+	local, remote string
+	token         string
+	fallback      bool
+}
+
+var ssAddrs = regexp.MustCompile(`^\S+\s+\d+\s+\d+\s+(\S+)\s+(\S+)`)
+
+// ssAddr drops the "%DEV" ss adds to an address bound to a device.
+var ssDev = regexp.MustCompile(`%[^:\]]+`)
+
+func ssAddr(s string) string { return ssDev.ReplaceAllString(s, "") }
+
+// ssMPTCP parses "ss -MHni" run in ns.
+func ssMPTCP(t *testing.T, ns *testbed.NS) map[string]ssConn {
+	t.Helper()
+	out := ns.Run("ss", "-MHni")
+	conns := map[string]ssConn{}
+	var cur *ssConn
+	for _, line := range strings.Split(out, "\n") {
+		if m := ssAddrs.FindStringSubmatch(line); m != nil {
+			cur = &ssConn{local: ssAddr(m[1]), remote: ssAddr(m[2])}
+			conns[m[1]+" "+m[2]] = *cur
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			switch {
+			case strings.HasPrefix(f, "token:"):
+				cur.token = strings.TrimPrefix(f, "token:")
+			case f == "fallback":
+				cur.fallback = true
+			}
+		}
+		conns[cur.local+" "+cur.remote] = *cur
+	}
+	return conns
+}
+
+// ssSubflow is one MPTCP subflow of "ss -tHni".
+type ssSubflow struct {
+	local, remote      string
+	tokenRem, tokenLoc string
+	idRem, idLoc       string
+	bytesAcked         string
+}
+
+var ssULP = regexp.MustCompile(`tcp-ulp-mptcp flags:\S* token:([0-9a-f]+)\(id:(\d+)\)/([0-9a-f]+)\(id:(\d+)\)`)
+
+// ssSubflows parses the MPTCP subflows of "ss -tHni" run in ns.
+func ssSubflows(t *testing.T, ns *testbed.NS) []ssSubflow {
+	t.Helper()
+	out := ns.Run("ss", "-tHni")
+	var subs []ssSubflow
+	var local, remote string
+	for _, line := range strings.Split(out, "\n") {
+		if m := ssAddrs.FindStringSubmatch(line); m != nil {
+			local, remote = ssAddr(m[1]), ssAddr(m[2])
+			continue
+		}
+		m := ssULP.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		// ss leaves out counters that are 0.
+		s := ssSubflow{local: local, remote: remote, tokenRem: m[1], idRem: m[2], tokenLoc: m[3], idLoc: m[4], bytesAcked: "0"}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "bytes_acked:"); ok {
+				s.bytesAcked = v
+			}
+		}
+		subs = append(subs, s)
+	}
+	return subs
+}
+
+func hex8(v uint32) string { return strconv.FormatUint(uint64(v), 16) }
+
+// The listing agrees with ss on the same sockets: connections and
+// tokens with "ss -Mni", subflows, ids, tokens and counters with
+// "ss -tni", on both ends of a connection with two subflows.
+func TestConnectionsAgreeWithSS(t *testing.T) {
+	b, client, server := bedPair(t)
+	for _, end := range []struct {
+		ns *testbed.NS
+		c  *mptcp.MPTCPConn
+	}{{b.Client, client}, {b.Server, server}} {
+		dc := dialNS(t, end.ns)
+		conns, err := dc.All(&diag.Filter{Subflows: true, States: []mptcp.TCPState{mptcp.StateEstablished}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss := ssMPTCP(t, end.ns)
+		if len(conns) != len(ss) || len(conns) != 1 {
+			t.Fatalf("%s: %d connections listed, ss -M shows %d, want 1: %v / %v", end.ns.Name, len(conns), len(ss), conns, ss)
+		}
+		conn := conns[0]
+		want, err := end.c.MPTCPInfo()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := ss[conn.Local.String()+" "+conn.Remote.String()]
+		switch {
+		case !ok:
+			t.Errorf("%s: %v -> %v not in ss -M: %v", end.ns.Name, conn.Local, conn.Remote, ss)
+		case s.token != hex8(conn.Token()) || conn.Token() != want.Token:
+			t.Errorf("%s: token %08x, ss says %s, MPTCPInfo %08x", end.ns.Name, conn.Token(), s.token, want.Token)
+		case conn.FellBack() || s.fallback:
+			t.Errorf("%s: fallback: listed %v, ss %v", end.ns.Name, conn.FellBack(), s.fallback)
+		}
+		if conn.Info.Fields() != want.Fields() || conn.Info.SubflowsMax != want.SubflowsMax {
+			t.Errorf("%s: info fields %v subflows_max %d, MPTCPInfo %v %d", end.ns.Name, conn.Info.Fields(), conn.Info.SubflowsMax, want.Fields(), want.SubflowsMax)
+		}
+		sss := ssSubflows(t, end.ns)
+		if len(conn.Subflows) != 2 || len(sss) != 2 {
+			t.Fatalf("%s: %d subflows listed, ss -t shows %d; want 2: %+v / %+v", end.ns.Name, len(conn.Subflows), len(sss), conn.Subflows, sss)
+		}
+		for _, sf := range conn.Subflows {
+			var match *ssSubflow
+			for i := range sss {
+				if sss[i].local == sf.Local.String() && sss[i].remote == sf.Remote.String() {
+					match = &sss[i]
+				}
+			}
+			switch {
+			case match == nil:
+				t.Errorf("%s: subflow %v -> %v not in ss -t", end.ns.Name, sf.Local, sf.Remote)
+			case match.tokenLoc != hex8(sf.Token) || sf.Token != conn.Token():
+				t.Errorf("%s: subflow token %08x, ss %s, connection %08x", end.ns.Name, sf.Token, match.tokenLoc, conn.Token())
+			case match.tokenRem != hex8(sf.RemoteToken) && !(match.tokenRem == "0000" && sf.RemoteToken == 0):
+				t.Errorf("%s: subflow remote token %08x, ss %s", end.ns.Name, sf.RemoteToken, match.tokenRem)
+			case match.idLoc != strconv.Itoa(int(sf.LocalID)) || match.idRem != strconv.Itoa(int(sf.RemoteID)):
+				t.Errorf("%s: subflow ids %d/%d, ss %s/%s", end.ns.Name, sf.LocalID, sf.RemoteID, match.idLoc, match.idRem)
+			case match.bytesAcked != strconv.FormatUint(sf.TCP.BytesAcked, 10):
+				t.Errorf("%s: subflow bytes_acked %d, ss %s", end.ns.Name, sf.TCP.BytesAcked, match.bytesAcked)
+			case sf.Flags&diag.FlagConnected == 0:
+				t.Errorf("%s: subflow flags %v lack connected", end.ns.Name, sf.Flags)
+			}
+		}
+		// The same connection by its token, without a dump.
+		one, err := dc.Lookup(conn.Token(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if one.Local != conn.Local || one.Remote != conn.Remote || len(one.Subflows) != 2 || one.Cookie != conn.Cookie {
+			t.Errorf("%s: Lookup(%08x) = %v -> %v with %d subflows, cookie %x; listed %v -> %v, cookie %x",
+				end.ns.Name, conn.Token(), one.Local, one.Remote, len(one.Subflows), one.Cookie, conn.Local, conn.Remote, conn.Cookie)
+		}
+	}
+}
+
+// Filters select as ss's do, and a listing in one namespace shows none
+// of another's connections.
+func TestFiltersAndNamespaces(t *testing.T) {
+	b, client, _ := bedPair(t)
+	dc := dialNS(t, b.Client)
+	local := client.LocalAddr().(*net.TCPAddr).AddrPort()
+	remote := client.RemoteAddr().(*net.TCPAddr).AddrPort()
+	count := func(f *diag.Filter) int {
+		t.Helper()
+		n := 0
+		for _, err := range dc.Connections(f) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		return n
+	}
+	for _, c := range []struct {
+		name string
+		f    diag.Filter
+		want int
+	}{
+		{"all", diag.Filter{}, 1},
+		{"tcp4", diag.Filter{Network: "tcp4"}, 1},
+		{"tcp6", diag.Filter{Network: "tcp6"}, 0},
+		{"established", diag.Filter{States: []mptcp.TCPState{mptcp.StateEstablished}}, 1},
+		{"listening", diag.Filter{States: []mptcp.TCPState{mptcp.StateListen}}, 0},
+		{"local port", diag.Filter{LocalPort: local.Port()}, 1},
+		{"other local port", diag.Filter{LocalPort: local.Port() + 1}, 0},
+		{"remote port", diag.Filter{RemotePort: remote.Port()}, 1},
+		{"remote prefix", diag.Filter{Remote: netip.PrefixFrom(remote.Addr(), 24)}, 1},
+		{"other remote prefix", diag.Filter{Remote: netip.MustParsePrefix("192.0.2.0/24")}, 0},
+		{"local address", diag.Filter{Local: netip.PrefixFrom(local.Addr(), 32)}, 1},
+	} {
+		if got := count(&c.f); got != c.want {
+			t.Errorf("%s: %d connections, want %d", c.name, got, c.want)
+		}
+	}
+	if _, err := dc.All(&diag.Filter{Network: "udp"}); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("network udp: %v, want os.ErrInvalid", err)
+	}
+	// The server's namespace, by descriptor, has one connection and a
+	// listener; this namespace has neither of them.
+	f, err := os.Open(b.Server.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := diag.Dial(&diag.Config{NetNSFD: int(f.Fd())})
+	f.Close() // Dial keeps its own copy
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	all, err := sc.All(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	established := 0
+	for _, c := range all {
+		if c.State == mptcp.StateEstablished {
+			established++
+			if c.Remote != local {
+				t.Errorf("server namespace lists %v -> %v, want the client %v", c.Local, c.Remote, local)
+			}
+		}
+	}
+	if established != 1 {
+		t.Errorf("server namespace: %d established connections, want 1: %v", established, all)
+	}
+	here, err := diag.Dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer here.Close()
+	mine, err := here.All(&diag.Filter{RemotePort: remote.Port(), Remote: netip.PrefixFrom(remote.Addr(), 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 0 {
+		t.Errorf("the test's own namespace lists the test bed's connection: %v", mine)
+	}
+}
+
+// A client whose server spoke only TCP is listed with the fallback flag;
+// breaking out of the loop stops the dump and leaves the Conn usable.
+func TestFallbackAndEarlyBreak(t *testing.T) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	l, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	var conns []net.Conn
+	for range 3 {
+		c, err := mptcp.DialTimeout("tcp4", l.Addr().String(), 5*time.Second)
+		if err != nil {
+			if errors.Is(err, errors.ErrUnsupported) {
+				testenv.SkipOrFail(t, "no MPTCP: %v", err)
+			}
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	dc, err := diag.Dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	port := l.Addr().(*net.TCPAddr).AddrPort().Port()
+	all, err := dc.All(&diag.Filter{RemotePort: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(conns) {
+		t.Fatalf("%d fallen-back clients listed, want %d", len(all), len(conns))
+	}
+	for _, c := range all {
+		if !c.FellBack() || c.Token() == 0 {
+			t.Errorf("%v: fallback %v token %08x; want the fallback flag and a token", c.Local, c.FellBack(), c.Token())
+		}
+	}
+	n := 0
+	for _, err := range dc.Connections(&diag.Filter{RemotePort: port}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		break
+	}
+	if again, err := dc.All(&diag.Filter{RemotePort: port}); n != 1 || err != nil || len(again) != len(conns) {
+		t.Errorf("after breaking out: %d, then %d connections, %v", n, len(again), err)
+	}
+}
+
+// Errors: an unknown token, a closed Conn, a nil Conn.
+func TestErrors(t *testing.T) {
+	dc, err := diag.Dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Lookup(0xfffffff1, false); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Lookup of an unknown token: %v, want os.ErrNotExist", err)
+	}
+	if err := dc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dc.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close: %v, want net.ErrClosed", err)
+	}
+	if _, err := dc.All(nil); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("All after Close: %v, want net.ErrClosed", err)
+	}
+	var nilConn *diag.Conn
+	if _, err := nilConn.All(nil); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("All on a nil Conn: %v, want net.ErrClosed", err)
+	}
+	if _, err := nilConn.Lookup(1, false); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Lookup on a nil Conn: %v, want net.ErrClosed", err)
+	}
+	if _, err := diag.Dial(&diag.Config{NetNSFD: -1}); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("negative NetNSFD: %v, want os.ErrInvalid", err)
+	}
+	if _, err := diag.Dial(&diag.Config{NetNS: "/nonexistent/netns"}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing NetNS: %v, want os.ErrNotExist", err)
+	}
+}
