@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/multipath-go/mptcp/internal/testenv"
 	"io"
 	"net"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/multipath-go/mptcp/internal/testenv"
 
 	"golang.org/x/sys/unix"
 )

@@ -3,7 +3,6 @@ package mptcp
 import (
 	"context"
 	"errors"
-	"github.com/multipath-go/mptcp/internal/testenv"
 	"io"
 	"net"
 	"net/netip"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/multipath-go/mptcp/internal/testenv"
 
 	"golang.org/x/sys/unix"
 )

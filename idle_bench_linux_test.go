@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/multipath-go/mptcp/internal/testenv"
 	"io"
 	"net"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
 // Row 7: the Go heap that idle connections take.

@@ -3,10 +3,11 @@ package mptcp
 import (
 	"context"
 	"fmt"
-	"github.com/multipath-go/mptcp/internal/testenv"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/multipath-go/mptcp/internal/testenv"
 
 	"golang.org/x/net/nettest"
 )

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/multipath-go/mptcp/internal/testenv"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/multipath-go/mptcp/internal/testenv"
 
 	"golang.org/x/sys/unix"
 )

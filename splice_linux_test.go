@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"github.com/multipath-go/mptcp/internal/testenv"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
 // These tests prove, by measuring, that an *MPTCPConn keeps the kernel's
