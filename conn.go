@@ -42,8 +42,9 @@ func NewConn(c *net.TCPConn) *MPTCPConn {
 
 // MultipathTCP reports whether the connection uses MPTCP now, with the
 // most precise test the running kernel offers: TCP_IS_MPTCP (6.10+),
-// else an MPTCP_INFO probe (5.16+), else the socket's protocol (which
-// cannot see a fallback). Which test the kernel offers is learned from
+// else an MPTCP_INFO probe (5.16+), else the socket's protocol and, for
+// an MPTCP socket, the fallback flag socket diagnostics show (5.9+;
+// before that a fallback cannot be seen). Which test the kernel offers is learned from
 // the connection's own answers and kept once it is certain, whatever the
 // network namespace or sysctls of the first call; a call allocates
 // nothing. Before 6.10 a connection that refuses the MPTCP_INFO probe has
@@ -56,9 +57,11 @@ func NewConn(c *net.TCPConn) *MPTCPConn {
 // than Linux it always reports false and a nil error.
 func (c *MPTCPConn) MultipathTCP() (bool, error) { return c.multipathTCP() }
 
-// MPTCPInfo returns the connection-level MPTCP state. On a connection that
-// is not MPTCP the error matches [ErrNotMPTCP]; on a kernel older than
-// 5.16, or a platform other than Linux, it matches errors.ErrUnsupported.
+// MPTCPInfo returns the connection-level MPTCP state: from MPTCP_INFO on
+// 5.16+, from socket diagnostics on 5.9 - 5.15 (fewer fields: see
+// [Info.Has]). On a connection that is not MPTCP the error matches
+// [ErrNotMPTCP]; on a kernel without either (before 5.9), or a platform
+// other than Linux, it matches errors.ErrUnsupported.
 func (c *MPTCPConn) MPTCPInfo() (Info, error) {
 	var in Info
 	err := c.info(&in)
@@ -67,9 +70,13 @@ func (c *MPTCPConn) MPTCPInfo() (Info, error) {
 
 // Subflows returns one [Subflow] per subflow of the connection, with its
 // id, addresses and TCP statistics. On 6.5+ one MPTCP_FULL_INFO call reads
-// them all at one instant; on 5.16 - 6.4, where subflows have no ids, two
-// calls read the statistics and then the addresses. Errors are as for
-// [MPTCPConn.MPTCPInfo]. The slice is new at each call, which costs an
+// them all at one instant; on 5.16 - 6.4, where subflows have no ids,
+// three calls read the addresses, the statistics and the addresses
+// again, repeated until both address lists agree, so that each
+// subflow's statistics go with its own addresses; on 5.9 - 5.15 they
+// come from socket diagnostics, which some kernels show only to
+// CAP_NET_ADMIN (an error matched by os.ErrPermission). Errors are as
+// for [MPTCPConn.MPTCPInfo]. The slice is new at each call, which costs an
 // allocation: code that polls should reuse one with
 // [MPTCPConn.AppendSubflows].
 func (c *MPTCPConn) Subflows() ([]Subflow, error) {
@@ -86,7 +93,8 @@ func (c *MPTCPConn) AppendSubflows(dst []Subflow) ([]Subflow, error) {
 // Snapshot returns the connection's [Info] and appends its subflows to
 // dst, both read by one MPTCP_FULL_INFO call on 6.5+, so that they
 // describe the same instant (Info.TotalSubflows equals the number of
-// subflows appended). On 5.16 - 6.4 it takes four calls. Errors are as
+// subflows appended). On 5.16 - 6.4 it takes four calls, and before
+// 5.16 socket diagnostics answer, in two dumps. Errors are as
 // for [MPTCPConn.MPTCPInfo].
 func (c *MPTCPConn) Snapshot(dst []Subflow) (Info, []Subflow, error) {
 	var in Info

@@ -48,16 +48,28 @@
 //	MPTCP sockets (Dialer, Listener)         5.6      socket(..., IPPROTO_MPTCP); fallback to TCP otherwise
 //	MultipathTCP, sees fallback              5.16     getsockopt(SOL_MPTCP, MPTCP_INFO) probe
 //	MultipathTCP, one cheap option           6.10     getsockopt(SOL_TCP, TCP_IS_MPTCP)
-//	MultipathTCP before 5.16                 5.6      SO_PROTOCOL: cannot see a fallback
+//	MultipathTCP, sees fallback              5.9      SO_PROTOCOL, then sock_diag's fallback flag
+//	MultipathTCP before 5.9                  5.6      SO_PROTOCOL: cannot see a fallback
 //	MPTCPInfo                                5.16     MPTCP_INFO; fields by kernel, see InfoField
+//	MPTCPInfo before 5.16                    5.9      sock_diag (INET_DIAG_INFO): 40 bytes on 5.10
 //	Subflows: addresses and tcp_info         5.16     MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS, no ids
 //	Subflows: one snapshot with ids          6.5      MPTCP_FULL_INFO
+//	Subflows before 5.16                     5.9      sock_diag: a TCP dump joined by token, no ids
+//
+// Before 5.16 no socket option describes an MPTCP connection: the
+// package asks the kernel's socket diagnostics (mptcp_diag, what ss -M
+// uses), in the connection's own network namespace, finding the
+// connection by its addresses once and by its token after that. There,
+// reading subflows needs CAP_NET_ADMIN on kernels that show subflows only
+// to it (an error matched by os.ErrPermission says so). Package diag
+// lists every MPTCP connection of a namespace the same way.
 //
 // On kernels without MPTCP, and on other operating systems, the Dialer
 // and Listener work as plain TCP; MultipathTCP reports false, and
 // MPTCPInfo and Subflows fail with an error matched by
 // errors.Is(err, errors.ErrUnsupported) (other systems, kernels before
-// 5.16) or [ErrNotMPTCP] (a connection that is plain TCP).
+// 5.9 or without MPTCP socket diagnostics) or [ErrNotMPTCP] (a
+// connection that is plain TCP, or fell back).
 //
 // # Errors
 //

@@ -1,0 +1,36 @@
+package mptcp
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/multipath-go/mptcp/internal/testenv"
+)
+
+// Package mptcp imports nothing outside the standard library and
+// golang.org/x/sys, for every platform CI builds: users who want MPTCP
+// from a Dialer do not take on netlink libraries or Prometheus.
+func TestImportsOnlyXSys(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		testenv.SkipOrFail(t, "needs the go command: %v", err)
+	}
+	for _, goos := range []string{"linux", "darwin", "windows", "freebsd"} {
+		cmd := exec.Command(goTool, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".")
+		cmd.Env = append(cmd.Environ(), "GOOS="+goos)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list (GOOS=%s): %v", goos, err)
+		}
+		for _, p := range strings.Fields(string(out)) {
+			switch {
+			case p == "github.com/multipath-go/mptcp",
+				strings.HasPrefix(p, "github.com/multipath-go/mptcp/internal/"),
+				strings.HasPrefix(p, "golang.org/x/sys/"):
+			default:
+				t.Errorf("GOOS=%s: package mptcp depends on %s", goos, p)
+			}
+		}
+	}
+}
