@@ -23,7 +23,9 @@
 //     with a token: no listeners (5.10 lists none; 6.x lists them, in
 //     state LISTEN).
 //   - Subflows are TCP sockets whose upper-layer protocol is "mptcp",
-//     joined to their connection by its token. Kernels before 6.x show
+//     joined to their connection by its token. An MPTCP listener shows
+//     in the TCP dump as a LISTEN socket with that protocol; it is no
+//     subflow, and left out. Kernels before 6.x show
 //     that information only to a caller with CAP_NET_ADMIN: there,
 //     without it, listing subflows fails with an error matched by
 //     os.ErrPermission, and connections can still be listed.
