@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,6 +46,9 @@ const (
 	msgLen      = 72 // struct inet_diag_msg
 	msgSockIDAt = 4  // its struct inet_diag_sockid
 )
+
+// recvTimeout bounds the wait for each datagram of an answer.
+const recvTimeout = 10 * time.Second
 
 // AllStates selects sockets in every TCP state.
 const AllStates = ^uint32(0)
@@ -122,6 +126,12 @@ func Open(netns *os.File) (*Conn, error) {
 	}
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
+	}
+	// A kernel that never finishes an answer makes an error, not a hang.
+	tv := unix.NsecToTimeval(recvTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("setsockopt", err)
 	}
 	return &Conn{fd: fd, buf: make([]byte, 32<<10)}, nil
 }
