@@ -8,9 +8,11 @@
 //	                              fetch a URL over MPTCP and report the connection
 //	mptcpcheck doctor [-json]     check the host and say what to change for more subflows
 //	mptcpcheck monitor [-json]    print the path manager's events
+//	mptcpcheck conns [-json] [-watch INTERVAL] [filters]
+//	                              list the namespace's MPTCP connections and their subflows
 //
 // Run "mptcpcheck -h" or "mptcpcheck MODE -h" for every flag. It uses
-// only the public API of package mptcp.
+// only the module's public API: packages mptcp, pm and diag.
 package main
 
 import (
@@ -40,6 +42,11 @@ Usage:
   mptcpcheck doctor [-json]       check this host's readiness (sysctls, path manager, limits,
                                   endpoints) and say what to change to get more than one subflow
   mptcpcheck monitor [-json]      print the path manager's events as they happen
+  mptcpcheck conns [flags]        list every MPTCP connection of this network namespace (or
+                                  of -netns) with its subflows, as ss -M does: state,
+                                  addresses, token, fallback, bytes; RTT, cwnd and bytes per
+                                  subflow; filters by state, address, port and family;
+                                  -watch INTERVAL redraws with each subflow's rates
 
 Run "mptcpcheck MODE -h" for the flags of a mode.
 `
@@ -73,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return doctorCmd(ctx, args[1:], stdout, stderr)
 	case "monitor":
 		return monitorCmd(ctx, args[1:], stdout, stderr)
+	case "conns":
+		return connsCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

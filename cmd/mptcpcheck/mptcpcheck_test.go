@@ -95,6 +95,20 @@ func TestUsageAndErrors(t *testing.T) {
 		{[]string{"get"}, exitUsage, "err", "want exactly one URL"},
 		{[]string{"get", "ftp://example.invalid/"}, exitUsage, "err", "is not an http:// or https:// URL"},
 		{[]string{"get", "http://"}, exitUsage, "err", "is not an http:// or https:// URL"},
+		{[]string{"conns", "-h"}, exitOK, "out", "-watch INTERVAL"},
+		{[]string{"-h"}, exitOK, "out", "mptcpcheck conns [flags]"},
+		{[]string{"conns", "extra"}, exitUsage, "err", `unexpected argument "extra"`},
+		{[]string{"conns", "-state", "established,bogus"}, exitUsage, "err", `invalid value "established,bogus" for flag -state: unknown state "bogus"`},
+		{[]string{"conns", "-local", "10.0.0"}, exitUsage, "err", `invalid value "10.0.0" for flag -local: "10.0.0" is neither an address nor a prefix`},
+		{[]string{"conns", "-remote", "fe80::1%eth0"}, exitUsage, "err", "is neither an address nor a prefix"},
+		{[]string{"conns", "-remote", "10.0.0.0/33"}, exitUsage, "err", "is neither an address nor a prefix"},
+		{[]string{"conns", "-sport", "70000"}, exitUsage, "err", `invalid value "70000" for flag -sport: "70000" is not a port (1 to 65535)`},
+		{[]string{"conns", "-dport", "0"}, exitUsage, "err", "is not a port"},
+		{[]string{"conns", "-watch", "soon"}, exitUsage, "err", "invalid value \"soon\" for flag -watch"},
+		{[]string{"conns", "-watch", "-1s"}, exitUsage, "err", "-watch -1s: want a positive interval"},
+		{[]string{"conns", "-count", "3"}, exitUsage, "err", "-count goes with -watch"},
+		{[]string{"conns", "-watch", "1s", "-count", "-1"}, exitUsage, "err", "-count -1: want 0 or more"},
+		{[]string{"conns", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck conns: diag: dial: "},
 	} {
 		code, out, errs := runCmd(t, tc.args...)
 		stream := map[string]string{"out": out, "err": errs}[tc.wantStream]
