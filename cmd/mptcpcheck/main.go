@@ -16,6 +16,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -93,13 +94,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // parseFlags parses a mode's flags; it returns the exit status to use
 // when parsing ended the command (help or an error).
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bool) {
+	// Parse prints the usage itself on -h as on an error: held here, so
+	// that help goes to stdout alone and an error to stderr alone.
+	var held bytes.Buffer
+	fs.SetOutput(&held)
+	err := fs.Parse(args)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK, true
-		}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK, true
+	case err != nil:
+		held.WriteTo(stderr)
 		return exitUsage, true
 	}
 	return 0, false

@@ -118,6 +118,20 @@ func TestUsageAndErrors(t *testing.T) {
 	}
 }
 
+// Help goes to stdout alone, once; an error to stderr alone.
+func TestHelpOnStdoutOnly(t *testing.T) {
+	for _, mode := range []string{"serve", "get", "doctor", "monitor", "conns"} {
+		code, out, errs := runCmd(t, mode, "-h")
+		if code != exitOK || errs != "" || strings.Count(out, "Usage: mptcpcheck "+mode) != 1 {
+			t.Errorf("%s -h: status %d, stdout %q, stderr %q; want the usage once on stdout", mode, code, out, errs)
+		}
+		code, out, errs = runCmd(t, mode, "-bogus")
+		if code != exitUsage || out != "" || strings.Count(errs, "Usage: mptcpcheck "+mode) != 1 || !strings.HasPrefix(errs, "flag provided but not defined: -bogus\n") {
+			t.Errorf("%s -bogus: status %d, stdout %q, stderr %q; want the error and the usage on stderr", mode, code, out, errs)
+		}
+	}
+}
+
 func TestGetUnreachableSaysWhy(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
