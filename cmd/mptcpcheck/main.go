@@ -8,12 +8,15 @@
 //	                              fetch a URL over MPTCP and report the connection
 //	mptcpcheck doctor [-json]     check the host and say what to change for more subflows
 //	mptcpcheck monitor [-json]    print the path manager's events
+//	mptcpcheck conns [-json] [-watch INTERVAL] [filters]
+//	                              list the namespace's MPTCP connections and their subflows
 //
 // Run "mptcpcheck -h" or "mptcpcheck MODE -h" for every flag. It uses
-// only the public API of package mptcp.
+// only the module's public API: packages mptcp, pm and diag.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -40,6 +43,11 @@ Usage:
   mptcpcheck doctor [-json]       check this host's readiness (sysctls, path manager, limits,
                                   endpoints) and say what to change to get more than one subflow
   mptcpcheck monitor [-json]      print the path manager's events as they happen
+  mptcpcheck conns [flags]        list every MPTCP connection of this network namespace (or
+                                  of -netns) with its subflows, as ss -M does: state,
+                                  addresses, token, fallback, bytes; RTT, cwnd and bytes per
+                                  subflow; filters by state, address, port and family;
+                                  -watch INTERVAL redraws with each subflow's rates
 
 Run "mptcpcheck MODE -h" for the flags of a mode.
 `
@@ -73,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return doctorCmd(ctx, args[1:], stdout, stderr)
 	case "monitor":
 		return monitorCmd(ctx, args[1:], stdout, stderr)
+	case "conns":
+		return connsCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -84,13 +94,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // parseFlags parses a mode's flags; it returns the exit status to use
 // when parsing ended the command (help or an error).
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bool) {
+	// Parse prints the usage itself on -h as on an error: held here, so
+	// that help goes to stdout alone and an error to stderr alone.
+	var held bytes.Buffer
+	fs.SetOutput(&held)
+	err := fs.Parse(args)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK, true
-		}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK, true
+	case err != nil:
+		held.WriteTo(stderr)
 		return exitUsage, true
 	}
 	return 0, false

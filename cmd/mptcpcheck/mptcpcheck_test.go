@@ -95,11 +95,39 @@ func TestUsageAndErrors(t *testing.T) {
 		{[]string{"get"}, exitUsage, "err", "want exactly one URL"},
 		{[]string{"get", "ftp://example.invalid/"}, exitUsage, "err", "is not an http:// or https:// URL"},
 		{[]string{"get", "http://"}, exitUsage, "err", "is not an http:// or https:// URL"},
+		{[]string{"conns", "-h"}, exitOK, "out", "-watch INTERVAL"},
+		{[]string{"-h"}, exitOK, "out", "mptcpcheck conns [flags]"},
+		{[]string{"conns", "extra"}, exitUsage, "err", `unexpected argument "extra"`},
+		{[]string{"conns", "-state", "established,bogus"}, exitUsage, "err", `invalid value "established,bogus" for flag -state: unknown state "bogus"`},
+		{[]string{"conns", "-local", "10.0.0"}, exitUsage, "err", `invalid value "10.0.0" for flag -local: "10.0.0" is neither an address nor a prefix`},
+		{[]string{"conns", "-remote", "fe80::1%eth0"}, exitUsage, "err", "is neither an address nor a prefix"},
+		{[]string{"conns", "-remote", "10.0.0.0/33"}, exitUsage, "err", "is neither an address nor a prefix"},
+		{[]string{"conns", "-sport", "70000"}, exitUsage, "err", `invalid value "70000" for flag -sport: "70000" is not a port (1 to 65535)`},
+		{[]string{"conns", "-dport", "0"}, exitUsage, "err", "is not a port"},
+		{[]string{"conns", "-watch", "soon"}, exitUsage, "err", "invalid value \"soon\" for flag -watch"},
+		{[]string{"conns", "-watch", "-1s"}, exitUsage, "err", "-watch -1s: want a positive interval"},
+		{[]string{"conns", "-count", "3"}, exitUsage, "err", "-count goes with -watch"},
+		{[]string{"conns", "-watch", "1s", "-count", "-1"}, exitUsage, "err", "-count -1: want 0 or more"},
+		{[]string{"conns", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck conns: diag: dial: "},
 	} {
 		code, out, errs := runCmd(t, tc.args...)
 		stream := map[string]string{"out": out, "err": errs}[tc.wantStream]
 		if code != tc.code || !strings.Contains(stream, tc.want) {
 			t.Errorf("mptcpcheck %q: status %d, std%s %q; want status %d and %q", tc.args, code, tc.wantStream, stream, tc.code, tc.want)
+		}
+	}
+}
+
+// Help goes to stdout alone, once; an error to stderr alone.
+func TestHelpOnStdoutOnly(t *testing.T) {
+	for _, mode := range []string{"serve", "get", "doctor", "monitor", "conns"} {
+		code, out, errs := runCmd(t, mode, "-h")
+		if code != exitOK || errs != "" || strings.Count(out, "Usage: mptcpcheck "+mode) != 1 {
+			t.Errorf("%s -h: status %d, stdout %q, stderr %q; want the usage once on stdout", mode, code, out, errs)
+		}
+		code, out, errs = runCmd(t, mode, "-bogus")
+		if code != exitUsage || out != "" || strings.Count(errs, "Usage: mptcpcheck "+mode) != 1 || !strings.HasPrefix(errs, "flag provided but not defined: -bogus\n") {
+			t.Errorf("%s -bogus: status %d, stdout %q, stderr %q; want the error and the usage on stderr", mode, code, out, errs)
 		}
 	}
 }

@@ -1,0 +1,677 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/internal/testenv"
+)
+
+// bedPair builds a two-path test bed with a subflow endpoint on the
+// client's second link, and returns an MPTCP connection across it from
+// the client to a listener on network ("tcp4" or "tcp6") at the server's
+// first address, established with data both ways and with its second
+// subflow up. As in package diag's tests.
+func bedPair(t *testing.T) (b *testbed.Bed, client, server *mptcp.MPTCPConn) {
+	t.Helper()
+	b = testbed.New(t, 2)
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	client, server = bedConnect(t, b, "tcp4", b.Links[0].Server)
+	waitSubflows(t, client, 2)
+	return b, client, server
+}
+
+// bedConnect connects the bed's client to a new MPTCP listener at the
+// server's address addr, and exchanges a byte each way.
+func bedConnect(t *testing.T, b *testbed.Bed, network string, addr netip.Addr) (client, server *mptcp.MPTCPConn) {
+	t.Helper()
+	l := b.Server.Listen(func() (net.Listener, error) {
+		return mptcp.Listen(network, netip.AddrPortFrom(addr, 0).String())
+	})
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	var d mptcp.Dialer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := b.Client.Dialer(d.DialContext)(ctx, network, l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var s net.Conn
+	select {
+	case s = <-accepted:
+		t.Cleanup(func() { s.Close() })
+	case <-ctx.Done():
+		t.Fatal("accept timed out")
+	}
+	testbed.PingPong(t, c, s)
+	return c.(*mptcp.MPTCPConn), s.(*mptcp.MPTCPConn)
+}
+
+// waitSubflows waits for c to have n subflows.
+func waitSubflows(t *testing.T, c *mptcp.MPTCPConn, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		subs, err := c.Subflows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(subs) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the connection has %d subflows after 10s, want %d: %v", len(subs), n, subs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ssConn is one connection of "ss -MHni".
+type ssConn struct {
+	local, remote string
+	token         string
+	fallback      bool
+	subflows      int // additional subflows: ss leaves the count out when it is 0
+}
+
+var ssAddrs = regexp.MustCompile(`^\S+\s+\d+\s+\d+\s+(\S+)\s+(\S+)`)
+
+// ssDev matches the "%DEV" ss adds to an address bound to a device.
+var ssDev = regexp.MustCompile(`%[^:\]]+`)
+
+func ssAddr(s string) string { return ssDev.ReplaceAllString(s, "") }
+
+// ssMPTCP parses "ss -MHni" run in ns, by "LOCAL REMOTE".
+func ssMPTCP(t *testing.T, ns *testbed.NS) map[string]ssConn {
+	t.Helper()
+	out := ns.Run("ss", "-MHni")
+	conns := map[string]ssConn{}
+	var cur *ssConn
+	for _, line := range strings.Split(out, "\n") {
+		if m := ssAddrs.FindStringSubmatch(line); m != nil {
+			cur = &ssConn{local: ssAddr(m[1]), remote: ssAddr(m[2])}
+			conns[cur.local+" "+cur.remote] = *cur
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			switch {
+			case strings.HasPrefix(f, "token:"):
+				cur.token = strings.TrimPrefix(f, "token:")
+			case f == "fallback":
+				cur.fallback = true
+			case strings.HasPrefix(f, "subflows:"):
+				cur.subflows, _ = strconv.Atoi(strings.TrimPrefix(f, "subflows:"))
+			}
+		}
+		conns[cur.local+" "+cur.remote] = *cur
+	}
+	return conns
+}
+
+// ssSubflow is one MPTCP subflow of "ss -tHni".
+type ssSubflow struct {
+	local, remote      string
+	tokenRem, tokenLoc string
+	idRem, idLoc       string
+	bytesAcked         string
+	flags              []string // ss's letters, by diag's names
+}
+
+var ssULP = regexp.MustCompile(`tcp-ulp-mptcp flags:(\S*) token:([0-9a-f]+)\(id:(\d+)\)/([0-9a-f]+)\(id:(\d+)\)`)
+
+// ssFlags are ss's letters for the subflow flags, in diag's order.
+var ssFlags = []struct {
+	letter byte
+	name   string
+}{{'M', "mp-capable-remote"}, {'m', "mp-capable-local"}, {'J', "join-remote"}, {'j', "join-local"},
+	{'B', "backup-remote"}, {'b', "backup-local"}, {'e', "fully-established"}, {'c', "connected"}, {'v', "map-valid"}}
+
+// ssSubflows parses the MPTCP subflows of "ss -tHni" run in ns.
+func ssSubflows(t *testing.T, ns *testbed.NS) []ssSubflow {
+	t.Helper()
+	out := ns.Run("ss", "-tHni")
+	var subs []ssSubflow
+	var local, remote string
+	for _, line := range strings.Split(out, "\n") {
+		if m := ssAddrs.FindStringSubmatch(line); m != nil {
+			local, remote = ssAddr(m[1]), ssAddr(m[2])
+			continue
+		}
+		m := ssULP.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		// ss leaves out counters that are 0.
+		s := ssSubflow{local: local, remote: remote, tokenRem: m[2], idRem: m[3], tokenLoc: m[4], idLoc: m[5], bytesAcked: "0", flags: []string{}}
+		for _, f := range ssFlags {
+			if strings.IndexByte(m[1], f.letter) >= 0 {
+				s.flags = append(s.flags, f.name)
+			}
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "bytes_acked:"); ok {
+				s.bytesAcked = v
+			}
+		}
+		subs = append(subs, s)
+	}
+	return subs
+}
+
+// ssToken is how ss prints a token: hexadecimal without leading zeros.
+func ssToken(hex8 string) string {
+	v, err := strconv.ParseUint(hex8, 16, 32)
+	if err != nil {
+		return "bad token " + hex8
+	}
+	return strconv.FormatUint(v, 16)
+}
+
+// connsIn runs "mptcpcheck conns -netns NS args..." and fails the test
+// unless it exits 0.
+func connsIn(t *testing.T, ns *testbed.NS, args ...string) string {
+	t.Helper()
+	code, out, errs := runCmd(t, append([]string{"conns", "-netns", ns.Path()}, args...)...)
+	if code != exitOK {
+		t.Fatalf("conns %q: status %d\nstdout:\n%s\nstderr:\n%s", args, code, out, errs)
+	}
+	if errs != "" {
+		t.Errorf("conns %q: stderr %q", args, errs)
+	}
+	return out
+}
+
+// connsJSON runs "mptcpcheck conns -json" in ns and decodes its document.
+func connsJSON(t *testing.T, ns *testbed.NS, args ...string) sample {
+	t.Helper()
+	out := connsIn(t, ns, append([]string{"-json"}, args...)...)
+	var s sample
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("conns -json %q: %v\n%s", args, err, out)
+	}
+	return s
+}
+
+// The listing of the client's namespace agrees with ss run there: the
+// connection, its addresses, token and subflow count with "ss -M", each
+// subflow's addresses, ids, tokens and bytes with "ss -t"; the table
+// shows the same.
+func TestConnsAgreesWithSS(t *testing.T) {
+	b, client, _ := bedPair(t)
+	doc := connsJSON(t, b.Client)
+	ss := ssMPTCP(t, b.Client)
+	sss := ssSubflows(t, b.Client)
+	if len(doc.Connections) != 1 || len(ss) != 1 {
+		t.Fatalf("%d connections listed, ss -M shows %d; want 1: %+v / %+v", len(doc.Connections), len(ss), doc.Connections, ss)
+	}
+	c := doc.Connections[0]
+	info, err := client.MPTCPInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ss[c.Local+" "+c.Remote]
+	switch {
+	case c.Local != client.LocalAddr().String() || c.Remote != client.RemoteAddr().String():
+		t.Errorf("listed %s -> %s, the connection is %v -> %v", c.Local, c.Remote, client.LocalAddr(), client.RemoteAddr())
+	case want.local == "":
+		t.Errorf("%s -> %s is not in ss -M: %+v", c.Local, c.Remote, ss)
+	case ssToken(c.Token) != want.token || c.Token != fmt.Sprintf("%08x", info.Token):
+		t.Errorf("token %s; ss -M says %s, MPTCPInfo %08x", c.Token, want.token, info.Token)
+	case c.Fallback || want.fallback:
+		t.Errorf("fallback: listed %v, ss %v", c.Fallback, want.fallback)
+	case c.State != "ESTABLISHED":
+		t.Errorf("state %s", c.State)
+	case c.SubflowCount != 2 || want.subflows+1 != 2 || len(c.Subflows) != 2 || len(sss) != 2:
+		t.Errorf("subflow count %d with %d listed; ss -M counts %d additional, ss -t shows %d; want 2",
+			c.SubflowCount, len(c.Subflows), want.subflows, len(sss))
+	}
+	if c.BytesSent == nil || *c.BytesSent != 1 || *c.BytesReceived != 1 {
+		t.Errorf("MPTCP-level bytes sent %v received %v, want 1 and 1 after the ping-pong (Linux 6.5+)", c.BytesSent, c.BytesReceived)
+	}
+	ids := map[string]bool{}
+	for _, sf := range c.Subflows {
+		var m *ssSubflow
+		for i := range sss {
+			if sss[i].local == sf.Local && sss[i].remote == sf.Remote {
+				m = &sss[i]
+			}
+		}
+		ids[fmt.Sprintf("%d/%d", sf.LocalID, sf.RemoteID)] = true
+		switch {
+		case m == nil:
+			t.Errorf("subflow %s -> %s is not in ss -t: %+v", sf.Local, sf.Remote, sss)
+		case ssToken(sf.Token) != m.tokenLoc || sf.Token != c.Token:
+			t.Errorf("subflow %s: token %s, ss %s, connection %s", sf.Local, sf.Token, m.tokenLoc, c.Token)
+		case sf.RemoteToken == "" && m.tokenRem != "0000", sf.RemoteToken != "" && ssToken(sf.RemoteToken) != m.tokenRem:
+			t.Errorf("subflow %s: remote token %q, ss %s", sf.Local, sf.RemoteToken, m.tokenRem)
+		case strconv.Itoa(int(sf.LocalID)) != m.idLoc || strconv.Itoa(int(sf.RemoteID)) != m.idRem:
+			t.Errorf("subflow %s: ids %d/%d, ss %s/%s", sf.Local, sf.LocalID, sf.RemoteID, m.idLoc, m.idRem)
+		case strconv.FormatUint(sf.BytesAcked, 10) != m.bytesAcked:
+			t.Errorf("subflow %s: bytes_acked %d, ss %s", sf.Local, sf.BytesAcked, m.bytesAcked)
+		case !slices.Equal(sf.Flags, m.flags):
+			t.Errorf("subflow %s: flags %q, ss %q", sf.Local, sf.Flags, m.flags)
+		case sf.State != "ESTABLISHED" || !slices.Contains(sf.Flags, "connected") || sf.RTTMillis <= 0 || sf.Cwnd == 0:
+			t.Errorf("subflow %s: state %s flags %v rtt %vms cwnd %d", sf.Local, sf.State, sf.Flags, sf.RTTMillis, sf.Cwnd)
+		}
+	}
+	if !ids["0/0"] || !ids["1/0"] {
+		t.Errorf("subflow ids %v, want 0/0 (the first) and 1/0 (the endpoint's, to the server's first address)", ids)
+	}
+
+	// The table: the connection's line, then one indented line per
+	// subflow with its addresses, state, RTT and bytes.
+	table := connsIn(t, b.Client)
+	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
+	head := regexp.MustCompile(`^ESTABLISHED\s+` + regexp.QuoteMeta(c.Local+" -> "+c.Remote) + `\s+token ` + c.Token +
+		`\s+2 subflows\s+sent 1 B\s+received 1 B\s+acked 1 B$`)
+	if len(lines) != 3 || !head.MatchString(lines[0]) {
+		t.Fatalf("table: want the connection's line then two subflow lines, got:\n%s", table)
+	}
+	for i, sf := range c.Subflows {
+		row := regexp.MustCompile(fmt.Sprintf(`^  id %d/%d\s+%s\s+ESTABLISHED\s+rtt [0-9.]+(µs|ms) cwnd \d+\s+sent \d+ B\s+received \d+ B\s+acked \d+ B$`,
+			sf.LocalID, sf.RemoteID, regexp.QuoteMeta(sf.Local+" -> "+sf.Remote)))
+		if !row.MatchString(lines[1+i]) {
+			t.Errorf("table line %d %q does not show subflow %+v", 1+i, lines[1+i], sf)
+		}
+	}
+	// A namespace by its name, as ip netns names it, reads the same one.
+	if code, out, errs := runCmd(t, "conns", "-netns", b.Client.Name, "-subflows=false"); code != exitOK || !head.MatchString(strings.TrimSuffix(out, "\n")) {
+		t.Errorf("-netns %s -subflows=false: status %d, %q, %q", b.Client.Name, code, out, errs)
+	}
+}
+
+// A subflow that the client marked backup shows so on both ends, as ss
+// shows it.
+func TestConnsBackup(t *testing.T) {
+	b := testbed.New(t, 2)
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow", "backup")
+	client, _ := bedConnect(t, b, "tcp4", b.Links[0].Server)
+	waitSubflows(t, client, 2)
+	for _, end := range []struct {
+		ns          *testbed.NS
+		flag, label string
+	}{{b.Client, "backup-local", "backup"}, {b.Server, "backup-remote", "peer-backup"}} {
+		doc := connsJSON(t, end.ns, "-state", "established")
+		if len(doc.Connections) != 1 || len(doc.Connections[0].Subflows) != 2 {
+			t.Fatalf("%s: want one connection with 2 subflows: %+v", end.ns.Name, doc)
+		}
+		sss := ssSubflows(t, end.ns)
+		var backups []string
+		for _, sf := range doc.Connections[0].Subflows {
+			if sf.Backup || sf.RemoteBackup {
+				backups = append(backups, sf.Local+" -> "+sf.Remote)
+			}
+			if sf.Backup != slices.Contains(sf.Flags, "backup-local") || sf.RemoteBackup != slices.Contains(sf.Flags, "backup-remote") {
+				t.Errorf("%s: subflow %s: backup %v remote_backup %v, flags %q", end.ns.Name, sf.Local, sf.Backup, sf.RemoteBackup, sf.Flags)
+			}
+			for _, s := range sss {
+				if s.local == sf.Local && s.remote == sf.Remote && slices.Contains(s.flags, end.flag) != slices.Contains(sf.Flags, end.flag) {
+					t.Errorf("%s: subflow %s: flags %q, ss %q", end.ns.Name, sf.Local, sf.Flags, s.flags)
+				}
+			}
+		}
+		// The backup subflow is the endpoint's, from the client's second
+		// address.
+		second := b.Links[1].Client.String() + ":"
+		if len(backups) != 1 || !strings.Contains(backups[0], second) {
+			t.Errorf("%s: backup subflows %q, want the one from %s", end.ns.Name, backups, b.Links[1].Client)
+		}
+		table := connsIn(t, end.ns, "-state", "established")
+		rows := regexp.MustCompile(`(?m)^  id \d/\d .*  `+end.label+`$`).FindAllString(table, -1)
+		if len(rows) != 1 || !strings.Contains(rows[0], second) {
+			t.Errorf("%s: want one subflow line ending in %s, the second address's:\n%s", end.ns.Name, end.label, table)
+		}
+	}
+}
+
+// The JSON document has the documented keys, the README documents them,
+// and an empty namespace has "connections": [], not null.
+func TestConnsJSONKeys(t *testing.T) {
+	b := testbed.New(t, 2)
+	out := connsIn(t, b.Client, "-json")
+	if strings.Join(strings.Fields(out), " ") != `{ "connections": [] }` {
+		t.Errorf("empty namespace: %q, want an empty list", out)
+	}
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	client, _ := bedConnect(t, b, "tcp4", b.Links[0].Server)
+	waitSubflows(t, client, 2)
+	var doc map[string][]map[string]any
+	if err := json.Unmarshal([]byte(connsIn(t, b.Client, "-json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The README's paragraphs on conns, up to the next section.
+	_, section, _ := strings.Cut(string(readme), "`mptcpcheck conns` lists")
+	section, _, _ = strings.Cut(section, "\n## ")
+	documented := func(key string) {
+		if !strings.Contains(section, "`"+key+"`") {
+			t.Errorf("README's conns section does not document the key %q", key)
+		}
+	}
+	documented("connections")
+	if len(doc["connections"]) != 1 || len(doc) != 1 {
+		t.Fatalf("document %v, want one key, connections, with one connection", doc)
+	}
+	conn := doc["connections"][0]
+	wantKeys(t, "connection", conn, "state", "local", "remote", "token", "fallback", "uid", "inode", "subflow_count",
+		"bytes_sent", "bytes_received", "bytes_acked", "bytes_retrans", "subflows")
+	subs, _ := conn["subflows"].([]any)
+	if len(subs) != 2 {
+		t.Fatalf("subflows %v, want 2", conn["subflows"])
+	}
+	for _, s := range subs {
+		sf, _ := s.(map[string]any)
+		keys := []string{"local_id", "remote_id", "local", "remote", "token", "state", "rtt_ms", "cwnd",
+			"bytes_sent", "bytes_acked", "bytes_received", "flags", "backup", "remote_backup"}
+		if _, ok := sf["remote_token"]; ok {
+			keys = append(keys, "remote_token")
+		}
+		wantKeys(t, "subflow", sf, keys...)
+	}
+	for _, key := range []string{"time", "remote_token", "send_bytes_per_second", "receive_bytes_per_second"} {
+		documented(key)
+	}
+	for key := range conn {
+		documented(key)
+	}
+	for key := range subs[0].(map[string]any) {
+		documented(key)
+	}
+	// Without subflows, the key is left out.
+	var bare sample
+	if err := json.Unmarshal([]byte(connsIn(t, b.Client, "-json", "-subflows=false")), &bare); err != nil || len(bare.Connections) != 1 {
+		t.Fatalf("-subflows=false: %v %+v", err, bare)
+	}
+	if out := connsIn(t, b.Client, "-json", "-subflows=false"); strings.Contains(out, `"subflows"`) {
+		t.Errorf("-subflows=false lists subflows:\n%s", out)
+	}
+}
+
+func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
+	t.Helper()
+	got := slices.Sorted(maps.Keys(m))
+	slices.Sort(keys)
+	if !slices.Equal(got, keys) {
+		t.Errorf("%s keys %v, want %v", what, got, keys)
+	}
+}
+
+// Filters select and exclude by state, family, address and port, in a
+// namespace with an IPv4 and an IPv6 connection; the server's holds
+// their listeners too.
+func TestConnsFilters(t *testing.T) {
+	b, c4, _ := bedPair(t)
+	c6, _ := bedConnect(t, b, "tcp6", b.Links[0].Server6)
+	type end struct{ local, remote netip.AddrPort }
+	ends := []end{}
+	for _, c := range []*mptcp.MPTCPConn{c4, c6} {
+		ends = append(ends, end{c.LocalAddr().(*net.TCPAddr).AddrPort(), c.RemoteAddr().(*net.TCPAddr).AddrPort()})
+	}
+	v4, v6 := ends[0], ends[1]
+	// A port neither connection uses.
+	otherPort := strconv.Itoa(int(max(v4.local.Port(), v6.local.Port(), v4.remote.Port(), v6.remote.Port())) + 1)
+	for _, tc := range []struct {
+		args []string
+		want []end
+	}{
+		{nil, []end{v4, v6}},
+		{[]string{"-4"}, []end{v4}},
+		{[]string{"-6"}, []end{v6}},
+		{[]string{"-4", "-6"}, []end{v4, v6}},
+		{[]string{"-state", "established"}, []end{v4, v6}},
+		{[]string{"-state", "connected"}, []end{v4, v6}},
+		{[]string{"-state", "listening"}, nil},
+		{[]string{"-state", "syn-sent,time-wait", "-state", "close-wait"}, nil},
+		{[]string{"-state", "listen", "-state", "ESTABLISHED"}, []end{v4, v6}},
+		{[]string{"-local", v4.local.Addr().String()}, []end{v4}},
+		{[]string{"-local", "10.0.0.0/16"}, []end{v4}},
+		{[]string{"-local", "fd00::/16"}, []end{v6}},
+		{[]string{"-local", "[" + v6.local.Addr().String() + "]"}, []end{v6}},
+		{[]string{"-local", "192.0.2.0/24"}, nil},
+		{[]string{"-remote", v4.remote.Addr().String()}, []end{v4}},
+		{[]string{"-remote", "::ffff:10.0.1.0/120"}, []end{v4}},
+		{[]string{"-remote", "10.0.2.1"}, nil},
+		{[]string{"-sport", strconv.Itoa(int(v4.local.Port()))}, []end{v4}},
+		{[]string{"-sport", otherPort}, nil},
+		{[]string{"-dport", strconv.Itoa(int(v6.remote.Port()))}, []end{v6}},
+		{[]string{"-dport", otherPort}, nil},
+		{[]string{"-6", "-local", "10.0.0.0/8"}, nil},
+	} {
+		var got, want []string
+		for _, c := range connsJSON(t, b.Client, tc.args...).Connections {
+			got = append(got, c.Local+" -> "+c.Remote)
+		}
+		for _, e := range tc.want {
+			want = append(want, e.local.String()+" -> "+e.remote.String())
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("conns %q lists %q, want %q", tc.args, got, want)
+		}
+	}
+	// The server's namespace: the two listeners, the two connections.
+	var listeners, established []string
+	for _, c := range connsJSON(t, b.Server, "-state", "listening").Connections {
+		listeners = append(listeners, c.State+" "+c.Local)
+	}
+	for _, c := range connsJSON(t, b.Server, "-state", "established").Connections {
+		established = append(established, c.Remote)
+	}
+	slices.Sort(listeners)
+	slices.Sort(established)
+	wantListeners := []string{"LISTEN " + v4.remote.String(), "LISTEN " + v6.remote.String()}
+	wantEstablished := []string{v4.local.String(), v6.local.String()}
+	slices.Sort(wantListeners)
+	slices.Sort(wantEstablished)
+	if !slices.Equal(listeners, wantListeners) || !slices.Equal(established, wantEstablished) {
+		t.Errorf("server: listeners %q, want %q; established from %q, want %q", listeners, wantListeners, established, wantEstablished)
+	}
+	// A listener's line in the table, its peer as ss prints it.
+	table := connsIn(t, b.Server, "-state", "listening", "-4")
+	if !regexp.MustCompile(`^LISTEN\s+` + regexp.QuoteMeta(v4.remote.String()) + ` -> \*\s+token -`).MatchString(table) {
+		t.Errorf("listener's table:\n%s", table)
+	}
+}
+
+// A client whose server spoke only TCP is marked fallback, as ss marks
+// it.
+func TestConnsFallback(t *testing.T) {
+	b := testbed.New(t, 1)
+	l := b.Server.Listen(func() (net.Listener, error) {
+		var lc net.ListenConfig
+		lc.SetMultipathTCP(false)
+		return lc.Listen(context.Background(), "tcp4", netip.AddrPortFrom(b.Links[0].Server, 0).String())
+	})
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	c, err := b.Client.Dialer((&mptcp.Dialer{Timeout: 5 * time.Second}).DialContext)(context.Background(), "tcp4", l.Addr().String())
+	if err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			testenv.SkipOrFail(t, "no MPTCP: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if ok, err := c.(*mptcp.MPTCPConn).MultipathTCP(); ok || err != nil {
+		t.Fatalf("MultipathTCP() = %v, %v; want a fallback", ok, err)
+	}
+	doc := connsJSON(t, b.Client)
+	ss := ssMPTCP(t, b.Client)
+	if len(doc.Connections) != 1 {
+		t.Fatalf("%d connections listed, want the fallen-back one: %+v", len(doc.Connections), doc)
+	}
+	conn := doc.Connections[0]
+	if s := ss[conn.Local+" "+conn.Remote]; !conn.Fallback || !s.fallback || conn.Local != c.LocalAddr().String() {
+		t.Errorf("%s -> %s: fallback %v, ss says %v (%+v)", conn.Local, conn.Remote, conn.Fallback, s.fallback, ss)
+	}
+	table := connsIn(t, b.Client)
+	if !regexp.MustCompile(`(?m)^ESTABLISHED\s+` + regexp.QuoteMeta(conn.Local+" -> "+conn.Remote) + `\s+token [0-9a-f]{8}\s+fallback, \d subflows?\s`).MatchString(table) {
+		t.Errorf("the table does not mark the connection fallback:\n%s", table)
+	}
+}
+
+// -watch prints -count samples, and while the client sends over two
+// shaped paths each subflow's rates are those of its counters, out on the
+// client, in on the server: non-zero for the subflows that carried data
+// (at least one), below the link's rate.
+func TestConnsWatchRates(t *testing.T) {
+	b := testbed.New(t, 2)
+	const linkRate = 20e6 / 8 // bytes per second
+	for i := range b.Links {
+		b.Shape(i, "tbf rate 20mbit burst 32kbit latency 50ms")
+	}
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	client, server := bedConnect(t, b, "tcp4", b.Links[0].Server)
+	waitSubflows(t, client, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go io.Copy(io.Discard, server)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for ctx.Err() == nil {
+			client.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := client.Write(buf); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // past slow start
+
+	for _, side := range []struct {
+		ns   *testbed.NS
+		rate func(*subflowRecord) *float64
+		unit func(*subflowRecord) uint64
+	}{
+		{b.Client, func(s *subflowRecord) *float64 { return s.SendRate }, func(s *subflowRecord) uint64 { return s.BytesAcked }},
+		{b.Server, func(s *subflowRecord) *float64 { return s.ReceiveRate }, func(s *subflowRecord) uint64 { return s.BytesReceived }},
+	} {
+		out := connsIn(t, side.ns, "-json", "-watch", "100ms", "-count", "3", "-state", "established")
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("%s: %d lines, want one JSON document per sample, 3:\n%s", side.ns.Name, len(lines), out)
+		}
+		var samples [3]sample
+		var at [3]time.Time
+		for i, line := range lines {
+			if err := json.Unmarshal([]byte(line), &samples[i]); err != nil {
+				t.Fatalf("%s: sample %d: %v\n%s", side.ns.Name, i, err, line)
+			}
+			var err error
+			if at[i], err = time.Parse(time.RFC3339Nano, samples[i].Time); err != nil {
+				t.Fatalf("%s: sample %d: time %q: %v", side.ns.Name, i, samples[i].Time, err)
+			}
+			if len(samples[i].Connections) != 1 || len(samples[i].Connections[0].Subflows) != 2 {
+				t.Fatalf("%s: sample %d: want one connection with 2 subflows:\n%s", side.ns.Name, i, line)
+			}
+		}
+		for _, sf := range samples[0].Connections[0].Subflows {
+			if sf.SendRate != nil || sf.ReceiveRate != nil {
+				t.Errorf("%s: the first sample has rates: %+v", side.ns.Name, sf)
+			}
+		}
+		moving := 0
+		for i := 1; i < 3; i++ {
+			dt := at[i].Sub(at[i-1]).Seconds()
+			if dt < 0.05 || dt > 2 {
+				t.Errorf("%s: samples %d and %d are %.3fs apart, want about 0.1s", side.ns.Name, i-1, i, dt)
+			}
+			for _, sf := range samples[i].Connections[0].Subflows {
+				var before *subflowRecord
+				for j, p := range samples[i-1].Connections[0].Subflows {
+					if p.Local == sf.Local && p.Remote == sf.Remote {
+						before = &samples[i-1].Connections[0].Subflows[j]
+					}
+				}
+				if before == nil {
+					t.Errorf("%s: sample %d: subflow %s not in the sample before", side.ns.Name, i, sf.Local)
+					continue
+				}
+				// The rate is the change of the counter over the time
+				// between the samples, as the document gives both: not
+				// zero for a subflow that carried data, below the link's.
+				delta := side.unit(&sf) - side.unit(before)
+				want := float64(delta) / dt
+				r := side.rate(&sf)
+				switch {
+				case r == nil:
+					t.Errorf("%s: sample %d: subflow %s -> %s has no rate", side.ns.Name, i, sf.Local, sf.Remote)
+				case (*r > 0) != (delta > 0) || *r-want > 0.01*want || want-*r > 0.01*want:
+					t.Errorf("%s: sample %d: subflow %s rate %.0f B/s; its counter says %.0f (%d bytes in %.3fs)", side.ns.Name, i, sf.Local, *r, want, delta, dt)
+				case *r > 4*linkRate:
+					t.Errorf("%s: sample %d: subflow %s rate %.0f B/s, far above the link's %.0f", side.ns.Name, i, sf.Local, *r, linkRate)
+				}
+				if delta > 0 {
+					moving++
+				}
+			}
+		}
+		// A loss on a shaped link can hold the whole connection up for a
+		// window (MPTCP-level head-of-line blocking), not for both.
+		if moving == 0 {
+			t.Errorf("%s: no subflow carried data in 0.2s:\n%s", side.ns.Name, out)
+		}
+	}
+
+	// The table: three samples apart by a blank line, each with its time;
+	// rates from the second on.
+	out := connsIn(t, b.Client, "-watch", "100ms", "-count", "3", "-state", "established")
+	samples := strings.Split(strings.TrimSuffix(out, "\n"), "\n\n")
+	if len(samples) != 3 {
+		t.Fatalf("%d samples, want 3:\n%s", len(samples), out)
+	}
+	header := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3}  1 connection, every 100ms\nESTABLISHED `)
+	moving := 0
+	rate := regexp.MustCompile(`(?m)^  id \d/\d .*\sout (-|\S+ \S+/s)\s+in (-|\S+ \S+/s)$`)
+	for i, s := range samples {
+		rows := rate.FindAllStringSubmatch(s, -1)
+		if !header.MatchString(s) || len(rows) != 2 {
+			t.Errorf("sample %d: want a header, the connection and 2 subflow lines with rates:\n%s", i, s)
+			continue
+		}
+		for _, r := range rows {
+			switch {
+			case i == 0 && (r[1] != "-" || r[2] != "-"):
+				t.Errorf("sample %d: subflow line %q: want no rates in the first sample", i, r[0])
+			case i > 0 && (r[1] == "-" || r[2] == "-"):
+				t.Errorf("sample %d: subflow line %q: want rates", i, r[0])
+			case i > 0 && r[1] != "0 B/s":
+				moving++
+			}
+		}
+	}
+	if moving == 0 {
+		t.Errorf("no subflow sends in the second sample nor the third:\n%s", out)
+	}
+}
