@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
@@ -129,7 +130,11 @@ type idlePeer struct {
 
 // startIdlePeer runs this test binary as TestIdleConnsPeer with a
 // listener of the given kind, and waits for its address.
-func startIdlePeer(b *testing.B, kind string) *idlePeer {
+func startIdlePeer(b *testing.B, kind string) *idlePeer { return startIdlePeerIn(b, kind, nil) }
+
+// startIdlePeerIn is startIdlePeer with the server process started
+// inside the namespace ns, when ns is not nil.
+func startIdlePeerIn(b *testing.B, kind string, ns *testbed.NS) *idlePeer {
 	p := &idlePeer{b: b}
 	p.cmd = exec.Command(os.Args[0], "-test.run=^TestIdleConnsPeer$", "-test.count=1", "-test.timeout="+(2*idleWait).String())
 	p.cmd.Env = append(os.Environ(), idlePeerEnv+"="+kind)
@@ -142,7 +147,12 @@ func startIdlePeer(b *testing.B, kind string) *idlePeer {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := p.cmd.Start(); err != nil {
+	start := p.cmd.Start
+	if ns != nil {
+		// A process forked from a thread inside a namespace starts in it.
+		start = func() error { return ns.Do(p.cmd.Start) }
+	}
+	if err := start(); err != nil {
 		b.Fatalf("start the server process: %v", err)
 	}
 	b.Cleanup(func() {

@@ -7,25 +7,28 @@
 //
 // From the module root, as root on Linux with MPTCP:
 //
-//	go run ./internal/cmd/benchcmp [-count 6] [-maxcount 18] [-benchtime 250ms] [-rounds 1] [-streamtime 1s] [-slowcount 3] [-slowmaxcount 9] [-pathtime 3s] [-bench regexp] [-v]
+//	go run ./internal/cmd/benchcmp [-count 6] [-maxcount 18] [-benchtime 250ms] [-rounds 1] [-streamtime 1s] [-slowcount 3] [-slowmaxcount 9] [-pathtime 3s] [-listtime 5x] [-bench regexp] [-v]
 //
 // It builds the package's test binary once and runs it several times,
-// every benchmark once per run (-test.count=1), in four sets: the
+// every benchmark once per run (-test.count=1), in five sets: the
 // micro-benchmarks of rows 1 and 2 (-count runs, -benchtime each, and
 // -rounds A B B A rounds a run), the
 // loopback connection and stream benchmarks of rows 3 to 5 (-count runs,
 // -streamtime), the idle connections of row 7 (-slowcount runs, one
-// iteration) and the shaped paths of row 6 (-slowcount runs, -pathtime).
+// iteration), the shaped paths of row 6 (-slowcount runs, -pathtime) and
+// the listings of 10,000 connections of rows 8 and 9 (-slowcount runs,
+// -listtime).
 //
-// Within a run, each side-by-side benchmark of rows 1 to 5 measures its
-// baseline and its package side back to back, twice, in mirrored order
-// (A B B A), and a side's figure for the run is the lesser of its two
-// times per operation, or the mean of its two rates; the runs alternate
-// which side goes first (MPTCP_BENCH_ORDER=reverse). Rows 6 and 7
-// measure each side once per run. The table gives, over the
-// runs, the mean without the highest and the lowest figure (the median
-// under five runs), of each side and of the runs' ratios: a ratio is
-// taken within each run, which cancels most of the drift of a shared
+// Within a run, each side-by-side benchmark of rows 1 to 5 and 8
+// measures its baseline and its package side back to back, twice, in
+// mirrored order (A B B A), and a side's figure for the run is the
+// lesser of its two times per operation, or the mean of its two rates;
+// the runs alternate which side goes first (MPTCP_BENCH_ORDER=reverse).
+// Rows 6 and 7 measure each side once per run; row 9 measures its two
+// sides once per run, 1,000 connections before 10,000. The table gives,
+// over the runs, the mean without the highest and the lowest figure (the
+// median under five runs), of each side and of the runs' ratios: a ratio
+// is taken within each run, which cancels most of the drift of a shared
 // machine. The spread column gives the lowest and the highest of the
 // runs' ratios, the next the 95% confidence interval of their center.
 //
@@ -35,7 +38,7 @@
 // runs are done.
 //
 // A row's verdict follows one of two rules, which the table's rule
-// column names. On rows 1, 2a to 2c, 6 and 7 the center must meet the
+// column names. On rows 1, 2a to 2c and 6 to 9 the center must meet the
 // goal. On rows 3 to 5, where the package runs the standard library's
 // own code, the 95% confidence interval must reach it: such a row fails
 // only if the whole interval lies beyond the goal, as this machine's
@@ -119,6 +122,8 @@ var rows = []row{
 	{id: "5b", what: "proxy, io.Copy via io.LimitReader", pkg: "BenchmarkProxy/limit/mptcp", base: "BenchmarkProxy/limit/stdlib", unit: "flow-MB/s", kind: atLeast, limit: 0.97, byCI: true, splice: true, stalls: true},
 	{id: "6", what: "two 20 Mbit/s paths, MPTCP vs one TCP", pkg: "BenchmarkTwoPaths/mptcp", base: "BenchmarkTwoPaths/tcp", unit: "MB/s", kind: atLeast, limit: 1.9, sum: true},
 	{id: "7", what: "10,000 idle conns, heap per conn (both ends)", pkg: "BenchmarkIdleConns/mptcp", base: "BenchmarkIdleConns/stdlib", unit: "B/conn", kind: extra, limit: 64},
+	{id: "8", what: "list 10,000 conns with subflows: diag vs ss -Mni, ss -tni", pkg: "BenchmarkListConns/diag", base: "BenchmarkListConns/ss", unit: "ns/op", kind: atMost, limit: 0.5},
+	{id: "9", what: "streaming list, peak heap: 10,000 conns vs 1,000", pkg: "BenchmarkListHeap/conns=10000", base: "BenchmarkListHeap/conns=1000", unit: "peak-B", kind: extra, limit: 1 << 20},
 }
 
 // units returns the metrics of the package's side and the baseline's.
@@ -164,9 +169,10 @@ func main() {
 	rounds := flag.Int("rounds", 1, "A B B A rounds per run of the separate sub-benchmarks of rows 1 and 2 (their allocations, and rows 2d and 2e), whose least time per operation counts")
 	benchtime := flag.String("benchtime", "250ms", "-test.benchtime of the benchmarks of rows 1 and 2: a duration or Nx")
 	streamtime := flag.String("streamtime", "1s", "-test.benchtime of the loopback benchmarks of rows 3 to 5, whose rates swing more over short windows")
-	slowcount := flag.Int("slowcount", 3, "runs of the slow benchmarks, which vary little: the shaped paths (row 6) and the idle connections (row 7, one iteration each)")
+	slowcount := flag.Int("slowcount", 3, "runs of the slow benchmarks, which vary little: the shaped paths (row 6), the idle connections (row 7, one iteration each) and the listings (rows 8 and 9)")
 	slowMaxCount := flag.Int("slowmaxcount", 9, "runs at most of the slow benchmarks, as -maxcount")
 	pathtime := flag.String("pathtime", "3s", "-test.benchtime of the shaped paths (row 6), whose rate swings with the reordering between the paths over shorter windows")
+	listtime := flag.String("listtime", "5x", "-test.benchtime of the listings of 10,000 connections (rows 8 and 9): a count of listings (Nx) or a duration")
 	bench := flag.String("bench", ".", "run only the benchmarks whose top-level name matches this regexp")
 	verbose := flag.Bool("v", false, "print every benchmark line as it comes")
 	flag.Usage = func() {
@@ -184,6 +190,7 @@ func main() {
 		{[]string{"BenchmarkDialAcceptClose", "BenchmarkBulk", "BenchmarkProxy"}, *streamtime, *count, *maxCount, 1},
 		{[]string{"BenchmarkIdleConns"}, "1x", *slowcount, *slowMaxCount, 1},
 		{[]string{"BenchmarkTwoPaths"}, *pathtime, *slowcount, *slowMaxCount, 1},
+		{[]string{"BenchmarkListConns", "BenchmarkListHeap"}, *listtime, *slowcount, *slowMaxCount, 1},
 	}
 	for i := range sets {
 		sets[i].names = slices.DeleteFunc(sets[i].names, func(n string) bool { return !filter.MatchString(n) })
@@ -605,9 +612,9 @@ func table(out io.Writer, rows []row, runs []map[string]result, notes map[string
 		if rw.note != "" {
 			extras = append(extras, rw.note)
 		}
-		if rw.kind == extra {
+		if c := values(runs, rw.pkg, "client-B/conn"); len(c) > 0 {
 			extras = append(extras, fmt.Sprintf("client end alone: %s vs %s B",
-				num(center(values(runs, rw.pkg, "client-B/conn"))), num(center(values(runs, rw.base, "client-B/conn")))))
+				num(center(c)), num(center(values(runs, rw.base, "client-B/conn")))))
 		}
 		var verdict string
 		switch {
@@ -787,9 +794,13 @@ func goal(rw row) string {
 	return "none"
 }
 
-// limitText formats the row's limit as its goal states it.
+// limitText formats the row's limit as its goal states it: bytes in
+// MiB from 1 MiB up.
 func limitText(rw row) string {
 	if rw.kind == extra {
+		if rw.limit >= 1<<20 {
+			return fmt.Sprintf("+%g MiB", rw.limit/(1<<20))
+		}
 		return fmt.Sprintf("+%g B", rw.limit)
 	}
 	return fmt.Sprintf("%.2f", rw.limit)

@@ -247,6 +247,61 @@ func TestRules(t *testing.T) {
 	}
 }
 
+// Row 8 compares times (the lesser of a run's two measurements) against
+// 0.5; row 9 the difference of two peaks against 1 MiB, in bytes, and
+// only row 7 tells of its client ends.
+func TestListRows(t *testing.T) {
+	r8 := rowByID(t, "8")
+	if r8.kind != atMost || r8.limit != 0.5 || r8.byCI || r8.unit != "ns/op" {
+		t.Errorf("row 8: kind %d, limit %v, byCI %v, unit %q; want at most 0.5 ns/op by the center", r8.kind, r8.limit, r8.byCI, r8.unit)
+	}
+	r9 := rowByID(t, "9")
+	if r9.kind != extra || r9.limit != 1<<20 || r9.byCI || r9.unit != "peak-B" {
+		t.Errorf("row 9: kind %d, limit %v, byCI %v, unit %q; want at most 1 MiB more peak-B by the center", r9.kind, r9.limit, r9.byCI, r9.unit)
+	}
+	// peaks makes runs of row 9: 200 kB over 1,000 connections, and
+	// that plus each difference over 10,000.
+	peaks := func(diffs ...float64) []map[string]result {
+		var runs []map[string]result
+		for _, d := range diffs {
+			runs = append(runs, map[string]result{r9.base: {"peak-B": 200e3}, r9.pkg: {"peak-B": 200e3 + d}})
+		}
+		return runs
+	}
+	times := func(rs []result) []map[string]result {
+		// Each side measured twice (A B B A): the lesser time counts.
+		return []map[string]result{{r8.pkg: combine(rs[:2]), r8.base: combine(rs[2:])}}
+	}
+	r7 := rowByID(t, "7")
+	for _, c := range []struct {
+		name   string
+		row    row
+		runs   []map[string]result
+		holds  bool
+		phrase string
+	}{
+		{"row 8 at 0.45", r8, ratioRuns(r8, []float64{0.45, 0.44, 0.46}, nil), true, "| yes: center ≤ 0.50 |"},
+		{"row 8 at 0.55", r8, ratioRuns(r8, []float64{0.55, 0.54, 0.56}, nil), false, "| **no**: center > 0.50 |"},
+		{"row 8, the lesser times", r8, times([]result{{"ns/op": 150e6}, {"ns/op": 90e6}, {"ns/op": 200e6}, {"ns/op": 210e6}}), true, "| 0.450 |"},
+		{"row 9 at +0.9 MiB", r9, peaks(0.9*(1<<20), 0.8*(1<<20), 1.0*(1<<20)), true, "| yes: center ≤ +1 MiB |"},
+		{"row 9 at +1.1 MiB", r9, peaks(1.1*(1<<20), 1.2*(1<<20), 1.1*(1<<20)), false, "| **no**: center > +1 MiB |"},
+		{"row 9, no client ends", r9, peaks(1000, 2000, 3000), true, "| +2000.0 B (1.010) |"},
+		{"row 7, its client ends", r7, []map[string]result{{r7.pkg: {"B/conn": 620, "client-B/conn": 310}, r7.base: {"B/conn": 590, "client-B/conn": 295}}}, true, "client end alone: 310 vs 295 B"},
+	} {
+		var out bytes.Buffer
+		code := table(&out, []row{c.row}, c.runs, map[string]string{})
+		if got := code == 0; got != c.holds {
+			t.Errorf("%s: exit code %d, want the goal to hold: %v\n%s", c.name, code, c.holds, out.String())
+		}
+		if !strings.Contains(out.String(), c.phrase) {
+			t.Errorf("%s: no %q in\n%s", c.name, c.phrase, out.String())
+		}
+		if c.row.id == "9" && strings.Contains(out.String(), "client end") {
+			t.Errorf("%s: row 9 tells of client ends:\n%s", c.name, out.String())
+		}
+	}
+}
+
 // The table names each row's goal and rule.
 func TestGoalAndRule(t *testing.T) {
 	for _, c := range []struct{ id, goal, rule string }{
@@ -261,6 +316,8 @@ func TestGoalAndRule(t *testing.T) {
 		{"5b", "≥ 0.97", "95% CI reaches the goal (fails only if wholly beyond); splice on both sides; stalls no more than chance explains"},
 		{"6", "≥ 1.90", "center meets the goal"},
 		{"7", "≤ +64 B", "center meets the goal"},
+		{"8", "≤ 0.50", "center meets the goal"},
+		{"9", "≤ +1 MiB", "center meets the goal"},
 	} {
 		rw := rowByID(t, c.id)
 		if g, r := goal(rw), rule(rw); g != c.goal || r != c.rule {
