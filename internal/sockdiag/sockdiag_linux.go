@@ -111,6 +111,7 @@ type Conn struct {
 	fd  int
 	seq uint32
 	buf []byte
+	msg Msg // the message handed to callbacks, reused: one per Conn, not per socket
 }
 
 // Open opens a socket in the calling goroutine's network namespace, or,
@@ -280,11 +281,11 @@ func (c *Conn) parse(b []byte, dump bool, fn func(*Msg) error) (done bool, err e
 			}
 			return true, os.NewSyscallError("sock_diag", syscall.Errno(errno))
 		case unix.SOCK_DIAG_BY_FAMILY:
-			var m Msg
-			if err := decodeMsg(&m, body); err != nil {
+			m := &c.msg
+			if err := decodeMsg(m, body); err != nil {
 				return true, err
 			}
-			if err := fn(&m); err != nil {
+			if err := fn(m); err != nil {
 				return true, err
 			}
 			if !dump {
