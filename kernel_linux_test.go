@@ -30,15 +30,25 @@ const kmatrixExpectEnv = "MPTCP_KMATRIX_EXPECT"
 
 // kernelPaths is what a kernel answers, and which path the package took.
 type kernelPaths struct {
-	MPTCP         bool          // MPTCP sockets can be created
-	SocketErr     syscall.Errno // why not, when they cannot
-	Probe         string        // how MultipathTCP asks: TCP_IS_MPTCP, MPTCP_INFO (probe) or SO_PROTOCOL
-	InfoLen       int           // bytes of struct mptcp_info the kernel copies
-	InfoFields    InfoField     // the groups MPTCPInfo decoded
-	Subflows      string        // how Subflows read them: pathFullInfo or pathSeparate
-	SubflowID     uint32        // the id Subflows gave the first subflow
-	TCPInfoLen    int           // bytes of struct tcp_info per subflow (size_kernel)
-	TCPInfoFields TCPInfoField  // the groups Subflows decoded of it
+	MPTCP     bool          // MPTCP sockets can be created
+	SocketErr syscall.Errno // why not, when they cannot
+
+	// The kernel's own answers on the client end of an IPv4 connection
+	// the Dialer made (MPTCP where the kernel has it); 0 where it answers.
+	Protocol    int32         // SO_PROTOCOL
+	IsMPTCPErr  syscall.Errno // getsockopt(SOL_TCP, TCP_IS_MPTCP)
+	InfoErrno   syscall.Errno // getsockopt(SOL_MPTCP, MPTCP_INFO)
+	FullInfoErr syscall.Errno // getsockopt(SOL_MPTCP, MPTCP_FULL_INFO)
+
+	// What the package does on it.
+	Probe         string       // how MultipathTCP asks: TCP_IS_MPTCP, MPTCP_INFO (probe) or SO_PROTOCOL
+	Info          string       // how MPTCPInfo answers: MPTCP_INFO, or the error it fails with (errorName)
+	InfoLen       int          // bytes of struct mptcp_info the kernel copies
+	InfoFields    InfoField    // the groups MPTCPInfo decoded
+	Subflows      string       // how Subflows read them: pathFullInfo, pathSeparate, or the error it fails with
+	SubflowID     uint32       // the id Subflows gave the first subflow
+	TCPInfoLen    int          // bytes of struct tcp_info per subflow (size_kernel)
+	TCPInfoFields TCPInfoField // the groups Subflows decoded of it
 }
 
 const (
@@ -51,26 +61,77 @@ var methodNames = map[int32]string{methodUnknown: "-", methodIsMPTCP: "TCP_IS_MP
 // What the kernels the matrix boots must give (KERNEL.md, "Measured on
 // real kernels"). 6.18 is the development machines' own kernel.
 var kernelExpectations = map[string]kernelPaths{
-	// Debian 11's 5.10 is built without MPTCP.
-	"nomptcp": {SocketErr: unix.EPROTONOSUPPORT, Probe: "SO_PROTOCOL", Subflows: "-"},
+	// Debian 11's 5.10 is built without MPTCP: the Dialer's connection
+	// is a TCP socket.
+	"nomptcp": {SocketErr: unix.EPROTONOSUPPORT, Protocol: unix.IPPROTO_TCP, Probe: "SO_PROTOCOL", Info: "-", Subflows: "-"},
+	// 5.10 built with MPTCP from Debian 11's source (internal/kmatrix),
+	// for 5.6 - 5.15: MPTCP sockets, but no SOL_MPTCP (5.16), so no
+	// MPTCP_INFO and no subflow options. The package answers
+	// MultipathTCP from SO_PROTOCOL, which cannot see a fallback, and
+	// MPTCPInfo and Subflows fail with errors.ErrUnsupported; the
+	// kernel's socket diagnostics (5.9+) could answer all three.
+	"5.10-mptcp": {
+		MPTCP: true, Protocol: unix.IPPROTO_MPTCP,
+		IsMPTCPErr: unix.EOPNOTSUPP, InfoErrno: unix.EOPNOTSUPP, FullInfoErr: unix.EOPNOTSUPP,
+		Probe: "SO_PROTOCOL", Info: "ErrUnsupported", Subflows: "ErrUnsupported",
+	},
 	"6.1": {
-		MPTCP: true, Probe: "MPTCP_INFO",
+		MPTCP: true, Protocol: unix.IPPROTO_MPTCP, IsMPTCPErr: unix.EOPNOTSUPP, FullInfoErr: unix.EOPNOTSUPP,
+		Probe: "MPTCP_INFO", Info: "MPTCP_INFO",
 		InfoLen: 48, InfoFields: InfoBase | InfoLocalAddr | InfoChecksum,
 		Subflows: pathSeparate, SubflowID: 0,
 		TCPInfoLen: 232, TCPInfoFields: TCPInfoBase,
 	},
 	"6.12": {
-		MPTCP: true, Probe: "TCP_IS_MPTCP",
+		MPTCP: true, Protocol: unix.IPPROTO_MPTCP,
+		Probe: "TCP_IS_MPTCP", Info: "MPTCP_INFO",
 		InfoLen: 96, InfoFields: allInfoFields,
 		Subflows: pathFullInfo, SubflowID: 1,
 		TCPInfoLen: 248, TCPInfoFields: TCPInfoBase | TCPInfoRcvWnd | TCPInfoRTOStats,
 	},
 	"6.18": {
-		MPTCP: true, Probe: "TCP_IS_MPTCP",
+		MPTCP: true, Protocol: unix.IPPROTO_MPTCP,
+		Probe: "TCP_IS_MPTCP", Info: "MPTCP_INFO",
 		InfoLen: 96, InfoFields: allInfoFields,
 		Subflows: pathFullInfo, SubflowID: 1,
 		TCPInfoLen: 280, TCPInfoFields: TCPInfoBase | TCPInfoRcvWnd | TCPInfoRTOStats | TCPInfoAccECN,
 	},
+}
+
+// errorName names an error of the package by the sentinel it matches,
+// as the KMATRIX line and kernelExpectations spell it.
+func errorName(err error) string {
+	switch {
+	case err == nil:
+		return "nil"
+	case errors.Is(err, ErrNotMPTCP):
+		return "ErrNotMPTCP"
+	case errors.Is(err, errors.ErrUnsupported):
+		return "ErrUnsupported"
+	}
+	return "other"
+}
+
+// kernelHasSOLMPTCP reports whether the kernel has SOL_MPTCP (5.16+): a
+// fresh MPTCP socket, which cannot have fallen back, answers the
+// MPTCP_INFO probe there.
+func kernelHasSOLMPTCP(t *testing.T) bool {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_MPTCP)
+	if err != nil {
+		t.Fatalf("socket(IPPROTO_MPTCP): %v", err)
+	}
+	defer unix.Close(fd)
+	var zero uint32
+	switch errno := getsockopt(uintptr(fd), solMPTCP, optMPTCPInfo, nil, &zero); {
+	case errno == 0:
+		return true
+	case refused(errno):
+		return false
+	default:
+		t.Fatalf("MPTCP_INFO probe on a fresh MPTCP socket: %v", errno)
+	}
+	return false
 }
 
 const allInfoFields = InfoBase | InfoLocalAddr | InfoChecksum | InfoCounters | InfoSubflowsTotal | InfoLastActivity
@@ -131,14 +192,17 @@ func onFD(t *testing.T, c syscall.Conn, f func(fd uintptr)) {
 // rawKernelAnswers are the kernel's answers to direct getsockopt calls
 // on an MPTCP connection.
 type rawKernelAnswers struct {
+	protocol    int32         // getsockopt(SOL_SOCKET, SO_PROTOCOL)
 	isMPTCPErr  syscall.Errno // getsockopt(SOL_TCP, TCP_IS_MPTCP)
 	isMPTCP     int32
 	infoProbe   syscall.Errno // getsockopt(SOL_MPTCP, MPTCP_INFO) with optlen 0
-	infoLen     int           // optlen after MPTCP_INFO into a 256-byte buffer
+	infoErr     syscall.Errno // getsockopt(SOL_MPTCP, MPTCP_INFO) into a 256-byte buffer
+	infoLen     int           // its optlen after
 	fullInfoErr syscall.Errno // getsockopt(SOL_MPTCP, MPTCP_FULL_INFO) asking for no arrays
 	fullTCPLen  int           // its size_tcpinfo_kernel
 	fullNum     int           // its num_subflows
-	tcpInfoLen  int           // size_kernel of MPTCP_TCPINFO
+	tcpInfoErr  syscall.Errno // getsockopt(SOL_MPTCP, MPTCP_TCPINFO)
+	tcpInfoLen  int           // its size_kernel
 	tcpInfoNum  int           // its num_subflows
 }
 
@@ -147,6 +211,10 @@ func readRawKernelAnswers(t *testing.T, c *MPTCPConn) rawKernelAnswers {
 	var a rawKernelAnswers
 	ne := binary.NativeEndian
 	onFD(t, c, func(fd uintptr) {
+		var errno syscall.Errno
+		if a.protocol, errno = getsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL); errno != 0 {
+			t.Errorf("getsockopt(SO_PROTOCOL): %v", errno)
+		}
 		a.isMPTCP, a.isMPTCPErr = getsockoptInt(fd, unix.SOL_TCP, optTCPIsMPTCP)
 
 		var zero uint32
@@ -154,10 +222,9 @@ func readRawKernelAnswers(t *testing.T, c *MPTCPConn) rawKernelAnswers {
 
 		info := make([]byte, 256)
 		optlen := uint32(len(info))
-		if errno := getsockopt(fd, solMPTCP, optMPTCPInfo, unsafe.Pointer(&info[0]), &optlen); errno != 0 {
-			t.Errorf("getsockopt(MPTCP_INFO) on an MPTCP connection: %v", errno)
+		if a.infoErr = getsockopt(fd, solMPTCP, optMPTCPInfo, unsafe.Pointer(&info[0]), &optlen); a.infoErr == 0 {
+			a.infoLen = int(optlen)
 		}
-		a.infoLen = int(optlen)
 
 		full := make([]byte, fullInfoHdrLen+256)
 		optlen = uint32(len(full))
@@ -170,10 +237,9 @@ func readRawKernelAnswers(t *testing.T, c *MPTCPConn) rawKernelAnswers {
 		ne.PutUint32(sd[sdSizeSubflowData:], subflowDataLen)
 		ne.PutUint32(sd[sdSizeUser:], 512)
 		optlen = uint32(len(sd))
-		if errno := getsockopt(fd, solMPTCP, optMPTCPTCPInfo, unsafe.Pointer(&sd[0]), &optlen); errno != 0 {
-			t.Errorf("getsockopt(MPTCP_TCPINFO) on an MPTCP connection: %v", errno)
+		if a.tcpInfoErr = getsockopt(fd, solMPTCP, optMPTCPTCPInfo, unsafe.Pointer(&sd[0]), &optlen); a.tcpInfoErr == 0 {
+			a.tcpInfoNum, a.tcpInfoLen = int(ne.Uint32(sd[sdNumSubflows:])), int(ne.Uint32(sd[sdSizeKernel:]))
 		}
-		a.tcpInfoNum, a.tcpInfoLen = int(ne.Uint32(sd[sdNumSubflows:])), int(ne.Uint32(sd[sdSizeKernel:]))
 	})
 	return a
 }
@@ -224,11 +290,12 @@ func measureKernel(t *testing.T) kernelPaths {
 	plainLen, knowsIsMPTCP := plainTCPInfo(t)
 
 	if !k.MPTCP {
-		k.Subflows = "-"
+		k.Info, k.Subflows = "-", "-"
 		// Without MPTCP sockets every connection is TCP. A kernel that
 		// knows TCP_IS_MPTCP is learned from its answer; an older one
 		// answers from SO_PROTOCOL each time, and nothing is kept.
 		client, _ := mptcpPair(t, "tcp4")
+		k.Protocol = socketProtocol(t, client)
 		mustMultipath(t, "client without MPTCP", client, false)
 		k.Probe = methodNames[host.method.Load()]
 		want := "-"
@@ -249,7 +316,18 @@ func measureKernel(t *testing.T) kernelPaths {
 	mustMultipath(t, "client", client, true)
 	k.Probe = methodNames[host.method.Load()]
 	raw := readRawKernelAnswers(t, client)
-	k.InfoLen, k.TCPInfoLen = raw.infoLen, raw.tcpInfoLen
+	k.Protocol, k.IsMPTCPErr, k.InfoErrno, k.FullInfoErr = raw.protocol, raw.isMPTCPErr, raw.infoErr, raw.fullInfoErr
+	if raw.protocol != unix.IPPROTO_MPTCP {
+		t.Errorf("SO_PROTOCOL of an MPTCP connection: %d, want %d", raw.protocol, unix.IPPROTO_MPTCP)
+	}
+	if raw.infoErr != 0 {
+		measureWithoutSOLMPTCP(t, &k, client, raw)
+		return k
+	}
+	if raw.tcpInfoErr != 0 {
+		t.Errorf("getsockopt(MPTCP_TCPINFO) on an MPTCP connection: %v", raw.tcpInfoErr)
+	}
+	k.Info, k.InfoLen, k.TCPInfoLen = "MPTCP_INFO", raw.infoLen, raw.tcpInfoLen
 
 	in, err := client.MPTCPInfo()
 	if err != nil {
@@ -326,13 +404,66 @@ func measureKernel(t *testing.T) kernelPaths {
 	return k
 }
 
+// measureWithoutSOLMPTCP finishes measureKernel on a kernel that refuses
+// MPTCP_INFO on an MPTCP connection: one before 5.16, without SOL_MPTCP.
+// There the package answers MultipathTCP from SO_PROTOCOL and cannot
+// describe the connection: MPTCPInfo and Subflows fail with
+// errors.ErrUnsupported.
+func measureWithoutSOLMPTCP(t *testing.T, k *kernelPaths, client *MPTCPConn, raw rawKernelAnswers) {
+	t.Helper()
+	if !refused(raw.infoErr) {
+		t.Fatalf("getsockopt(MPTCP_INFO) on an MPTCP connection: %v, want success, EOPNOTSUPP or ENOPROTOOPT", raw.infoErr)
+	}
+	if kernelHasSOLMPTCP(t) {
+		t.Fatalf("a fresh MPTCP socket answers the MPTCP_INFO probe, but the connection refuses MPTCP_INFO (%v): it fell back?", raw.infoErr)
+	}
+	for what, errno := range map[string]syscall.Errno{
+		"TCP_IS_MPTCP": raw.isMPTCPErr, "MPTCP_INFO probe": raw.infoProbe,
+		"MPTCP_FULL_INFO": raw.fullInfoErr, "MPTCP_TCPINFO": raw.tcpInfoErr,
+	} {
+		if !refused(errno) {
+			t.Errorf("%s on a kernel without SOL_MPTCP: %v, want EOPNOTSUPP or ENOPROTOOPT", what, errno)
+		}
+	}
+	if k.Probe != "SO_PROTOCOL" {
+		t.Errorf("MultipathTCP probe is %s on a kernel without SOL_MPTCP, want SO_PROTOCOL", k.Probe)
+	}
+	_, err := client.MPTCPInfo()
+	k.Info = errorName(err)
+	_, err = client.Subflows()
+	k.Subflows = errorName(err)
+	for call, got := range map[string]string{"MPTCPInfo": k.Info, "Subflows": k.Subflows} {
+		if got != "ErrUnsupported" {
+			t.Errorf("%s on a kernel without SOL_MPTCP: %s, want an error matching errors.ErrUnsupported", call, got)
+		}
+	}
+}
+
+// errnoAnswer is how the KMATRIX line spells a raw answer.
+func errnoAnswer(errno syscall.Errno) string {
+	switch errno {
+	case 0:
+		return "ok"
+	case unix.EOPNOTSUPP: // also ENOTSUP, the name unix.ErrnoName gives it
+		return "EOPNOTSUPP"
+	}
+	return unix.ErrnoName(errno)
+}
+
 func (k kernelPaths) String() string {
 	if !k.MPTCP {
-		return fmt.Sprintf("mptcp=no socket=%s probe=%s info_len=- info_fields=- subflows=- subflow_id=- tcpinfo_len=- tcpinfo_fields=-",
-			unix.ErrnoName(k.SocketErr), k.Probe)
+		return fmt.Sprintf("mptcp=no socket=%s so_protocol=%d tcp_is_mptcp=- mptcp_info=- mptcp_full_info=- "+
+			"probe=%s info=- info_len=- info_fields=- subflows=- subflow_id=- tcpinfo_len=- tcpinfo_fields=-",
+			unix.ErrnoName(k.SocketErr), k.Protocol, k.Probe)
 	}
-	return fmt.Sprintf("mptcp=yes socket=ok probe=%s info_len=%d info_fields=%v subflows=%s subflow_id=%d tcpinfo_len=%d tcpinfo_fields=%v",
-		k.Probe, k.InfoLen, k.InfoFields, k.Subflows, k.SubflowID, k.TCPInfoLen, k.TCPInfoFields)
+	raw := fmt.Sprintf("mptcp=yes socket=ok so_protocol=%d tcp_is_mptcp=%s mptcp_info=%s mptcp_full_info=%s",
+		k.Protocol, errnoAnswer(k.IsMPTCPErr), errnoAnswer(k.InfoErrno), errnoAnswer(k.FullInfoErr))
+	if k.InfoErrno != 0 {
+		return fmt.Sprintf("%s probe=%s info=%s info_len=- info_fields=- subflows=%s subflow_id=- tcpinfo_len=- tcpinfo_fields=-",
+			raw, k.Probe, k.Info, k.Subflows)
+	}
+	return fmt.Sprintf("%s probe=%s info=%s info_len=%d info_fields=%v subflows=%s subflow_id=%d tcpinfo_len=%d tcpinfo_fields=%v",
+		raw, k.Probe, k.Info, k.InfoLen, k.InfoFields, k.Subflows, k.SubflowID, k.TCPInfoLen, k.TCPInfoFields)
 }
 
 // TestKernelAnswers finds the path each call takes on this kernel, logs
@@ -358,6 +489,7 @@ func TestKernelMPTCPLoopback(t *testing.T) {
 	if set && !want.MPTCP {
 		t.Fatalf("kernel %s must not create MPTCP sockets, but it does", name)
 	}
+	hasSOLMPTCP := kernelHasSOLMPTCP(t)
 	for _, network := range networks(t) {
 		t.Run(network, func(t *testing.T) {
 			t.Run("MPTCP to MPTCP", func(t *testing.T) {
@@ -368,6 +500,10 @@ func TestKernelMPTCPLoopback(t *testing.T) {
 				c, s := dialAccept(t, &Dialer{}, network, l)
 				client, server := c.(*MPTCPConn), s.(*MPTCPConn)
 				exchange(t, client, server, 1000)
+				if !hasSOLMPTCP {
+					checkWithoutSOLMPTCP(t, client, server, want, set)
+					return
+				}
 				tokens := map[string]uint32{}
 				for end, conn := range map[string]*MPTCPConn{"client": client, "server": server} {
 					mustMultipath(t, end, conn, true)
@@ -440,6 +576,30 @@ func TestKernelMPTCPLoopback(t *testing.T) {
 				checkNotMPTCP(t, "server", server)
 			})
 		})
+	}
+}
+
+// checkWithoutSOLMPTCP checks both ends of an MPTCP connection on a
+// kernel without SOL_MPTCP (before 5.16): both are MPTCP sockets, which
+// the package reports as MPTCP, and MPTCPInfo and Subflows fail as the
+// expectation says (errors.ErrUnsupported without one).
+func checkWithoutSOLMPTCP(t *testing.T, client, server *MPTCPConn, want kernelPaths, set bool) {
+	t.Helper()
+	wantInfo, wantSubflows := "ErrUnsupported", "ErrUnsupported"
+	if set {
+		wantInfo, wantSubflows = want.Info, want.Subflows
+	}
+	for end, conn := range map[string]*MPTCPConn{"client": client, "server": server} {
+		if p := socketProtocol(t, conn); p != unix.IPPROTO_MPTCP {
+			t.Errorf("%s: socket protocol %d, want MPTCP (%d)", end, p, unix.IPPROTO_MPTCP)
+		}
+		mustMultipath(t, end, conn, true)
+		if _, err := conn.MPTCPInfo(); errorName(err) != wantInfo {
+			t.Errorf("%s: MPTCPInfo: %v (%s), want %s", end, err, errorName(err), wantInfo)
+		}
+		if _, err := conn.Subflows(); errorName(err) != wantSubflows {
+			t.Errorf("%s: Subflows: %v (%s), want %s", end, err, errorName(err), wantSubflows)
+		}
 	}
 }
 
