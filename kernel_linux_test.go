@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/multipath-go/mptcp/internal/sockdiag"
 )
 
 // These tests assert what the running kernel must give: which path each
@@ -52,6 +54,7 @@ type kernelPaths struct {
 }
 
 const (
+	pathDiag     = "sock_diag"
 	pathFullInfo = "MPTCP_FULL_INFO"
 	pathSeparate = "MPTCP_TCPINFO+MPTCP_SUBFLOW_ADDRS"
 )
@@ -65,15 +68,17 @@ var kernelExpectations = map[string]kernelPaths{
 	// is a TCP socket.
 	"nomptcp": {SocketErr: unix.EPROTONOSUPPORT, Protocol: unix.IPPROTO_TCP, Probe: "SO_PROTOCOL", Info: "-", Subflows: "-"},
 	// 5.10 built with MPTCP from Debian 11's source (internal/kmatrix),
-	// for 5.6 - 5.15: MPTCP sockets, but no SOL_MPTCP (5.16), so no
-	// MPTCP_INFO and no subflow options. The package answers
-	// MultipathTCP from SO_PROTOCOL, which cannot see a fallback, and
-	// MPTCPInfo and Subflows fail with errors.ErrUnsupported; the
-	// kernel's socket diagnostics (5.9+) could answer all three.
+	// for 5.9 - 5.15: MPTCP sockets, but no SOL_MPTCP (5.16), so no
+	// MPTCP_INFO and no subflow options. MultipathTCP learns SO_PROTOCOL
+	// and asks socket diagnostics for a fallback; MPTCPInfo reads them
+	// (40 bytes, the base fields), and Subflows the TCP sockets' ULP
+	// information, which has no subflow ids.
 	"5.10-mptcp": {
 		MPTCP: true, Protocol: unix.IPPROTO_MPTCP,
 		IsMPTCPErr: unix.EOPNOTSUPP, InfoErrno: unix.EOPNOTSUPP, FullInfoErr: unix.EOPNOTSUPP,
-		Probe: "SO_PROTOCOL", Info: "ErrUnsupported", Subflows: "ErrUnsupported",
+		Probe: "SO_PROTOCOL", Info: pathDiag, InfoLen: 40, InfoFields: InfoBase,
+		Subflows: pathDiag, SubflowID: 0,
+		TCPInfoLen: 232, TCPInfoFields: TCPInfoBase,
 	},
 	"6.1": {
 		MPTCP: true, Protocol: unix.IPPROTO_MPTCP, IsMPTCPErr: unix.EOPNOTSUPP, FullInfoErr: unix.EOPNOTSUPP,
@@ -140,6 +145,7 @@ const allInfoFields = InfoBase | InfoLocalAddr | InfoChecksum | InfoCounters | I
 // history (KERNEL.md), not from the decoders' own tables.
 var (
 	infoFieldsByLen = map[int]InfoField{
+		40: InfoBase,                                                                   // 5.9 - 5.11, through socket diagnostics
 		48: InfoBase | InfoLocalAddr | InfoChecksum,                                    // 5.16 - 6.4
 		80: InfoBase | InfoLocalAddr | InfoChecksum | InfoCounters,                     // 6.5 - 6.7
 		88: InfoBase | InfoLocalAddr | InfoChecksum | InfoCounters | InfoSubflowsTotal, // 6.8 - 6.9
@@ -428,15 +434,70 @@ func measureWithoutSOLMPTCP(t *testing.T, k *kernelPaths, client *MPTCPConn, raw
 	if k.Probe != "SO_PROTOCOL" {
 		t.Errorf("MultipathTCP probe is %s on a kernel without SOL_MPTCP, want SO_PROTOCOL", k.Probe)
 	}
-	_, err := client.MPTCPInfo()
-	k.Info = errorName(err)
-	_, err = client.Subflows()
-	k.Subflows = errorName(err)
-	for call, got := range map[string]string{"MPTCPInfo": k.Info, "Subflows": k.Subflows} {
-		if got != "ErrUnsupported" {
-			t.Errorf("%s on a kernel without SOL_MPTCP: %s, want an error matching errors.ErrUnsupported", call, got)
+	// MPTCPInfo and Subflows answer from socket diagnostics (5.9+), or
+	// fail with errors.ErrUnsupported where the kernel has none.
+	in, err := client.MPTCPInfo()
+	if err != nil {
+		k.Info, k.Subflows = errorName(err), errorName(err)
+		if k.Info != "ErrUnsupported" {
+			t.Errorf("MPTCPInfo on a kernel without SOL_MPTCP: %v, want an answer from socket diagnostics or errors.ErrUnsupported", err)
+		}
+		return
+	}
+	k.Info, k.InfoFields = pathDiag, in.Fields()
+	diagLen, diagToken, tcpLen := diagAnswers(t, client)
+	k.InfoLen, k.TCPInfoLen = diagLen, tcpLen
+	if in.Token != diagToken || in.Token == 0 {
+		t.Errorf("MPTCPInfo token %08x; socket diagnostics say %08x", in.Token, diagToken)
+	}
+	if want, ok := infoFieldsByLen[min(k.InfoLen, infoLen)]; !ok || k.InfoFields != want {
+		t.Errorf("MPTCPInfo decoded %v from %d bytes of socket diagnostics, want %v", k.InfoFields, k.InfoLen, want)
+	}
+	subs, err := client.Subflows()
+	if err != nil {
+		t.Fatalf("Subflows on a kernel without SOL_MPTCP: %v", err)
+	}
+	if len(subs) != 1 || subs[0].Local != addrPort(t, client.LocalAddr()) || subs[0].Remote != addrPort(t, client.RemoteAddr()) {
+		t.Fatalf("Subflows: %v, want the connection's one subflow", subs)
+	}
+	k.Subflows, k.SubflowID, k.TCPInfoFields = pathDiag, subs[0].ID, subs[0].TCP.Fields()
+	if want, ok := tcpInfoFieldsByLen[min(k.TCPInfoLen, tcpInfoLen)]; !ok || k.TCPInfoFields != want {
+		t.Errorf("Subflows decoded tcp_info %v from %d bytes of socket diagnostics, want %v", k.TCPInfoFields, k.TCPInfoLen, want)
+	}
+}
+
+// diagAnswers asks socket diagnostics directly for c's mptcp_info length
+// and token, and its first subflow's tcp_info length.
+func diagAnswers(t *testing.T, c *MPTCPConn) (infoLen int, token uint32, tcpLen int) {
+	t.Helper()
+	local, remote := addrPort(t, c.LocalAddr()), addrPort(t, c.RemoteAddr())
+	dc, err := sockdiag.Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	for _, proto := range []uint32{unix.IPPROTO_MPTCP, unix.IPPROTO_TCP} {
+		req := sockdiag.Request{Family: unix.AF_INET, Protocol: proto, Ext: sockdiag.ExtInfo, States: sockdiag.AllStates, Dump: true}
+		req.ID.Cookie = [2]uint32{sockdiag.NoCookie, sockdiag.NoCookie}
+		if err := dc.Query(&req, func(m *sockdiag.Msg) error {
+			if l, r := m.AddrPorts(); l != local || r != remote {
+				return nil
+			}
+			info, _ := m.Attr(sockdiag.AttrInfo)
+			if proto == unix.IPPROTO_MPTCP {
+				infoLen = len(info)
+				if len(info) >= 16 {
+					token = binary.NativeEndian.Uint32(info[miToken:])
+				}
+			} else {
+				tcpLen = len(info)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("socket diagnostics: %v", err)
 		}
 	}
+	return infoLen, token, tcpLen
 }
 
 // errnoAnswer is how the KMATRIX line spells a raw answer.
@@ -458,7 +519,7 @@ func (k kernelPaths) String() string {
 	}
 	raw := fmt.Sprintf("mptcp=yes socket=ok so_protocol=%d tcp_is_mptcp=%s mptcp_info=%s mptcp_full_info=%s",
 		k.Protocol, errnoAnswer(k.IsMPTCPErr), errnoAnswer(k.InfoErrno), errnoAnswer(k.FullInfoErr))
-	if k.InfoErrno != 0 {
+	if k.InfoErrno != 0 && k.Info != pathDiag {
 		return fmt.Sprintf("%s probe=%s info=%s info_len=- info_fields=- subflows=%s subflow_id=- tcpinfo_len=- tcpinfo_fields=-",
 			raw, k.Probe, k.Info, k.Subflows)
 	}
@@ -581,24 +642,34 @@ func TestKernelMPTCPLoopback(t *testing.T) {
 
 // checkWithoutSOLMPTCP checks both ends of an MPTCP connection on a
 // kernel without SOL_MPTCP (before 5.16): both are MPTCP sockets, which
-// the package reports as MPTCP, and MPTCPInfo and Subflows fail as the
-// expectation says (errors.ErrUnsupported without one).
+// the package reports as MPTCP, and MPTCPInfo and Subflows answer from
+// socket diagnostics as the expectation says (or fail with
+// errors.ErrUnsupported on a kernel without them).
 func checkWithoutSOLMPTCP(t *testing.T, client, server *MPTCPConn, want kernelPaths, set bool) {
 	t.Helper()
-	wantInfo, wantSubflows := "ErrUnsupported", "ErrUnsupported"
-	if set {
-		wantInfo, wantSubflows = want.Info, want.Subflows
-	}
 	for end, conn := range map[string]*MPTCPConn{"client": client, "server": server} {
 		if p := socketProtocol(t, conn); p != unix.IPPROTO_MPTCP {
 			t.Errorf("%s: socket protocol %d, want MPTCP (%d)", end, p, unix.IPPROTO_MPTCP)
 		}
 		mustMultipath(t, end, conn, true)
-		if _, err := conn.MPTCPInfo(); errorName(err) != wantInfo {
-			t.Errorf("%s: MPTCPInfo: %v (%s), want %s", end, err, errorName(err), wantInfo)
+		in, err := conn.MPTCPInfo()
+		got := pathDiag
+		if err != nil {
+			got = errorName(err)
 		}
-		if _, err := conn.Subflows(); errorName(err) != wantSubflows {
-			t.Errorf("%s: Subflows: %v (%s), want %s", end, err, errorName(err), wantSubflows)
+		if (set && got != want.Info) || (!set && got != pathDiag && got != "ErrUnsupported") {
+			t.Errorf("%s: MPTCPInfo: %v (%s), want %s", end, err, got, want.Info)
+		}
+		if err == nil && in.Token == 0 {
+			t.Errorf("%s: MPTCPInfo from socket diagnostics has no token", end)
+		}
+		subs, err := conn.Subflows()
+		got = pathDiag
+		if err != nil {
+			got = errorName(err)
+		}
+		if (set && got != want.Subflows) || (err == nil && len(subs) != 1) {
+			t.Errorf("%s: Subflows: %v, %v (%s), want %s and one subflow", end, subs, err, got, want.Subflows)
 		}
 	}
 }
