@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,13 +21,35 @@ import (
 // kernelSpec is one kernel of the matrix: a Debian release's kernel and
 // what the package's tests must find on it.
 type kernelSpec struct {
-	Name   string // the kernel series, "6.1": the fetched release must start with it
+	Name   string // the matrix's name for it, "6.1", "5.10-mptcp": what -kernels selects
+	Series string // the kernel series the release must start with; empty: Name
 	Suite  string // the Debian suite that ships it
 	Expect string // passed to the tests as MPTCP_KMATRIX_EXPECT
 	MPTCP  bool   // whether the kernel's config must have CONFIG_MPTCP=y
-	// Skip is the test binary's -test.skip on this kernel: tests that
-	// cannot pass there by design, listed in the table's notes.
-	Skip, SkipWhy string
+	// Source, when set, is the suite's kernel source package: the kernel
+	// is built from it (build.go) instead of fetched as a binary package.
+	Source string
+	// Skips are the tests that do not run on this kernel (the test
+	// binary's -test.skip), in groups by reason, listed in the table's
+	// notes.
+	Skips []testSkip
+}
+
+// testSkip is a group of tests a kernel does not run, and why.
+type testSkip struct {
+	// Tests are -test.skip patterns, one per test or subtest: "^TestX$",
+	// "^TestX$/^sub$". They go on the kernel's command line: no spaces.
+	Tests []string
+	Why   string
+}
+
+// skipPattern is the -test.skip pattern of every test spec skips.
+func (s kernelSpec) skipPattern() string {
+	var all []string
+	for _, g := range s.Skips {
+		all = append(all, g.Tests...)
+	}
+	return strings.Join(all, "|")
 }
 
 // defaultKernels are the kernels people run: Debian 11, 12 and 13.
@@ -36,10 +59,83 @@ var defaultKernels = []kernelSpec{
 		// An example's output is fixed: the examples print what an MPTCP
 		// connection shows, and one ends the test binary with log.Fatal
 		// where MPTCPInfo fails.
-		Skip: "^Example", SkipWhy: "the examples' fixed output is that of MPTCP connections",
+		Skips: []testSkip{{Tests: []string{"^Example"}, Why: "the examples' fixed output is that of MPTCP connections"}},
 	},
 	{Name: "6.1", Suite: "bookworm", Expect: "6.1", MPTCP: true},
 	{Name: "6.12", Suite: "trixie", Expect: "6.12", MPTCP: true},
+	{
+		// Debian 11's own kernel has MPTCP off; this one is built from
+		// its source package with MPTCP on: the 5.6 - 5.15 kernels, which
+		// have MPTCP sockets but no SOL_MPTCP.
+		Name: "5.10-mptcp", Series: "5.10", Suite: "bullseye", Expect: "5.10-mptcp", MPTCP: true,
+		Source: "linux-source-5.10",
+		Skips:  skips510MPTCP,
+	},
+}
+
+// series is the kernel series the spec's release must belong to.
+func (s kernelSpec) series() string {
+	if s.Series != "" {
+		return s.Series
+	}
+	return s.Name
+}
+
+// cacheName is the spec's directory under the cache's kernels.
+func (s kernelSpec) cacheName() string {
+	if s.Source != "" {
+		return s.Suite + "-amd64-" + s.Source
+	}
+	return s.Suite + "-amd64"
+}
+
+// skips510MPTCP are the tests that fail on 5.10 with MPTCP, for now.
+var skips510MPTCP = []testSkip{
+	{
+		// Before 5.16 the package asks SO_PROTOCOL alone, which cannot
+		// see a fallback (a fallen-back client stays protocol 262), and
+		// nothing answers MPTCPInfo or Subflows (errors.ErrUnsupported):
+		// what only the kernel's socket diagnostics can tell there.
+		Tests: []string{
+			"^TestMPTCPToMPTCPBothEndsReportMPTCP$",                    // MPTCPInfo fails
+			"^TestSubflowCountersMoveByWhatWasSent$",                   // Snapshot fails
+			"^TestMPTCPClientToPlainServerIsNotMPTCP$",                 // a fallen-back client reports MPTCP
+			"^TestClosedConnectionMethodsReturnErrClosed$",             // its fallen-back connection reports MPTCP
+			"^TestMethodsConcurrentWithCloseAndIO$",                    // MPTCPInfo and Subflows fail on an open connection
+			"^TestHotPathsDoNotAllocate$",                              // the calls fail, and their errors allocate
+			"^TestRequireMPTCP$/^TCP_peer$",                            // a strict dial to a TCP-only server succeeds
+			"^TestListenerWrapsExistingListeners$",                     // a fallen-back client reports MPTCP
+			"^TestKernelMPTCPLoopback$/^tcp[46]$/^MPTCP_to_plain_TCP$", // a fallen-back client reports MPTCP
+			"^TestProbeAfterDescriptorsRanOut$",                        // a strict dial to a TCP-only server succeeds
+			"^TestProbeFirstCalledWhereMPTCPIsDisabled$",               // the same, in a child process
+			"^TestDialErrorsReturnNilConn$",                            // a strict dial to a TCP-only server succeeds
+			"^ExampleMPTCPConn_Subflows$",                              // MPTCPInfo fails: log.Fatal ends the test binary
+			"^ExampleDialer_requireMPTCP$",                             // a strict dial to a TCP-only server succeeds
+		},
+		Why: "needs sock_diag on 5.9 - 5.15 (issue: host-wide view)",
+	},
+	{
+		Tests: []string{"^TestRequireMPTCP$/^refused_port_keeps_its_errno$"},
+		Why: "5.10 never completes a non-blocking MPTCP connect to a refused port (KERNEL.md): " +
+			"the dial waits out its timeout and fails with i/o timeout, not ECONNREFUSED",
+	},
+	{
+		// Go's splice falls back to a copy on EINVAL only, and the bytes it
+		// moved into its pipe are lost: io.Copy into an MPTCP connection
+		// from a TCP one fails there (KERNEL.md).
+		Tests: []string{"^TestZeroCopySpliceProxy$", "^TestZeroCopySpliceReadFrom$", "^TestZeroCopySpliceLimitReader$"},
+		Why: "5.10's MPTCP sockets refuse splice into them (EOPNOTSUPP), which Go's splice does not fall back from: " +
+			"ReadFrom into an MPTCP connection fails",
+	},
+	{
+		Tests: []string{"^TestZeroCopySendfile$"},
+		Why:   "on 5.10 sendfile into an MPTCP socket is not zero-copy: the test's measure cannot tell it from a user-space copy",
+	},
+	{
+		Tests: []string{"^TestStrictDialControlHookFails$"},
+		Why: "5.10's MPTCP sockets take SO_ATTACH_FILTER, the option this test sets as one " +
+			"MPTCP sockets refuse (6.1 and later refuse it): the dial it expects to fail succeeds",
+	},
 }
 
 // flavours are the metapackages tried in order: the cloud image is the
@@ -56,7 +152,15 @@ type kernel struct {
 	Release string     `json:"release"` // uname -r
 	Vmlinuz string     `json:"-"`       // path to the image
 	Config  string     `json:"-"`       // path to its build configuration
-	Fetched time.Time  `json:"fetched"`
+	// Fetched is when the suite was last asked for its current
+	// package: when the kernel was fetched or built, or found current.
+	Fetched time.Time `json:"fetched"`
+	// Recipe identifies how a kernel built from source was configured
+	// (buildRecipe); a kernel built by another recipe is built again.
+	Recipe string `json:"recipe,omitempty"`
+	// Built is how long building it took, in this run; zero when it
+	// came from the cache or is a binary package.
+	Built time.Duration `json:"-"`
 }
 
 // errMissing marks what the machine lacks (qemu, apt, a mirror, a
@@ -92,13 +196,22 @@ const maxAge = 30 * 24 * time.Hour
 // not cached, older than maxAge, or a refresh was asked for. A cached
 // kernel is still used when fetching a newer one fails.
 func (f *fetcher) kernel(ctx context.Context, spec kernelSpec) (*kernel, error) {
-	dir := filepath.Join(f.cacheDir, "kernels", spec.Suite+"-amd64")
+	dir := filepath.Join(f.cacheDir, "kernels", spec.cacheName())
 	cached, cerr := loadKernel(dir, spec)
 	if cerr == nil && !f.refresh && time.Since(cached.Fetched) < maxAge {
 		return cached, nil
 	}
-	k, err := f.fetch(ctx, spec, dir)
-	if err != nil && cerr == nil {
+	if cerr != nil && !errors.Is(cerr, fs.ErrNotExist) {
+		f.logf("%s: not using the cached kernel: %v", spec.Name, cerr)
+	}
+	var k *kernel
+	var err error
+	if spec.Source != "" {
+		k, err = f.build(ctx, spec, dir, cached)
+	} else {
+		k, err = f.fetch(ctx, spec, dir)
+	}
+	if err != nil && cached != nil {
 		f.logf("%s: fetching a newer kernel failed, using the cached %s: %v", spec.Name, cached.Release, err)
 		return cached, nil
 	}
@@ -121,14 +234,20 @@ func loadKernel(dir string, spec kernelSpec) (*kernel, error) {
 			return nil, err
 		}
 	}
-	return k, checkKernel(k)
+	if spec.Source != "" && k.Recipe != buildRecipe() {
+		return nil, fmt.Errorf("the kernel in %s was built by another recipe (%q, now %q)", dir, k.Recipe, buildRecipe())
+	}
+	if err := checkKernel(k); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // checkKernel makes sure the kernel is the one the spec means: the right
 // series, and MPTCP built in or not as expected.
 func checkKernel(k *kernel) error {
-	if !strings.HasPrefix(k.Release, k.Spec.Name+".") {
-		return fmt.Errorf("%s ships kernel %s, not a %s kernel", k.Spec.Suite, k.Release, k.Spec.Name)
+	if !strings.HasPrefix(k.Release, k.Spec.series()+".") {
+		return fmt.Errorf("%s ships kernel %s, not a %s kernel", k.Spec.Suite, k.Release, k.Spec.series())
 	}
 	cfg, err := os.ReadFile(k.Config)
 	if err != nil {
@@ -138,10 +257,48 @@ func checkKernel(k *kernel) error {
 	if has != k.Spec.MPTCP {
 		return fmt.Errorf("kernel %s: CONFIG_MPTCP=y is %v in its config, the matrix expects %v", k.Release, has, k.Spec.MPTCP)
 	}
+	if k.Spec.Source != "" {
+		if missing := missingOptions(cfg, builtOptions()); len(missing) > 0 {
+			return fmt.Errorf("kernel %s: its config lacks %s", k.Release, strings.Join(missing, " "))
+		}
+	}
 	return nil
 }
 
 func (f *fetcher) fetch(ctx context.Context, spec kernelSpec, dir string) (*kernel, error) {
+	a, err := f.openApt(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer a.remove()
+	pkg, version, err := a.resolve(ctx)
+	if err != nil {
+		return nil, missingf("no kernel package in %s: %v", spec.Suite, err)
+	}
+	deb, err := a.download(ctx, spec, pkg, version)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(f.cacheDir, "kernel-"+spec.Suite+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	release, err := extractBoot(ctx, deb, tmp)
+	if err != nil {
+		return nil, fmt.Errorf("extracting %s: %w", filepath.Base(deb), err)
+	}
+	k := &kernel{
+		Spec: spec, Package: pkg, Version: version, Release: release,
+		Vmlinuz: filepath.Join(tmp, "vmlinuz"), Config: filepath.Join(tmp, "config"),
+		Fetched: time.Now().UTC().Truncate(time.Second),
+	}
+	return installKernel(k, tmp, dir)
+}
+
+// openApt makes a private apt state for spec's suite and updates its
+// package lists. The caller removes it.
+func (f *fetcher) openApt(ctx context.Context, spec kernelSpec) (*aptState, error) {
 	for _, tool := range []string{"apt-get", "apt-cache", "dpkg-deb"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, missingf("cannot fetch kernels: %s not found (a Debian host is needed)", tool)
@@ -158,9 +315,9 @@ func (f *fetcher) fetch(ctx context.Context, spec kernelSpec, dir string) (*kern
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(state)
-	a := &aptState{dir: state}
+	a := &aptState{dir: state, logf: f.logf}
 	if err := a.init(mirror, keyring, spec.Suite); err != nil {
+		a.remove()
 		return nil, err
 	}
 	f.logf("%s: apt-get update (%s %s)", spec.Name, mirror, spec.Suite)
@@ -170,47 +327,39 @@ func (f *fetcher) fetch(ctx context.Context, spec kernelSpec, dir string) (*kern
 		if err != nil {
 			failed = err.Error() + "\n" + lastLines(out, 10)
 		}
+		a.remove()
 		return nil, missingf("apt-get update for %s from %s failed:\n%s", spec.Suite, mirror, strings.TrimSpace(failed))
 	}
-	pkg, version, err := a.resolve(ctx)
-	if err != nil {
-		return nil, missingf("no kernel package in %s: %v", spec.Suite, err)
-	}
-	f.logf("%s: apt-get download %s=%s", spec.Name, pkg, version)
-	dl := filepath.Join(state, "download")
+	return a, nil
+}
+
+// download fetches pkg=version into the apt state and returns the .deb.
+func (a *aptState) download(ctx context.Context, spec kernelSpec, pkg, version string) (string, error) {
+	a.logf("%s: apt-get download %s=%s", spec.Name, pkg, version)
+	dl := filepath.Join(a.dir, "download")
 	if err := os.Mkdir(dl, 0o755); err != nil {
-		return nil, err
+		return "", err
 	}
 	if out, err := a.runIn(ctx, dl, "apt-get", "download", pkg+"="+version); err != nil {
-		return nil, missingf("apt-get download %s=%s failed: %v\n%s", pkg, version, err, lastLines(out, 10))
+		return "", missingf("apt-get download %s=%s failed: %v\n%s", pkg, version, err, lastLines(out, 10))
 	}
 	debs, _ := filepath.Glob(filepath.Join(dl, "*.deb"))
 	if len(debs) != 1 {
-		return nil, fmt.Errorf("apt-get download %s left %d .deb files", pkg, len(debs))
+		return "", fmt.Errorf("apt-get download %s left %d .deb files", pkg, len(debs))
 	}
-	tmp, err := os.MkdirTemp(f.cacheDir, "kernel-"+spec.Suite+"-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	release, err := extractBoot(ctx, debs[0], tmp)
-	if err != nil {
-		return nil, fmt.Errorf("extracting %s: %w", filepath.Base(debs[0]), err)
-	}
-	k := &kernel{
-		Spec: spec, Package: pkg, Version: version, Release: release,
-		Vmlinuz: filepath.Join(tmp, "vmlinuz"), Config: filepath.Join(tmp, "config"),
-		Fetched: time.Now().UTC().Truncate(time.Second),
-	}
+	return debs[0], nil
+}
+
+// installKernel checks the kernel k, whose files are in tmp, and makes
+// tmp the cached kernel dir, replacing the one there in one rename, so
+// that an interrupted fetch or build never leaves a half kernel behind.
+func installKernel(k *kernel, tmp, dir string) (*kernel, error) {
 	if err := checkKernel(k); err != nil {
 		return nil, err
 	}
-	b, _ := json.MarshalIndent(k, "", "  ")
-	if err := os.WriteFile(filepath.Join(tmp, "kernel.json"), append(b, '\n'), 0o644); err != nil {
+	if err := writeKernelJSON(tmp, k); err != nil {
 		return nil, err
 	}
-	// Replace the cached kernel in one rename, so that an interrupted
-	// fetch never leaves a half kernel behind.
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, err
 	}
@@ -220,13 +369,27 @@ func (f *fetcher) fetch(ctx context.Context, spec kernelSpec, dir string) (*kern
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, err
 	}
-	return loadKernel(dir, spec)
+	return loadKernel(dir, k.Spec)
+}
+
+// writeKernelJSON writes what is known of k into dir/kernel.json.
+func writeKernelJSON(dir string, k *kernel) error {
+	b, err := json.MarshalIndent(k, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "kernel.json"), append(b, '\n'), 0o644)
 }
 
 // aptState is a private apt configuration: its own sources, lists and
 // cache, none of the machine's hooks, so that fetching kernels of other
 // releases touches nothing of the machine's own apt state.
-type aptState struct{ dir string }
+type aptState struct {
+	dir  string
+	logf func(format string, args ...any)
+}
+
+func (a *aptState) remove() { os.RemoveAll(a.dir) }
 
 func (a *aptState) init(mirror, keyring, suite string) error {
 	for _, d := range []string{"lists/partial", "cache/archives/partial"} {
@@ -302,24 +465,33 @@ func parseMetaDepends(show string) (pkg, version string, ok bool) {
 
 // extractBoot writes the package's /boot/vmlinuz-* and /boot/config-*
 // into dir as vmlinuz and config, and returns the kernel release.
-func extractBoot(ctx context.Context, deb, dir string) (string, error) {
+func extractBoot(ctx context.Context, deb, dir string) (release string, err error) {
+	err = readDeb(ctx, deb, func(r io.Reader) (err error) {
+		release, err = extractBootTar(r, dir)
+		return err
+	})
+	return release, err
+}
+
+// readDeb hands the tar archive of a package's files to read.
+func readDeb(ctx context.Context, deb string, read func(io.Reader) error) error {
 	cmd := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", err
+		return err
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return err
 	}
-	release, xerr := extractBootTar(out, dir)
+	rerr := read(out)
 	io.Copy(io.Discard, out)
 	if err := cmd.Wait(); err != nil {
-		return "", fmt.Errorf("dpkg-deb: %v: %s", err, stderr.String())
+		return fmt.Errorf("dpkg-deb: %v: %s", err, stderr.String())
 	}
-	return release, xerr
+	return rerr
 }
 
 func extractBootTar(r io.Reader, dir string) (string, error) {

@@ -1,21 +1,29 @@
 // Command kmatrix proves the package on the kernels people run: it boots
-// Debian's 5.10, 6.1 and 6.12 kernels in qemu, with the package's own
-// tests as the workload, and prints which path each call took on each
-// kernel.
+// Debian's 5.10, 6.1 and 6.12 kernels in qemu, and a 5.10 built with
+// MPTCP from Debian's source, with the package's own tests as the
+// workload, and prints which path each call took on each kernel.
 //
-//	go run ./internal/kmatrix [-kernels 5.10,6.1,6.12] [-host] [-refresh] [-keep DIR]
+//	go run ./internal/kmatrix [-kernels 5.10,6.1,6.12,5.10-mptcp] [-host] [-refresh] [-keep DIR]
 //
 // For each kernel it fetches Debian's kernel package (the small
 // -cloud-amd64 image) with apt-get, through a private apt state that
 // uses the mirror the machine's own apt sources name, and keeps the
 // kernel in a cache directory ($XDG_CACHE_HOME/mptcp-kmatrix, or
-// ~/.cache/mptcp-kmatrix) for the next run. It builds the package's
-// tests as a static binary and a small init (./vminit), packs both into
-// an initramfs, and boots each kernel with qemu (TCG, one CPU, 512 MiB,
-// serial console only, no network but loopback). The init runs the tests
-// with -test.v and MPTCP_KMATRIX_EXPECT set to what that kernel must
-// give; kernel_linux_test.go asserts it and logs the path each call took
-// on a KMATRIX line, which this command reads back into its table.
+// ~/.cache/mptcp-kmatrix) for the next run. Debian ships no kernel with
+// MPTCP before 6.1, so "5.10-mptcp" is built from Debian 11's
+// linux-source-5.10 (make tinyconfig plus what the tests need, about 5
+// minutes on 2 cores; build.go) and cached with the source package's
+// version: it is built again only when that version or the recipe
+// changes. Building needs build-essential, flex, bison, bc, libelf-dev
+// and libssl-dev; without them that kernel is skipped.
+//
+// It builds the package's tests as a static binary and a small init
+// (./vminit), packs both into an initramfs, and boots each kernel with
+// qemu (TCG, one CPU, 512 MiB, serial console only, no network but
+// loopback). The init runs the tests with -test.v and
+// MPTCP_KMATRIX_EXPECT set to what that kernel must give;
+// kernel_linux_test.go asserts it and logs the path each call took on a
+// KMATRIX line, which this command reads back into its table.
 //
 // With -host it adds a row for the machine's own kernel, running the
 // same test binary directly (as root, it needs what the package's tests
@@ -52,7 +60,7 @@ import (
 type config struct {
 	Kernels    []kernelSpec
 	CacheDir   string
-	Refresh    bool          // fetch kernels again even if cached
+	Refresh    bool          // ask for the current kernels even if cached
 	Parallel   int           // machines booted at once
 	Timeout    time.Duration // per machine, boot to power off
 	Run        string        // -test.run for the test binary; empty: every test
@@ -220,7 +228,7 @@ func runRow(ctx context.Context, cfg config, qemu, initrd, work string, r *row) 
 	// The test binary gets the machine's time less a margin, so that a
 	// hung test panics with every goroutine's stack before qemu is killed.
 	testTimeout := max(cfg.Timeout-90*time.Second, cfg.Timeout/2)
-	args := bootArgs(r.Kernel.Vmlinuz, initrd, kernelCmdline(r.Expect, testTimeout, cfg.Run, joinSkips(r.Kernel.Spec.Skip, cfg.Skip)))
+	args := bootArgs(r.Kernel.Vmlinuz, initrd, kernelCmdline(r.Expect, testTimeout, cfg.Run, joinSkips(r.Kernel.Spec.skipPattern(), cfg.Skip)))
 	cfg.Logf("%s: booting %s", r.Name, r.Kernel.Release)
 	t0 := time.Now()
 	out, err := boot(ctx, qemu, args, cfg.Timeout, logFile)
@@ -366,6 +374,14 @@ func (r *row) columns() (probe, info, subflows, tcpInfo string) {
 	if f["mptcp"] != "yes" {
 		return probe, "ErrNotMPTCP", "ErrNotMPTCP", "-"
 	}
+	if f["mptcp_info"] != "" && f["mptcp_info"] != "ok" {
+		// Before 5.16: MPTCP sockets, no SOL_MPTCP.
+		if probe == "SO_PROTOCOL" {
+			probe = "SO_PROTOCOL " + f["so_protocol"] + ", blind to fallback"
+		}
+		why := " (no SOL_MPTCP: " + f["mptcp_info"] + ")"
+		return probe, f["info"] + why, f["subflows"] + why, "-"
+	}
 	fields := f["info_fields"]
 	if fields == allInfoNames {
 		fields = "all fields"
@@ -382,8 +398,18 @@ const allInfoNames = "base|local-addr|checksum|counters|subflows-total|last-acti
 // printTable writes the matrix as one table, then what each row skipped
 // and why a row failed.
 func printTable(w io.Writer, m *matrix) {
-	fmt.Fprintf(w, "kernel matrix (%s, TCG; build %v, kernels %v, machines %v, total %v)\n\n",
-		m.Qemu, m.Build.Round(100*time.Millisecond), m.Fetch.Round(100*time.Millisecond),
+	var built []string
+	for _, r := range m.Rows {
+		if r.Kernel != nil && r.Kernel.Built > 0 {
+			built = append(built, fmt.Sprintf("%s built in %v", r.Name, r.Kernel.Built.Round(time.Second)))
+		}
+	}
+	kernels := m.Fetch.Round(100 * time.Millisecond).String()
+	if len(built) > 0 {
+		kernels += " (" + strings.Join(built, ", ") + ")"
+	}
+	fmt.Fprintf(w, "kernel matrix (%s, TCG; build %v, kernels %s, machines %v, total %v)\n\n",
+		m.Qemu, m.Build.Round(100*time.Millisecond), kernels,
 		m.Boot.Round(time.Second), m.Total.Round(time.Second))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "kernel\trelease\texpect\tMultipathTCP\tMPTCPInfo\tSubflows\ttcp_info\tpass\tfail\tskip\ttime\tresult")
@@ -418,8 +444,10 @@ func printTable(w io.Writer, m *matrix) {
 			fmt.Fprintf(w, "\n%s: skipped: %v\n", r.Name, r.Skipped)
 			continue
 		}
-		if k := r.Kernel; k != nil && k.Spec.Skip != "" {
-			fmt.Fprintf(w, "\n%s: not run (-test.skip=%s): %s\n", r.Name, k.Spec.Skip, k.Spec.SkipWhy)
+		if k := r.Kernel; k != nil {
+			for _, g := range k.Spec.Skips {
+				fmt.Fprintf(w, "\n%s: not run: %s:\n    %s\n", r.Name, g.Why, strings.Join(g.Tests, " "))
+			}
 		}
 		if r.Result != nil && r.Result.count("SKIP") > 0 {
 			// Grouped by reason: which tests did not run, and why.
@@ -531,10 +559,19 @@ func selectKernels(list string) ([]kernelSpec, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown kernel %q (known: 5.10, 6.1, 6.12)", name)
+			return nil, fmt.Errorf("unknown kernel %q (known: %s)", name, strings.Join(kernelNames(), ", "))
 		}
 	}
 	return out, nil
+}
+
+// kernelNames are the names -kernels knows.
+func kernelNames() []string {
+	var names []string
+	for _, k := range defaultKernels {
+		names = append(names, k.Name)
+	}
+	return names
 }
 
 // hostExpect is the expectation for the host's kernel, by its series:
@@ -554,9 +591,9 @@ func hostExpect() string {
 }
 
 func main() {
-	kernels := flag.String("kernels", "all", "kernels to boot, comma-separated: 5.10, 6.1, 6.12")
+	kernels := flag.String("kernels", "all", "kernels to boot, comma-separated: "+strings.Join(kernelNames(), ", "))
 	cacheDir := flag.String("cache", defaultCacheDir(), "where kernels are kept between runs")
-	refresh := flag.Bool("refresh", false, "fetch the kernels again even when cached")
+	refresh := flag.Bool("refresh", false, "ask the suites for their current kernels even when cached (a built kernel is built again only if its source package changed)")
 	parallel := flag.Int("parallel", min(2, runtime.NumCPU()), "machines booted at once (each takes one host CPU)")
 	timeout := flag.Duration("timeout", 15*time.Minute, "time for one machine, boot to power off")
 	run := flag.String("run", "", "run only the tests matching this regexp inside the machines")

@@ -17,3 +17,11 @@ func dieWithParent(cmd *exec.Cmd) {
 func yieldCPU(pid int) {
 	syscall.Setpriority(syscall.PRIO_PROCESS, pid, 10)
 }
+
+// ownProcessGroup puts cmd in a process group of its own, killed whole
+// when cmd's context ends (make's compilers with make), and kills cmd
+// when this process dies.
+func ownProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+}

@@ -9,3 +9,6 @@ func dieWithParent(*exec.Cmd) {}
 
 // yieldCPU does nothing off Linux.
 func yieldCPU(int) {}
+
+// ownProcessGroup does nothing off Linux.
+func ownProcessGroup(*exec.Cmd) {}
