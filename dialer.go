@@ -28,11 +28,24 @@ import (
 // SO_ATTACH_FILTER, IP_TTL, TCP_QUICKACK, TCP_REPAIR, TCP_SAVE_SYN,
 // TCP_ULP, TCP_USER_TIMEOUT and TCP_WINDOW_CLAMP (EOPNOTSUPP or
 // ENOPROTOOPT); 6.1 and 6.12 also refuse TCP_MAXSEG, and 6.1
-// IP_BIND_ADDRESS_NO_PORT and TCP_NOTSENT_LOWAT. All three take
+// IP_BIND_ADDRESS_NO_PORT and TCP_NOTSENT_LOWAT; 5.10 refuses every
+// IP- and TCP-level option of the list, and takes SO_ATTACH_FILTER. All
+// three newer kernels take
 // SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_SNDBUF, SO_RCVBUF,
 // SO_PRIORITY, SO_MARK, SO_BINDTODEVICE, SO_LINGER, SO_TIMESTAMP, IP_TOS,
 // IP_FREEBIND, IP_TRANSPARENT, TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE,
 // TCP_CONGESTION and TCP_FASTOPEN_CONNECT.
+//
+// One kernel bug shows through: 5.10 with MPTCP (measured; 6.1 and later
+// are fine) never completes a non-blocking MPTCP connect to a port that
+// refuses it. The reset reaches the subflow but not the MPTCP socket,
+// which reports neither an error nor a connection, so neither package
+// net nor this Dialer can see it: the dial waits out its Timeout or
+// context deadline, and fails with a timeout instead of ECONNREFUSED, or
+// waits forever without one. Set a Timeout on such kernels. (A blocking
+// connect, which 5.10 does answer at once, would need the Dialer to
+// connect on its own, outside package net's poller and its context
+// cancellation; it does not.)
 //
 // It is safe to call Dialer's methods concurrently.
 type Dialer struct {
