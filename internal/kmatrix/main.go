@@ -375,12 +375,13 @@ func (r *row) columns() (probe, info, subflows, tcpInfo string) {
 		return probe, "ErrNotMPTCP", "ErrNotMPTCP", "-"
 	}
 	if f["mptcp_info"] != "" && f["mptcp_info"] != "ok" {
-		// Before 5.16: MPTCP sockets, no SOL_MPTCP.
-		if probe == "SO_PROTOCOL" {
-			probe = "SO_PROTOCOL " + f["so_protocol"] + ", blind to fallback"
+		// Before 5.16: MPTCP sockets, no SOL_MPTCP. Socket diagnostics
+		// (5.9+) answer what the socket options cannot.
+		if f["info"] != "sock_diag" {
+			why := " (no SOL_MPTCP: " + f["mptcp_info"] + ")"
+			return probe + ", blind to fallback", f["info"] + why, f["subflows"] + why, "-"
 		}
-		why := " (no SOL_MPTCP: " + f["mptcp_info"] + ")"
-		return probe, f["info"] + why, f["subflows"] + why, "-"
+		probe += " + sock_diag fallback flag"
 	}
 	fields := f["info_fields"]
 	if fields == allInfoNames {
