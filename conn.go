@@ -111,7 +111,15 @@ func (c *MPTCPConn) Snapshot(dst []Subflow) (Info, []Subflow, error) {
 // io.LimitReader around an *MPTCPConn copies through user space, because
 // package net recognizes only its own types inside an io.LimitedReader.
 // Read from the embedded TCPConn (io.LimitReader(c.TCPConn, n)) there.
+//
+// On kernels whose MPTCP sockets refuse splice into them (5.10 with
+// MPTCP, measured: EOPNOTSUPP, which package net reports instead of
+// falling back from), it copies through user space instead, so that
+// io.Copy into an MPTCP connection works there too.
 func (c *MPTCPConn) ReadFrom(r io.Reader) (int64, error) {
+	if c.spliceRefused() {
+		return io.Copy(writerOnly{c.TCPConn}, readerOnly{r})
+	}
 	switch v := r.(type) {
 	case *MPTCPConn:
 		if v.TCPConn != nil {
@@ -127,3 +135,10 @@ func (c *MPTCPConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return c.TCPConn.ReadFrom(r)
 }
+
+// writerOnly and readerOnly hide every method but Write and Read, so
+// that io.Copy neither splices nor calls back into ReadFrom.
+type (
+	writerOnly struct{ io.Writer }
+	readerOnly struct{ io.Reader }
+)

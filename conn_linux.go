@@ -108,3 +108,17 @@ func (c *MPTCPConn) fail(op string, err error) error {
 	}
 	return c.opError(op, err)
 }
+
+// spliceRefused reports whether splice into this connection would fail:
+// it is MPTCP, on a kernel without SOL_MPTCP (5.10 with MPTCP refuses
+// splice into MPTCP sockets). What the kernel is, is learned from the
+// connection if no call learned it yet.
+func (c *MPTCPConn) spliceRefused() bool {
+	if c == nil || c.TCPConn == nil || c.notMPTCP.Load() {
+		return false
+	}
+	if host.method.Load() == methodUnknown {
+		c.multipathTCP()
+	}
+	return host.method.Load() == methodProtocol && !c.notMPTCP.Load()
+}

@@ -49,3 +49,7 @@ func (c *MPTCPConn) open() error {
 func isMPTCPSocket(rc syscall.RawConn) (bool, error) {
 	return false, checkOpen(rc)
 }
+
+// spliceRefused reports false: splice exists on Linux only, where package
+// net decides.
+func (c *MPTCPConn) spliceRefused() bool { return false }

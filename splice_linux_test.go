@@ -522,3 +522,50 @@ func TestZeroCopySendfile(t *testing.T) {
 		return acct
 	})
 }
+
+// io.Copy into an MPTCP connection delivers every byte, from a TCP
+// connection and from another MPTCP one, whole or through an
+// io.LimitReader, on every kernel: 5.10 with MPTCP refuses splice into
+// MPTCP sockets, and the package copies through user space there.
+func TestCopyIntoMPTCPConn(t *testing.T) {
+	requireMPTCP(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	for _, src := range []string{"tcp", "mptcp"} {
+		for _, limit := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/limit=%v", src, limit), func(t *testing.T) {
+				var in, feed net.Conn
+				if src == "tcp" {
+					l := listenPlainTCP(t, "tcp4")
+					var d Dialer
+					d.SetMultipathTCP(false)
+					in, feed = dialAccept(t, &d, "tcp4", l)
+				} else {
+					c, s := mptcpPair(t, "tcp4")
+					in, feed = c, s
+				}
+				dst, far := mptcpPair(t, "tcp4")
+				setIODeadlines(t, in, feed, dst, far)
+				go func() {
+					feed.Write(data)
+					feed.Close()
+				}()
+				got := make(chan []byte, 1)
+				go func() {
+					b, _ := io.ReadAll(io.LimitReader(far, int64(len(data))))
+					got <- b
+				}()
+				var r io.Reader = in
+				if limit {
+					r = io.LimitReader(in, int64(len(data)))
+				}
+				n, err := io.Copy(dst, r)
+				if err != nil || n != int64(len(data)) {
+					t.Fatalf("io.Copy into an MPTCP connection: %d bytes, %v", n, err)
+				}
+				if b := <-got; !bytes.Equal(b, data) {
+					t.Fatalf("the far end received %d bytes, not what was sent", len(b))
+				}
+			})
+		}
+	}
+}
