@@ -6,9 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -79,85 +77,6 @@ func dialNS(t *testing.T, ns *testbed.NS) *diag.Conn {
 	return c
 }
 
-// ssConn is one connection of "ss -MHni".
-type ssConn struct {
-	local, remote string
-	token         string
-	fallback      bool
-}
-
-var ssAddrs = regexp.MustCompile(`^\S+\s+\d+\s+\d+\s+(\S+)\s+(\S+)`)
-
-// ssAddr drops the "%DEV" ss adds to an address bound to a device.
-var ssDev = regexp.MustCompile(`%[^:\]]+`)
-
-func ssAddr(s string) string { return ssDev.ReplaceAllString(s, "") }
-
-// ssMPTCP parses "ss -MHni" run in ns.
-func ssMPTCP(t *testing.T, ns *testbed.NS) map[string]ssConn {
-	t.Helper()
-	out := ns.Run("ss", "-MHni")
-	conns := map[string]ssConn{}
-	var cur *ssConn
-	for _, line := range strings.Split(out, "\n") {
-		if m := ssAddrs.FindStringSubmatch(line); m != nil {
-			cur = &ssConn{local: ssAddr(m[1]), remote: ssAddr(m[2])}
-			conns[m[1]+" "+m[2]] = *cur
-			continue
-		}
-		if cur == nil {
-			continue
-		}
-		for _, f := range strings.Fields(line) {
-			switch {
-			case strings.HasPrefix(f, "token:"):
-				cur.token = strings.TrimPrefix(f, "token:")
-			case f == "fallback":
-				cur.fallback = true
-			}
-		}
-		conns[cur.local+" "+cur.remote] = *cur
-	}
-	return conns
-}
-
-// ssSubflow is one MPTCP subflow of "ss -tHni".
-type ssSubflow struct {
-	local, remote      string
-	tokenRem, tokenLoc string
-	idRem, idLoc       string
-	bytesAcked         string
-}
-
-var ssULP = regexp.MustCompile(`tcp-ulp-mptcp flags:\S* token:([0-9a-f]+)\(id:(\d+)\)/([0-9a-f]+)\(id:(\d+)\)`)
-
-// ssSubflows parses the MPTCP subflows of "ss -tHni" run in ns.
-func ssSubflows(t *testing.T, ns *testbed.NS) []ssSubflow {
-	t.Helper()
-	out := ns.Run("ss", "-tHni")
-	var subs []ssSubflow
-	var local, remote string
-	for _, line := range strings.Split(out, "\n") {
-		if m := ssAddrs.FindStringSubmatch(line); m != nil {
-			local, remote = ssAddr(m[1]), ssAddr(m[2])
-			continue
-		}
-		m := ssULP.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		// ss leaves out counters that are 0.
-		s := ssSubflow{local: local, remote: remote, tokenRem: m[1], idRem: m[2], tokenLoc: m[3], idLoc: m[4], bytesAcked: "0"}
-		for _, f := range strings.Fields(line) {
-			if v, ok := strings.CutPrefix(f, "bytes_acked:"); ok {
-				s.bytesAcked = v
-			}
-		}
-		subs = append(subs, s)
-	}
-	return subs
-}
-
 func hex8(v uint32) string { return strconv.FormatUint(uint64(v), 16) }
 
 // The listing agrees with ss on the same sockets: connections and
@@ -174,7 +93,7 @@ func TestConnectionsAgreeWithSS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ss := ssMPTCP(t, end.ns)
+		ss := end.ns.SSMPTCP()
 		if len(conns) != len(ss) || len(conns) != 1 {
 			t.Fatalf("%s: %d connections listed, ss -M shows %d, want 1: %v / %v", end.ns.Name, len(conns), len(ss), conns, ss)
 		}
@@ -187,36 +106,36 @@ func TestConnectionsAgreeWithSS(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("%s: %v -> %v not in ss -M: %v", end.ns.Name, conn.Local, conn.Remote, ss)
-		case s.token != hex8(conn.Token()) || conn.Token() != want.Token:
-			t.Errorf("%s: token %08x, ss says %s, MPTCPInfo %08x", end.ns.Name, conn.Token(), s.token, want.Token)
-		case conn.FellBack() || s.fallback:
-			t.Errorf("%s: fallback: listed %v, ss %v", end.ns.Name, conn.FellBack(), s.fallback)
+		case s.Token != hex8(conn.Token()) || conn.Token() != want.Token:
+			t.Errorf("%s: token %08x, ss says %s, MPTCPInfo %08x", end.ns.Name, conn.Token(), s.Token, want.Token)
+		case conn.FellBack() || s.Fallback:
+			t.Errorf("%s: fallback: listed %v, ss %v", end.ns.Name, conn.FellBack(), s.Fallback)
 		}
 		if conn.Info.Fields() != want.Fields() || conn.Info.SubflowsMax != want.SubflowsMax {
 			t.Errorf("%s: info fields %v subflows_max %d, MPTCPInfo %v %d", end.ns.Name, conn.Info.Fields(), conn.Info.SubflowsMax, want.Fields(), want.SubflowsMax)
 		}
-		sss := ssSubflows(t, end.ns)
+		sss := end.ns.SSSubflows()
 		if len(conn.Subflows) != 2 || len(sss) != 2 {
 			t.Fatalf("%s: %d subflows listed, ss -t shows %d; want 2: %+v / %+v", end.ns.Name, len(conn.Subflows), len(sss), conn.Subflows, sss)
 		}
 		for _, sf := range conn.Subflows {
-			var match *ssSubflow
+			var match *testbed.SSSubflow
 			for i := range sss {
-				if sss[i].local == sf.Local.String() && sss[i].remote == sf.Remote.String() {
+				if sss[i].Local == sf.Local.String() && sss[i].Remote == sf.Remote.String() {
 					match = &sss[i]
 				}
 			}
 			switch {
 			case match == nil:
 				t.Errorf("%s: subflow %v -> %v not in ss -t", end.ns.Name, sf.Local, sf.Remote)
-			case match.tokenLoc != hex8(sf.Token) || sf.Token != conn.Token():
-				t.Errorf("%s: subflow token %08x, ss %s, connection %08x", end.ns.Name, sf.Token, match.tokenLoc, conn.Token())
-			case match.tokenRem != hex8(sf.RemoteToken) && !(match.tokenRem == "0000" && sf.RemoteToken == 0):
-				t.Errorf("%s: subflow remote token %08x, ss %s", end.ns.Name, sf.RemoteToken, match.tokenRem)
-			case match.idLoc != strconv.Itoa(int(sf.LocalID)) || match.idRem != strconv.Itoa(int(sf.RemoteID)):
-				t.Errorf("%s: subflow ids %d/%d, ss %s/%s", end.ns.Name, sf.LocalID, sf.RemoteID, match.idLoc, match.idRem)
-			case match.bytesAcked != strconv.FormatUint(sf.TCP.BytesAcked, 10):
-				t.Errorf("%s: subflow bytes_acked %d, ss %s", end.ns.Name, sf.TCP.BytesAcked, match.bytesAcked)
+			case match.TokenLoc != hex8(sf.Token) || sf.Token != conn.Token():
+				t.Errorf("%s: subflow token %08x, ss %s, connection %08x", end.ns.Name, sf.Token, match.TokenLoc, conn.Token())
+			case match.TokenRem != hex8(sf.RemoteToken) && !(match.TokenRem == "0000" && sf.RemoteToken == 0):
+				t.Errorf("%s: subflow remote token %08x, ss %s", end.ns.Name, sf.RemoteToken, match.TokenRem)
+			case match.IDLoc != strconv.Itoa(int(sf.LocalID)) || match.IDRem != strconv.Itoa(int(sf.RemoteID)):
+				t.Errorf("%s: subflow ids %d/%d, ss %s/%s", end.ns.Name, sf.LocalID, sf.RemoteID, match.IDLoc, match.IDRem)
+			case match.BytesAcked != strconv.FormatUint(sf.TCP.BytesAcked, 10):
+				t.Errorf("%s: subflow bytes_acked %d, ss %s", end.ns.Name, sf.TCP.BytesAcked, match.BytesAcked)
 			case sf.Flags&diag.FlagConnected == 0:
 				t.Errorf("%s: subflow flags %v lack connected", end.ns.Name, sf.Flags)
 			}

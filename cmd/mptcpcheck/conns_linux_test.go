@@ -88,101 +88,6 @@ func waitSubflows(t *testing.T, c *mptcp.MPTCPConn, n int) {
 	}
 }
 
-// ssConn is one connection of "ss -MHni".
-type ssConn struct {
-	local, remote string
-	token         string
-	fallback      bool
-	subflows      int // additional subflows: ss leaves the count out when it is 0
-}
-
-var ssAddrs = regexp.MustCompile(`^\S+\s+\d+\s+\d+\s+(\S+)\s+(\S+)`)
-
-// ssDev matches the "%DEV" ss adds to an address bound to a device.
-var ssDev = regexp.MustCompile(`%[^:\]]+`)
-
-func ssAddr(s string) string { return ssDev.ReplaceAllString(s, "") }
-
-// ssMPTCP parses "ss -MHni" run in ns, by "LOCAL REMOTE".
-func ssMPTCP(t *testing.T, ns *testbed.NS) map[string]ssConn {
-	t.Helper()
-	out := ns.Run("ss", "-MHni")
-	conns := map[string]ssConn{}
-	var cur *ssConn
-	for _, line := range strings.Split(out, "\n") {
-		if m := ssAddrs.FindStringSubmatch(line); m != nil {
-			cur = &ssConn{local: ssAddr(m[1]), remote: ssAddr(m[2])}
-			conns[cur.local+" "+cur.remote] = *cur
-			continue
-		}
-		if cur == nil {
-			continue
-		}
-		for _, f := range strings.Fields(line) {
-			switch {
-			case strings.HasPrefix(f, "token:"):
-				cur.token = strings.TrimPrefix(f, "token:")
-			case f == "fallback":
-				cur.fallback = true
-			case strings.HasPrefix(f, "subflows:"):
-				cur.subflows, _ = strconv.Atoi(strings.TrimPrefix(f, "subflows:"))
-			}
-		}
-		conns[cur.local+" "+cur.remote] = *cur
-	}
-	return conns
-}
-
-// ssSubflow is one MPTCP subflow of "ss -tHni".
-type ssSubflow struct {
-	local, remote      string
-	tokenRem, tokenLoc string
-	idRem, idLoc       string
-	bytesAcked         string
-	flags              []string // ss's letters, by diag's names
-}
-
-var ssULP = regexp.MustCompile(`tcp-ulp-mptcp flags:(\S*) token:([0-9a-f]+)\(id:(\d+)\)/([0-9a-f]+)\(id:(\d+)\)`)
-
-// ssFlags are ss's letters for the subflow flags, in diag's order.
-var ssFlags = []struct {
-	letter byte
-	name   string
-}{{'M', "mp-capable-remote"}, {'m', "mp-capable-local"}, {'J', "join-remote"}, {'j', "join-local"},
-	{'B', "backup-remote"}, {'b', "backup-local"}, {'e', "fully-established"}, {'c', "connected"}, {'v', "map-valid"}}
-
-// ssSubflows parses the MPTCP subflows of "ss -tHni" run in ns.
-func ssSubflows(t *testing.T, ns *testbed.NS) []ssSubflow {
-	t.Helper()
-	out := ns.Run("ss", "-tHni")
-	var subs []ssSubflow
-	var local, remote string
-	for _, line := range strings.Split(out, "\n") {
-		if m := ssAddrs.FindStringSubmatch(line); m != nil {
-			local, remote = ssAddr(m[1]), ssAddr(m[2])
-			continue
-		}
-		m := ssULP.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		// ss leaves out counters that are 0.
-		s := ssSubflow{local: local, remote: remote, tokenRem: m[2], idRem: m[3], tokenLoc: m[4], idLoc: m[5], bytesAcked: "0", flags: []string{}}
-		for _, f := range ssFlags {
-			if strings.IndexByte(m[1], f.letter) >= 0 {
-				s.flags = append(s.flags, f.name)
-			}
-		}
-		for _, f := range strings.Fields(line) {
-			if v, ok := strings.CutPrefix(f, "bytes_acked:"); ok {
-				s.bytesAcked = v
-			}
-		}
-		subs = append(subs, s)
-	}
-	return subs
-}
-
 // ssToken is how ss prints a token: hexadecimal without leading zeros.
 func ssToken(hex8 string) string {
 	v, err := strconv.ParseUint(hex8, 16, 32)
@@ -224,8 +129,8 @@ func connsJSON(t *testing.T, ns *testbed.NS, args ...string) sample {
 func TestConnsAgreesWithSS(t *testing.T) {
 	b, client, _ := bedPair(t)
 	doc := connsJSON(t, b.Client)
-	ss := ssMPTCP(t, b.Client)
-	sss := ssSubflows(t, b.Client)
+	ss := b.Client.SSMPTCP()
+	sss := b.Client.SSSubflows()
 	if len(doc.Connections) != 1 || len(ss) != 1 {
 		t.Fatalf("%d connections listed, ss -M shows %d; want 1: %+v / %+v", len(doc.Connections), len(ss), doc.Connections, ss)
 	}
@@ -238,26 +143,26 @@ func TestConnsAgreesWithSS(t *testing.T) {
 	switch {
 	case c.Local != client.LocalAddr().String() || c.Remote != client.RemoteAddr().String():
 		t.Errorf("listed %s -> %s, the connection is %v -> %v", c.Local, c.Remote, client.LocalAddr(), client.RemoteAddr())
-	case want.local == "":
+	case want.Local == "":
 		t.Errorf("%s -> %s is not in ss -M: %+v", c.Local, c.Remote, ss)
-	case ssToken(c.Token) != want.token || c.Token != fmt.Sprintf("%08x", info.Token):
-		t.Errorf("token %s; ss -M says %s, MPTCPInfo %08x", c.Token, want.token, info.Token)
-	case c.Fallback || want.fallback:
-		t.Errorf("fallback: listed %v, ss %v", c.Fallback, want.fallback)
+	case ssToken(c.Token) != want.Token || c.Token != fmt.Sprintf("%08x", info.Token):
+		t.Errorf("token %s; ss -M says %s, MPTCPInfo %08x", c.Token, want.Token, info.Token)
+	case c.Fallback || want.Fallback:
+		t.Errorf("fallback: listed %v, ss %v", c.Fallback, want.Fallback)
 	case c.State != "ESTABLISHED":
 		t.Errorf("state %s", c.State)
-	case c.SubflowCount != 2 || want.subflows+1 != 2 || len(c.Subflows) != 2 || len(sss) != 2:
+	case c.SubflowCount != 2 || want.Subflows+1 != 2 || len(c.Subflows) != 2 || len(sss) != 2:
 		t.Errorf("subflow count %d with %d listed; ss -M counts %d additional, ss -t shows %d; want 2",
-			c.SubflowCount, len(c.Subflows), want.subflows, len(sss))
+			c.SubflowCount, len(c.Subflows), want.Subflows, len(sss))
 	}
 	if c.BytesSent == nil || *c.BytesSent != 1 || *c.BytesReceived != 1 {
 		t.Errorf("MPTCP-level bytes sent %v received %v, want 1 and 1 after the ping-pong (Linux 6.5+)", c.BytesSent, c.BytesReceived)
 	}
 	ids := map[string]bool{}
 	for _, sf := range c.Subflows {
-		var m *ssSubflow
+		var m *testbed.SSSubflow
 		for i := range sss {
-			if sss[i].local == sf.Local && sss[i].remote == sf.Remote {
+			if sss[i].Local == sf.Local && sss[i].Remote == sf.Remote {
 				m = &sss[i]
 			}
 		}
@@ -265,16 +170,16 @@ func TestConnsAgreesWithSS(t *testing.T) {
 		switch {
 		case m == nil:
 			t.Errorf("subflow %s -> %s is not in ss -t: %+v", sf.Local, sf.Remote, sss)
-		case ssToken(sf.Token) != m.tokenLoc || sf.Token != c.Token:
-			t.Errorf("subflow %s: token %s, ss %s, connection %s", sf.Local, sf.Token, m.tokenLoc, c.Token)
-		case sf.RemoteToken == "" && m.tokenRem != "0000", sf.RemoteToken != "" && ssToken(sf.RemoteToken) != m.tokenRem:
-			t.Errorf("subflow %s: remote token %q, ss %s", sf.Local, sf.RemoteToken, m.tokenRem)
-		case strconv.Itoa(int(sf.LocalID)) != m.idLoc || strconv.Itoa(int(sf.RemoteID)) != m.idRem:
-			t.Errorf("subflow %s: ids %d/%d, ss %s/%s", sf.Local, sf.LocalID, sf.RemoteID, m.idLoc, m.idRem)
-		case strconv.FormatUint(sf.BytesAcked, 10) != m.bytesAcked:
-			t.Errorf("subflow %s: bytes_acked %d, ss %s", sf.Local, sf.BytesAcked, m.bytesAcked)
-		case !slices.Equal(sf.Flags, m.flags):
-			t.Errorf("subflow %s: flags %q, ss %q", sf.Local, sf.Flags, m.flags)
+		case ssToken(sf.Token) != m.TokenLoc || sf.Token != c.Token:
+			t.Errorf("subflow %s: token %s, ss %s, connection %s", sf.Local, sf.Token, m.TokenLoc, c.Token)
+		case sf.RemoteToken == "" && m.TokenRem != "0000", sf.RemoteToken != "" && ssToken(sf.RemoteToken) != m.TokenRem:
+			t.Errorf("subflow %s: remote token %q, ss %s", sf.Local, sf.RemoteToken, m.TokenRem)
+		case strconv.Itoa(int(sf.LocalID)) != m.IDLoc || strconv.Itoa(int(sf.RemoteID)) != m.IDRem:
+			t.Errorf("subflow %s: ids %d/%d, ss %s/%s", sf.Local, sf.LocalID, sf.RemoteID, m.IDLoc, m.IDRem)
+		case strconv.FormatUint(sf.BytesAcked, 10) != m.BytesAcked:
+			t.Errorf("subflow %s: bytes_acked %d, ss %s", sf.Local, sf.BytesAcked, m.BytesAcked)
+		case !slices.Equal(sf.Flags, m.Flags):
+			t.Errorf("subflow %s: flags %q, ss %q", sf.Local, sf.Flags, m.Flags)
 		case sf.State != "ESTABLISHED" || !slices.Contains(sf.Flags, "connected") || sf.RTTMillis <= 0 || sf.Cwnd == 0:
 			t.Errorf("subflow %s: state %s flags %v rtt %vms cwnd %d", sf.Local, sf.State, sf.Flags, sf.RTTMillis, sf.Cwnd)
 		}
@@ -320,7 +225,7 @@ func TestConnsBackup(t *testing.T) {
 		if len(doc.Connections) != 1 || len(doc.Connections[0].Subflows) != 2 {
 			t.Fatalf("%s: want one connection with 2 subflows: %+v", end.ns.Name, doc)
 		}
-		sss := ssSubflows(t, end.ns)
+		sss := end.ns.SSSubflows()
 		var backups []string
 		for _, sf := range doc.Connections[0].Subflows {
 			if sf.Backup || sf.RemoteBackup {
@@ -330,8 +235,8 @@ func TestConnsBackup(t *testing.T) {
 				t.Errorf("%s: subflow %s: backup %v remote_backup %v, flags %q", end.ns.Name, sf.Local, sf.Backup, sf.RemoteBackup, sf.Flags)
 			}
 			for _, s := range sss {
-				if s.local == sf.Local && s.remote == sf.Remote && slices.Contains(s.flags, end.flag) != slices.Contains(sf.Flags, end.flag) {
-					t.Errorf("%s: subflow %s: flags %q, ss %q", end.ns.Name, sf.Local, sf.Flags, s.flags)
+				if s.Local == sf.Local && s.Remote == sf.Remote && slices.Contains(s.Flags, end.flag) != slices.Contains(sf.Flags, end.flag) {
+					t.Errorf("%s: subflow %s: flags %q, ss %q", end.ns.Name, sf.Local, sf.Flags, s.Flags)
 				}
 			}
 		}
@@ -528,13 +433,13 @@ func TestConnsFallback(t *testing.T) {
 		t.Fatalf("MultipathTCP() = %v, %v; want a fallback", ok, err)
 	}
 	doc := connsJSON(t, b.Client)
-	ss := ssMPTCP(t, b.Client)
+	ss := b.Client.SSMPTCP()
 	if len(doc.Connections) != 1 {
 		t.Fatalf("%d connections listed, want the fallen-back one: %+v", len(doc.Connections), doc)
 	}
 	conn := doc.Connections[0]
-	if s := ss[conn.Local+" "+conn.Remote]; !conn.Fallback || !s.fallback || conn.Local != c.LocalAddr().String() {
-		t.Errorf("%s -> %s: fallback %v, ss says %v (%+v)", conn.Local, conn.Remote, conn.Fallback, s.fallback, ss)
+	if s := ss[conn.Local+" "+conn.Remote]; !conn.Fallback || !s.Fallback || conn.Local != c.LocalAddr().String() {
+		t.Errorf("%s -> %s: fallback %v, ss says %v (%+v)", conn.Local, conn.Remote, conn.Fallback, s.Fallback, ss)
 	}
 	table := connsIn(t, b.Client)
 	if !regexp.MustCompile(`(?m)^ESTABLISHED\s+` + regexp.QuoteMeta(conn.Local+" -> "+conn.Remote) + `\s+token [0-9a-f]{8}\s+fallback, \d subflows?\s`).MatchString(table) {

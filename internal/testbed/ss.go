@@ -1,0 +1,106 @@
+package testbed
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// What ss, an independent view of the kernel's sockets, says of the MPTCP
+// connections and subflows of a namespace, for tests that compare the
+// package's listings with it.
+
+// SSConn is one connection of "ss -MHni".
+type SSConn struct {
+	Local, Remote string // as ss prints them, without "%DEV"
+	Token         string // hexadecimal, without leading zeros
+	Fallback      bool
+	Subflows      int // additional subflows: ss leaves the count out when it is 0
+}
+
+// SSSubflow is one MPTCP subflow of "ss -tHni".
+type SSSubflow struct {
+	Local, Remote      string
+	TokenRem, TokenLoc string
+	IDRem, IDLoc       string
+	BytesAcked         string   // "0" where ss leaves the counter out
+	Flags              []string // ss's letters, by package diag's names
+}
+
+var (
+	ssAddrs = regexp.MustCompile(`^\S+\s+\d+\s+\d+\s+(\S+)\s+(\S+)`)
+	// ssDev matches the "%DEV" ss adds to an address bound to a device.
+	ssDev = regexp.MustCompile(`%[^:\]]+`)
+	ssULP = regexp.MustCompile(`tcp-ulp-mptcp flags:(\S*) token:([0-9a-f]+)\(id:(\d+)\)/([0-9a-f]+)\(id:(\d+)\)`)
+)
+
+// ssFlags are ss's letters for the subflow flags, in package diag's order.
+var ssFlags = []struct {
+	letter byte
+	name   string
+}{{'M', "mp-capable-remote"}, {'m', "mp-capable-local"}, {'J', "join-remote"}, {'j', "join-local"},
+	{'B', "backup-remote"}, {'b', "backup-local"}, {'e', "fully-established"}, {'c', "connected"}, {'v', "map-valid"}}
+
+func ssAddr(s string) string { return ssDev.ReplaceAllString(s, "") }
+
+// SSMPTCP runs "ss -MHni" in n and returns its connections by
+// "LOCAL REMOTE".
+func (n *NS) SSMPTCP() map[string]SSConn {
+	n.t.Helper()
+	out := n.Run("ss", "-MHni")
+	conns := map[string]SSConn{}
+	var cur *SSConn
+	for _, line := range strings.Split(out, "\n") {
+		if m := ssAddrs.FindStringSubmatch(line); m != nil {
+			cur = &SSConn{Local: ssAddr(m[1]), Remote: ssAddr(m[2])}
+			conns[cur.Local+" "+cur.Remote] = *cur
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			switch {
+			case strings.HasPrefix(f, "token:"):
+				cur.Token = strings.TrimPrefix(f, "token:")
+			case f == "fallback":
+				cur.Fallback = true
+			case strings.HasPrefix(f, "subflows:"):
+				cur.Subflows, _ = strconv.Atoi(strings.TrimPrefix(f, "subflows:"))
+			}
+		}
+		conns[cur.Local+" "+cur.Remote] = *cur
+	}
+	return conns
+}
+
+// SSSubflows runs "ss -tHni" in n and returns its MPTCP subflows.
+func (n *NS) SSSubflows() []SSSubflow {
+	n.t.Helper()
+	out := n.Run("ss", "-tHni")
+	var subs []SSSubflow
+	var local, remote string
+	for _, line := range strings.Split(out, "\n") {
+		if m := ssAddrs.FindStringSubmatch(line); m != nil {
+			local, remote = ssAddr(m[1]), ssAddr(m[2])
+			continue
+		}
+		m := ssULP.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		s := SSSubflow{Local: local, Remote: remote, TokenRem: m[2], IDRem: m[3], TokenLoc: m[4], IDLoc: m[5], BytesAcked: "0", Flags: []string{}}
+		for _, f := range ssFlags {
+			if strings.IndexByte(m[1], f.letter) >= 0 {
+				s.Flags = append(s.Flags, f.name)
+			}
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "bytes_acked:"); ok {
+				s.BytesAcked = v
+			}
+		}
+		subs = append(subs, s)
+	}
+	return subs
+}
