@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -133,6 +134,11 @@ type kernel struct {
 	Release string     `json:"release"` // uname -r
 	Vmlinuz string     `json:"-"`       // path to the image
 	Config  string     `json:"-"`       // path to its build configuration
+	// Modules is the directory of the kernel modules the machine loads
+	// (diagModules), decompressed; empty where the kernel was cached
+	// before modules were kept, or is built from source with all it
+	// needs built in.
+	Modules string `json:"-"`
 	// Fetched is when the suite was last asked for its current
 	// package: when the kernel was fetched or built, or found current.
 	Fetched time.Time `json:"fetched"`
@@ -179,7 +185,9 @@ const maxAge = 30 * 24 * time.Hour
 func (f *fetcher) kernel(ctx context.Context, spec kernelSpec) (*kernel, error) {
 	dir := filepath.Join(f.cacheDir, "kernels", spec.cacheName())
 	cached, cerr := loadKernel(dir, spec)
-	if cerr == nil && !f.refresh && time.Since(cached.Fetched) < maxAge {
+	// A binary kernel cached without its modules is fetched again.
+	current := cerr == nil && (spec.Source != "" || cached.Modules != "")
+	if current && !f.refresh && time.Since(cached.Fetched) < maxAge {
 		return cached, nil
 	}
 	if cerr != nil && !errors.Is(cerr, fs.ErrNotExist) {
@@ -214,6 +222,9 @@ func loadKernel(dir string, spec kernelSpec) (*kernel, error) {
 		if _, err := os.Stat(p); err != nil {
 			return nil, err
 		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "modules")); err == nil && fi.IsDir() {
+		k.Modules = filepath.Join(dir, "modules")
 	}
 	if spec.Source != "" && k.Recipe != buildRecipe() {
 		return nil, fmt.Errorf("the kernel in %s was built by another recipe (%q, now %q)", dir, k.Recipe, buildRecipe())
@@ -272,6 +283,7 @@ func (f *fetcher) fetch(ctx context.Context, spec kernelSpec, dir string) (*kern
 	k := &kernel{
 		Spec: spec, Package: pkg, Version: version, Release: release,
 		Vmlinuz: filepath.Join(tmp, "vmlinuz"), Config: filepath.Join(tmp, "config"),
+		Modules: filepath.Join(tmp, "modules"),
 		Fetched: time.Now().UTC().Truncate(time.Second),
 	}
 	return installKernel(k, tmp, dir)
@@ -444,14 +456,24 @@ func parseMetaDepends(show string) (pkg, version string, ok bool) {
 	return m[1], m[2], true
 }
 
+// diagModules are the kernel modules of socket diagnostics for TCP and
+// MPTCP, in the order they load (tcp_diag and mptcp_diag need
+// inet_diag). Debian builds them as modules, and the machines load them
+// (vminit) from the initramfs: without them sock_diag answers ENOENT.
+var diagModules = []string{"inet_diag", "tcp_diag", "mptcp_diag"}
+
 // extractBoot writes the package's /boot/vmlinuz-* and /boot/config-*
-// into dir as vmlinuz and config, and returns the kernel release.
+// into dir as vmlinuz and config, and its diagModules into dir/modules,
+// decompressed; it returns the kernel release.
 func extractBoot(ctx context.Context, deb, dir string) (release string, err error) {
 	err = readDeb(ctx, deb, func(r io.Reader) (err error) {
 		release, err = extractBootTar(r, dir)
 		return err
 	})
-	return release, err
+	if err != nil {
+		return "", err
+	}
+	return release, decompressModules(ctx, filepath.Join(dir, "modules"))
 }
 
 // readDeb hands the tar archive of a package's files to read.
@@ -473,6 +495,32 @@ func readDeb(ctx context.Context, deb string, read func(io.Reader) error) error 
 		return fmt.Errorf("dpkg-deb: %v: %s", err, stderr.String())
 	}
 	return rerr
+}
+
+// moduleCompressions are the suffixes a packaged module may have, and
+// the command that decompresses it to its standard output.
+var moduleCompressions = map[string][]string{
+	".ko":     nil,
+	".ko.xz":  {"xz", "-dc"},
+	".ko.zst": {"zstd", "-dcq"},
+}
+
+// moduleFile reports whether name, a path in a kernel package, is one of
+// diagModules ("lib/modules/R/kernel/net/ipv4/inet_diag.ko.xz", or under
+// usr/lib/modules), and returns the file's name in dir/modules.
+func moduleFile(name string) (string, bool) {
+	if !strings.Contains(name, "lib/modules/") || !strings.Contains(name, "/kernel/net/") {
+		return "", false
+	}
+	base := path.Base(name)
+	for _, m := range diagModules {
+		if rest, ok := strings.CutPrefix(base, m); ok {
+			if _, ok := moduleCompressions[rest]; ok {
+				return base, true
+			}
+		}
+	}
+	return "", false
 }
 
 func extractBootTar(r io.Reader, dir string) (string, error) {
@@ -497,7 +545,14 @@ func extractBootTar(r io.Reader, dir string) (string, error) {
 		case strings.HasPrefix(name, "boot/config-"):
 			dst = "config"
 		default:
-			continue
+			mod, ok := moduleFile(name)
+			if !ok {
+				continue
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "modules"), 0o755); err != nil {
+				return "", err
+			}
+			dst = filepath.Join("modules", mod)
 		}
 		w, err := os.Create(filepath.Join(dir, dst))
 		if err != nil {
@@ -515,7 +570,50 @@ func extractBootTar(r io.Reader, dir string) (string, error) {
 	if !found["vmlinuz"] || !found["config"] {
 		return "", errors.New("no /boot/vmlinuz-* and /boot/config-* in the package")
 	}
-	return release, nil
+	// The directory exists even where the package has none of the
+	// modules (their code is built in): the kernel was fetched with them.
+	return release, os.MkdirAll(filepath.Join(dir, "modules"), 0o755)
+}
+
+// decompressModules turns the compressed modules in dir into plain .ko
+// files: finit_module(2) takes compressed ones only from 6.5 on, and
+// only where the kernel was built to.
+func decompressModules(ctx context.Context, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		for suffix, tool := range moduleCompressions {
+			base, ok := strings.CutSuffix(name, suffix)
+			if !ok || tool == nil {
+				continue
+			}
+			if _, err := exec.LookPath(tool[0]); err != nil {
+				return missingf("%s is %s-compressed and %s is not installed", name, tool[0], tool[0])
+			}
+			out, err := os.Create(filepath.Join(dir, base+".ko"))
+			if err != nil {
+				return err
+			}
+			cmd := exec.CommandContext(ctx, tool[0], append(tool[1:], filepath.Join(dir, name))...)
+			cmd.Stdout = out
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err = cmd.Run()
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("decompressing %s: %v: %s", name, err, strings.TrimSpace(stderr.String()))
+			}
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // mirrorEnv overrides the mirror taken from the machine's apt sources.

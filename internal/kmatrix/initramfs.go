@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -143,6 +144,48 @@ func writeInitramfs(dst string, in initramfsFiles) error {
 	}
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// modulesDir is where the machine finds the kernel modules it loads.
+const modulesDir = "kmatrix/modules"
+
+// writeKernelInitramfs writes to dst the initramfs base with a second
+// archive appended: the kernel's modules (diagModules found in modules,
+// a directory of .ko files) under modulesDir. The kernel unpacks
+// concatenated archives one after the other.
+func writeKernelInitramfs(dst, base, modules string) error {
+	in, err := os.Open(base)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, in)
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	c := &cpioWriter{w: zw, err: err}
+	c.Dir(modulesDir)
+	for _, m := range diagModules {
+		b, err := os.ReadFile(filepath.Join(modules, m+".ko"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			f.Close()
+			return err
+		}
+		c.File(path.Join(modulesDir, m+".ko"), 0o644, b)
+	}
+	err = c.Close()
+	if cerr := zw.Close(); err == nil {
+		err = cerr
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

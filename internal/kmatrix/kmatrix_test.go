@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -338,5 +340,73 @@ func TestParseMetaDepends(t *testing.T) {
 	}
 	if _, _, ok := parseMetaDepends("Package: x\nDepends: libc6\n"); ok {
 		t.Error("a non-kernel dependency was taken for the kernel")
+	}
+}
+
+func TestKernelInitramfs(t *testing.T) {
+	dir := t.TempDir()
+	mods := filepath.Join(dir, "modules")
+	os.Mkdir(mods, 0o755)
+	for name, content := range map[string]string{"init": "INIT", "test": "TEST", "modules/inet_diag.ko": "INET", "modules/mptcp_diag.ko": "MPTCP"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, dst := filepath.Join(dir, "initrd.gz"), filepath.Join(dir, "initrd-k.gz")
+	if err := writeInitramfs(base, initramfsFiles{Init: filepath.Join(dir, "init"), Test: filepath.Join(dir, "test")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeKernelInitramfs(dst, base, mods); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	// Two gzip members, each a whole cpio archive: the base, then the modules.
+	var archives []map[string][3]string
+	for range 2 {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr.Multistream(false)
+		raw, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		archives = append(archives, readNewc(t, raw))
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("bytes after the second archive: %v", err)
+	}
+	if archives[0]["init"][1] != "INIT" {
+		t.Errorf("the base archive: %v", archives[0])
+	}
+	want := map[string][3]string{
+		"kmatrix/modules":               {"40755", "", "0:0"},
+		"kmatrix/modules/inet_diag.ko":  {"100644", "INET", "0:0"},
+		"kmatrix/modules/mptcp_diag.ko": {"100644", "MPTCP", "0:0"},
+	}
+	if !reflect.DeepEqual(archives[1], want) {
+		t.Errorf("the modules' archive: %v, want %v", archives[1], want)
+	}
+}
+
+func TestModuleFile(t *testing.T) {
+	for name, want := range map[string]string{
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/ipv4/inet_diag.ko":             "inet_diag.ko",
+		"usr/lib/modules/6.12.117+deb13-cloud-amd64/kernel/net/ipv4/tcp_diag.ko.xz": "tcp_diag.ko.xz",
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/mptcp/mptcp_diag.ko.zst":       "mptcp_diag.ko.zst",
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/ipv4/udp_diag.ko":              "",
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/ipv4/inet_diag.ko.gz":          "",
+		"usr/share/doc/inet_diag.ko":                                                "",
+	} {
+		got, ok := moduleFile(name)
+		if got != want || ok != (want != "") {
+			t.Errorf("moduleFile(%q) = %q, %v; want %q", name, got, ok, want)
+		}
 	}
 }

@@ -228,6 +228,14 @@ func runRow(ctx context.Context, cfg config, qemu, initrd, work string, r *row) 
 	// The test binary gets the machine's time less a margin, so that a
 	// hung test panics with every goroutine's stack before qemu is killed.
 	testTimeout := max(cfg.Timeout-90*time.Second, cfg.Timeout/2)
+	if r.Kernel.Modules != "" {
+		kinitrd := filepath.Join(work, "initrd-"+r.Name+".gz")
+		if err := writeKernelInitramfs(kinitrd, initrd, r.Kernel.Modules); err != nil {
+			r.Problems = append(r.Problems, "adding the kernel's modules to the initramfs: "+err.Error())
+			return
+		}
+		initrd = kinitrd
+	}
 	args := bootArgs(r.Kernel.Vmlinuz, initrd, kernelCmdline(r.Expect, testTimeout, cfg.Run, joinSkips(r.Kernel.Spec.skipPattern(), cfg.Skip)))
 	cfg.Logf("%s: booting %s", r.Name, r.Kernel.Release)
 	t0 := time.Now()

@@ -270,6 +270,14 @@ func (c *Conn) parse(b []byte, dump bool, fn func(*Msg) error) (done bool, err e
 		}
 		switch typ {
 		case unix.NLMSG_DONE:
+			// A dump that failed ends with its errno here, not in an
+			// NLMSG_ERROR: inet_diag without a handler for the protocol
+			// (no mptcp_diag) ends an MPTCP dump with ENOENT.
+			if len(body) >= 4 {
+				if errno := -int32(ne.Uint32(body)); errno > 0 {
+					return true, os.NewSyscallError("sock_diag", syscall.Errno(errno))
+				}
+			}
 			return true, nil
 		case unix.NLMSG_ERROR:
 			if len(body) < 4 {

@@ -101,6 +101,12 @@ func TestParseKernelError(t *testing.T) {
 	if !done || !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("error answer: done %v, %v; want ENOENT", done, err)
 	}
+	// A dump that fails ends with the errno in its NLMSG_DONE.
+	c.seq = 2
+	done, err = c.parse(nlmsg(unix.NLMSG_DONE, 2, body), true, func(*Msg) error { return nil })
+	if !done || !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("failed dump: done %v, %v; want ENOENT", done, err)
+	}
 }
 
 // Malformed answers are errors, never panics or endless loops.

@@ -14,6 +14,11 @@
 //	kmatrix.run=REGEXP       the test binary's -test.run (default: every test)
 //	kmatrix.skip=REGEXP      the test binary's -test.skip
 //
+// Before the tests it loads the kernel modules of socket diagnostics the
+// harness put in /kmatrix/modules (Debian builds them as modules), one
+// "vminit: module" line each; where a file is absent (the kernel has the
+// code built in) it loads nothing.
+//
 // Lines for the harness start with "KMATRIX-": KMATRIX-BOOT once the
 // machine is ready, KMATRIX-EXIT with the test binary's exit code, and
 // KMATRIX-ERROR when the init itself fails.
@@ -33,8 +38,14 @@ import (
 
 const (
 	testBinary = "/kmatrix/mptcp.test"
-	testDir    = "/kmatrix/pkg" // the package directory: testdata lives here
+	testDir    = "/kmatrix/pkg"     // the package directory: testdata lives here
+	modulesDir = "/kmatrix/modules" // the kernel modules to load
 )
+
+// modules are the kernel modules loaded from modulesDir, in dependency
+// order: tcp_diag and mptcp_diag need inet_diag (the harness's
+// diagModules).
+var modules = []string{"inet_diag", "tcp_diag", "mptcp_diag"}
 
 func main() {
 	code := run()
@@ -54,6 +65,7 @@ func run() int {
 		fmt.Printf("KMATRIX-ERROR setup: %v\n", err)
 		return 125
 	}
+	loadModules()
 	params := cmdline()
 	timeout, err := time.ParseDuration(params["kmatrix.timeout"])
 	if err != nil || timeout <= 0 {
@@ -134,6 +146,27 @@ func setup() error {
 		}
 	}
 	return nil
+}
+
+// loadModules loads the modules found in modulesDir. A module that fails
+// to load is reported, not fatal: the tests that need it skip.
+func loadModules() {
+	for _, m := range modules {
+		name := modulesDir + "/" + m + ".ko"
+		f, err := os.Open(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			err = unix.FinitModule(int(f.Fd()), "", 0)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Printf("vminit: module %s: not loaded: %v\n", m, err)
+			continue
+		}
+		fmt.Printf("vminit: module %s: loaded\n", m)
+	}
 }
 
 func linkUp(name string) error {
