@@ -181,10 +181,12 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 }
 
-// eventRecord is the JSON form of an event: only the fields it has.
+// eventRecord is the JSON form of an event: only the fields it has. A
+// listener's events (listener_created, listener_closed) have no token and
+// no remote end, only the listening address, in local.
 type eventRecord struct {
 	Type        string `json:"type"`
-	Token       string `json:"token"`
+	Token       string `json:"token,omitempty"`
 	Local       string `json:"local,omitempty"`
 	Remote      string `json:"remote,omitempty"`
 	LocalID     *uint8 `json:"local_id,omitempty"`
@@ -196,10 +198,14 @@ type eventRecord struct {
 }
 
 func eventJSON(ev pm.Event) eventRecord {
-	r := eventRecord{Type: ev.Type.String(), Token: fmt.Sprintf("%08x", ev.Token), Backup: ev.Backup, ServerSide: ev.ServerSide}
+	r := eventRecord{Type: ev.Type.String(), Backup: ev.Backup, ServerSide: ev.ServerSide}
 	if ev.Local.IsValid() {
 		r.Local = ev.Local.String()
 	}
+	if isListenerEvent(ev.Type) {
+		return r
+	}
+	r.Token = fmt.Sprintf("%08x", ev.Token)
 	if ev.Remote.IsValid() {
 		r.Remote = ev.Remote.String()
 	}
@@ -218,9 +224,22 @@ func eventJSON(ev pm.Event) eventRecord {
 	return r
 }
 
+// isListenerEvent reports the event types of a listener, not of a
+// connection.
+func isListenerEvent(t pm.EventType) bool {
+	return t == pm.EventListenerCreated || t == pm.EventListenerClosed
+}
+
+// eventText formats an event on one line: its type, then for a listener
+// the listening address ("listener_created 127.0.0.1:8080"), for a
+// connection the token, addresses and the other fields it has.
 func eventText(ev pm.Event) string {
 	r := eventJSON(ev)
 	var b strings.Builder
+	if isListenerEvent(ev.Type) {
+		fmt.Fprintf(&b, "%-16s %s", r.Type, r.Local)
+		return strings.TrimRight(b.String(), " ")
+	}
 	fmt.Fprintf(&b, "%-16s token=%s", r.Type, r.Token)
 	if r.Local != "" || r.Remote != "" {
 		fmt.Fprintf(&b, " %s -> %s", r.Local, r.Remote)
