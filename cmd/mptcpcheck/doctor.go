@@ -13,9 +13,9 @@ import (
 
 // pathManager is what the in-kernel path manager is set to do.
 type pathManager struct {
-	Limits    *pm.Limits    `json:"limits,omitempty"`
-	Endpoints []pm.Endpoint `json:"endpoints,omitempty"`
-	Error     string        `json:"error,omitempty"`
+	Limits    *pm.Limits
+	Endpoints []pm.Endpoint
+	Error     string
 }
 
 // readPathManager reads the limits and endpoints of the calling thread's
@@ -94,11 +94,7 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(struct {
-			Host         hostReport  `json:"host"`
-			PathManager  pathManager `json:"path_manager"`
-			MoreSubflows []string    `json:"more_subflows_needs,omitempty"`
-		}{h, p, todo})
+		enc.Encode(doctorJSON(h, p, todo))
 	} else {
 		h.writeText(stdout)
 		p.writeText(stdout)
@@ -115,6 +111,62 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFail
 	}
 	return exitOK
+}
+
+// doctorReport is the JSON form of doctor's findings. Its keys are
+// snake_case, as in the other JSON outputs of mptcpcheck, and its lists
+// are [] when empty, never null.
+type doctorReport struct {
+	Host         hostReport      `json:"host"`
+	PathManager  pathManagerJSON `json:"path_manager"`
+	MoreSubflows []string        `json:"more_subflows_needs"` // [] when ready
+}
+
+type pathManagerJSON struct {
+	Limits    *limitsJSON    `json:"limits,omitempty"` // left out when unreadable
+	Endpoints []endpointJSON `json:"endpoints"`
+	Error     string         `json:"error,omitempty"`
+}
+
+type limitsJSON struct {
+	Subflows        uint32 `json:"subflows"`
+	AddAddrAccepted uint32 `json:"add_addr_accepted"`
+}
+
+type endpointJSON struct {
+	ID      uint8    `json:"id"`
+	Address string   `json:"address"`
+	Port    uint16   `json:"port,omitempty"`
+	Flags   []string `json:"flags"` // the words of "ip mptcp endpoint": signal, subflow, backup, ...
+	Ifindex int      `json:"ifindex,omitempty"`
+}
+
+// nonNil returns s, or an empty slice for nil, which JSON shows as [].
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func doctorJSON(h hostReport, p pathManager, todo []string) doctorReport {
+	h.Problems, h.Notes = nonNil(h.Problems), nonNil(h.Notes)
+	r := doctorReport{Host: h, MoreSubflows: nonNil(todo)}
+	r.PathManager.Error = p.Error
+	if p.Limits != nil {
+		r.PathManager.Limits = &limitsJSON{Subflows: p.Limits.Subflows, AddAddrAccepted: p.Limits.AddAddrAccepted}
+	}
+	r.PathManager.Endpoints = []endpointJSON{}
+	for _, e := range p.Endpoints {
+		flags := []string{}
+		if e.Flags != 0 {
+			flags = strings.Split(e.Flags.String(), "|")
+		}
+		r.PathManager.Endpoints = append(r.PathManager.Endpoints, endpointJSON{
+			ID: e.ID, Address: e.Addr.String(), Port: e.Port, Flags: flags, Ifindex: e.Ifindex,
+		})
+	}
+	return r
 }
 
 func (p pathManager) writeText(w io.Writer) {
