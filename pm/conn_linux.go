@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -133,6 +134,64 @@ func (s *sysConn) close() error {
 	closeNS(s.ns)
 	s.ns, s.closed = nil, true
 	return s.gc.Close()
+}
+
+// hasInterface reports whether an interface of the Conn's namespace has
+// the index ifindex: net.Interfaces, on a thread moved into the namespace
+// and back, or on the calling thread for a Conn dialed without one. A
+// thread that cannot move back is left locked, so that it ends with its
+// goroutine.
+func (s *sysConn) hasInterface(ifindex int) (bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return false, net.ErrClosed
+	}
+	if s.ns == nil {
+		return hasInterface(ifindex)
+	}
+	type result struct {
+		ok  bool
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{false, err}
+			return
+		}
+		defer self.Close()
+		if err := unix.Setns(int(s.ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			done <- result{false, os.NewSyscallError("setns", err)}
+			return
+		}
+		ok, err := hasInterface(ifindex)
+		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		done <- result{ok, err}
+	}()
+	r := <-done
+	return r.ok, r.err
+}
+
+// hasInterface reports whether an interface of the calling thread's
+// namespace has the index ifindex.
+func hasInterface(ifindex int) (bool, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return false, err
+	}
+	for _, ifi := range ifs {
+		if ifi.Index == ifindex {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // sysSub is the Linux side of a Subscription: a socket that joined the

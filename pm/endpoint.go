@@ -159,14 +159,16 @@ func endpointOf(m message) (Endpoint, bool, error) {
 // by id or by address and port. Should that reading fail, the endpoint
 // may have been added all the same.
 //
-// Refused before sending: an invalid, unspecified, multicast or zoned
-// address, a port without FlagSignal or with FlagSubflow, FlagSignal with
-// FlagFullmesh, FlagImplicit, and a negative Ifindex. The kernel refuses
+// Refused before sending: an invalid, unspecified, multicast, broadcast,
+// loopback or zoned address, a port without FlagSignal or with
+// FlagSubflow, FlagSignal with FlagFullmesh, FlagImplicit, a negative
+// Ifindex, and an Ifindex that no interface of the Conn's namespace has
+// (see [Conn.CreateSubflow] for how it is looked up). The kernel refuses
 // an address it already holds (EEXIST on 6.18), an id it already holds
 // (EBUSY), and endpoints beyond its maximum.
 func (c *Conn) AddEndpoint(e Endpoint) (Endpoint, error) {
 	const op = "add-addr"
-	addr, err := checkAddr("endpoint", e.Addr)
+	addr, err := checkLocalAddr("endpoint", e.Addr)
 	if err != nil {
 		return Endpoint{}, &OpError{Op: op, Err: err}
 	}
@@ -180,6 +182,8 @@ func (c *Conn) AddEndpoint(e Endpoint) (Endpoint, error) {
 		err = invalid("only the kernel makes implicit endpoints")
 	case e.Ifindex < 0:
 		err = invalid("negative interface index %d", e.Ifindex)
+	default:
+		err = c.checkIfindex(e.Ifindex)
 	}
 	if err != nil {
 		return Endpoint{}, &OpError{Op: op, Err: err}
@@ -263,6 +267,36 @@ func checkAddr(what string, a netip.Addr) (netip.Addr, error) {
 		return a, invalid("%s address %v is unspecified", what, a)
 	case a.IsMulticast():
 		return a, invalid("%s address %v is multicast", what, a)
+	case a == limitedBroadcast:
+		return a, invalid("%s address %v is the broadcast address", what, a)
 	}
 	return a, nil
+}
+
+// limitedBroadcast is IPv4's limited broadcast address, 255.255.255.255.
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// checkLocalAddr checks an address this host gives peers to reach it by,
+// an endpoint's or an announced one: what checkAddr refuses, and loopback
+// addresses (127.0.0.0/8, ::1), which no peer on another host can reach.
+func checkLocalAddr(what string, a netip.Addr) (netip.Addr, error) {
+	a, err := checkAddr(what, a)
+	if err == nil && a.IsLoopback() {
+		err = invalid("%s address %v is a loopback address, which peers cannot reach", what, a)
+	}
+	return a, err
+}
+
+// checkIfindex refuses a positive interface index that no interface of
+// the Conn's network namespace has. It lets through 0 (no interface), an
+// index it cannot look up (the request then goes to the kernel, as
+// before), and a closed Conn, which request refuses.
+func (c *Conn) checkIfindex(ifindex int) error {
+	if ifindex <= 0 || c == nil || c.s == nil || c.closed.Load() {
+		return nil
+	}
+	if ok, err := c.s.hasInterface(ifindex); err == nil && !ok {
+		return invalid("no interface has index %d in the path manager's network namespace", ifindex)
+	}
+	return nil
 }

@@ -300,9 +300,14 @@ func (c *Conn) Subscribe() (*Subscription, error) {
 // returns an error matching net.ErrClosed.
 //
 // Next may be called from one goroutine at a time; Close may be called
-// from any, and interrupts a waiting Next.
+// from any, and interrupts a waiting Next. On a nil or zero Subscription,
+// one not made by [Conn.Subscribe], it returns an error matching
+// net.ErrClosed, as the methods of a zero Conn do.
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	const op = "receive"
+	if s == nil {
+		return Event{}, &OpError{Op: op, Err: net.ErrClosed}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -311,7 +316,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			s.pending = s.pending[1:]
 			return e, nil
 		}
-		if s.closed.Load() {
+		if s.s == nil || s.closed.Load() {
 			return Event{}, &OpError{Op: op, Err: net.ErrClosed}
 		}
 		msgs, err := s.s.receive(ctx)

@@ -23,6 +23,8 @@ func (*sysConn) exec(uint8, int, []byte) ([]message, error) { return nil, errNot
 
 func (*sysConn) close() error { return nil }
 
+func (*sysConn) hasInterface(int) (bool, error) { return false, errNotLinux }
+
 func (*sysConn) subscribe() (*sysSub, error) { return nil, errNotLinux }
 
 func (*sysSub) receive(context.Context) ([]message, error) { return nil, errNotLinux }

@@ -32,13 +32,14 @@ type SubflowOptions struct {
 // Announce announces a local address, with id (1 to 255) and, when
 // addr's port is not 0, a port, to the peer of the connection token
 // (ANNOUNCE, ADD_ADDR on the wire). Id 0 and invalid addresses are
-// refused before sending.
+// refused before sending, loopback addresses and the broadcast address
+// among them: no peer can reach them.
 func (c *Conn) Announce(token uint32, id uint8, addr netip.AddrPort) error {
 	const op = "announce"
 	if id == 0 {
 		return &OpError{Op: op, Err: invalid("announced address id 0: ids are 1 to 255")}
 	}
-	a, err := checkAddr("announced", addr.Addr())
+	a, err := checkLocalAddr("announced", addr.Addr())
 	if err != nil {
 		return &OpError{Op: op, Err: err}
 	}
@@ -69,8 +70,13 @@ func (c *Conn) Remove(token uint32, id uint8) error {
 // SYN; the subflow is usable after an EventSubflowEstablished, or gone
 // after an EventSubflowClosed.
 //
-// Refused before sending: invalid addresses, a remote port of 0, and
-// addresses of different families.
+// Refused before sending: invalid addresses (unspecified, multicast, the
+// broadcast address 255.255.255.255), a remote port of 0, addresses of
+// different families, a negative Ifindex, and an Ifindex that no
+// interface of the Conn's network namespace has. The index is looked up
+// (net.Interfaces) on a thread that enters the namespace the Conn was
+// dialed in, or, for a Conn dialed without one, in the calling thread's
+// namespace; when the lookup itself fails, the request is sent as is.
 func (c *Conn) CreateSubflow(token uint32, local, remote netip.AddrPort, opts *SubflowOptions) error {
 	const op = "subflow-create"
 	if opts == nil {
@@ -79,6 +85,9 @@ func (c *Conn) CreateSubflow(token uint32, local, remote netip.AddrPort, opts *S
 	l, r, err := checkPair(local, remote, false, true)
 	if err == nil && opts.Ifindex < 0 {
 		err = invalid("negative interface index %d", opts.Ifindex)
+	}
+	if err == nil {
+		err = c.checkIfindex(opts.Ifindex)
 	}
 	if err != nil {
 		return &OpError{Op: op, Err: err}

@@ -22,6 +22,10 @@ type invalidCall struct {
 	call     func() error
 }
 
+// noSuchIfindex is an interface index that no interface of the test
+// bed's namespaces has.
+const noSuchIfindex = 1 << 30
+
 // invalidCalls are calls on c with arguments the kernel would refuse,
 // which pm must refuse before sending any request.
 func invalidCalls(c *pm.Conn) []invalidCall {
@@ -42,6 +46,13 @@ func invalidCalls(c *pm.Conn) []invalidCall {
 		{"signal and fullmesh", "add-addr", add(pm.Endpoint{Addr: v4, Flags: pm.FlagSignal | pm.FlagFullmesh})},
 		{"implicit", "add-addr", add(pm.Endpoint{Addr: v4, Flags: pm.FlagImplicit})},
 		{"negative ifindex", "add-addr", add(pm.Endpoint{Addr: v4, Ifindex: -1})},
+		{"IPv4 multicast address", "add-addr", add(pm.Endpoint{Addr: netip.MustParseAddr("224.0.0.1"), Flags: pm.FlagSubflow})},
+		{"broadcast address", "add-addr", add(pm.Endpoint{Addr: netip.MustParseAddr("255.255.255.255"), Flags: pm.FlagSubflow})},
+		{"IPv4-mapped broadcast address", "add-addr", add(pm.Endpoint{Addr: netip.MustParseAddr("::ffff:255.255.255.255"), Flags: pm.FlagSignal})},
+		{"loopback address", "add-addr", add(pm.Endpoint{Addr: netip.MustParseAddr("127.0.0.1"), Flags: pm.FlagSubflow})},
+		{"loopback 127.1.2.3", "add-addr", add(pm.Endpoint{Addr: netip.MustParseAddr("127.1.2.3"), Flags: pm.FlagSignal})},
+		{"loopback ::1", "add-addr", add(pm.Endpoint{Addr: netip.IPv6Loopback(), Flags: pm.FlagSubflow})},
+		{"nonexistent ifindex", "add-addr", add(pm.Endpoint{Addr: v4, Flags: pm.FlagSubflow, Ifindex: noSuchIfindex})},
 		{"get id 0", "get-addr", func() error { _, err := c.Endpoint(0); return err }},
 		{"delete id 0", "del-addr", func() error { return c.DeleteEndpoint(0) }},
 		{"set flags id 0", "set-flags", func() error { return c.SetEndpointFlags(0, pm.FlagBackup) }},
@@ -52,10 +63,18 @@ func invalidCalls(c *pm.Conn) []invalidCall {
 		{"announce id 0", "announce", func() error { return c.Announce(1, 0, ap("10.0.0.1:0")) }},
 		{"announce no address", "announce", func() error { return c.Announce(1, 1, netip.AddrPort{}) }},
 		{"announce multicast", "announce", func() error { return c.Announce(1, 1, ap("224.0.0.1:0")) }},
+		{"announce broadcast", "announce", func() error { return c.Announce(1, 1, ap("255.255.255.255:0")) }},
+		{"announce loopback", "announce", func() error { return c.Announce(1, 1, ap("127.0.0.1:80")) }},
+		{"announce ::1", "announce", func() error { return c.Announce(1, 1, ap("[::1]:0")) }},
+		{"announce unspecified", "announce", func() error { return c.Announce(1, 1, ap("0.0.0.0:0")) }},
 		{"create no local", "subflow-create", func() error { return c.CreateSubflow(1, netip.AddrPort{}, ap("10.0.0.2:80"), nil) }},
 		{"create remote port 0", "subflow-create", func() error { return c.CreateSubflow(1, ap("10.0.0.1:0"), ap("10.0.0.2:0"), nil) }},
 		{"create families", "subflow-create", func() error {
 			return c.CreateSubflow(1, netip.AddrPortFrom(v6, 0), ap("10.0.0.2:80"), nil)
+		}},
+		{"create to broadcast", "subflow-create", func() error { return c.CreateSubflow(1, ap("10.0.0.1:0"), ap("255.255.255.255:80"), nil) }},
+		{"create nonexistent ifindex", "subflow-create", func() error {
+			return c.CreateSubflow(1, ap("10.0.0.1:0"), ap("10.0.0.2:80"), &pm.SubflowOptions{LocalID: 2, Ifindex: noSuchIfindex})
 		}},
 		{"create negative ifindex", "subflow-create", func() error {
 			return c.CreateSubflow(1, ap("10.0.0.1:0"), ap("10.0.0.2:80"), &pm.SubflowOptions{Ifindex: -2})

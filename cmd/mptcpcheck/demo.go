@@ -17,10 +17,11 @@ import (
 
 // hostReport is what checkHost finds.
 type hostReport struct {
-	OS, Kernel  string
-	PathManager string   // "in-kernel" or "userspace"
-	Problems    []string // each one stops MPTCP from working
-	Notes       []string // worth knowing, not fatal
+	OS          string   `json:"os"`
+	Kernel      string   `json:"kernel"`
+	PathManager string   `json:"path_manager,omitempty"` // "in-kernel" or "userspace"
+	Problems    []string `json:"problems"`               // each one stops MPTCP from working
+	Notes       []string `json:"notes"`                  // worth knowing, not fatal
 }
 
 func (h hostReport) writeText(w io.Writer) {

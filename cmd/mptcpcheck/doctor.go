@@ -13,9 +13,9 @@ import (
 
 // pathManager is what the in-kernel path manager is set to do.
 type pathManager struct {
-	Limits    *pm.Limits    `json:"limits,omitempty"`
-	Endpoints []pm.Endpoint `json:"endpoints,omitempty"`
-	Error     string        `json:"error,omitempty"`
+	Limits    *pm.Limits
+	Endpoints []pm.Endpoint
+	Error     string
 }
 
 // readPathManager reads the limits and endpoints of the calling thread's
@@ -94,11 +94,7 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(struct {
-			Host         hostReport  `json:"host"`
-			PathManager  pathManager `json:"path_manager"`
-			MoreSubflows []string    `json:"more_subflows_needs,omitempty"`
-		}{h, p, todo})
+		enc.Encode(doctorJSON(h, p, todo))
 	} else {
 		h.writeText(stdout)
 		p.writeText(stdout)
@@ -115,6 +111,62 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFail
 	}
 	return exitOK
+}
+
+// doctorReport is the JSON form of doctor's findings. Its keys are
+// snake_case, as in the other JSON outputs of mptcpcheck, and its lists
+// are [] when empty, never null.
+type doctorReport struct {
+	Host         hostReport      `json:"host"`
+	PathManager  pathManagerJSON `json:"path_manager"`
+	MoreSubflows []string        `json:"more_subflows_needs"` // [] when ready
+}
+
+type pathManagerJSON struct {
+	Limits    *limitsJSON    `json:"limits,omitempty"` // left out when unreadable
+	Endpoints []endpointJSON `json:"endpoints"`
+	Error     string         `json:"error,omitempty"`
+}
+
+type limitsJSON struct {
+	Subflows        uint32 `json:"subflows"`
+	AddAddrAccepted uint32 `json:"add_addr_accepted"`
+}
+
+type endpointJSON struct {
+	ID      uint8    `json:"id"`
+	Address string   `json:"address"`
+	Port    uint16   `json:"port,omitempty"`
+	Flags   []string `json:"flags"` // the words of "ip mptcp endpoint": signal, subflow, backup, ...
+	Ifindex int      `json:"ifindex,omitempty"`
+}
+
+// nonNil returns s, or an empty slice for nil, which JSON shows as [].
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func doctorJSON(h hostReport, p pathManager, todo []string) doctorReport {
+	h.Problems, h.Notes = nonNil(h.Problems), nonNil(h.Notes)
+	r := doctorReport{Host: h, MoreSubflows: nonNil(todo)}
+	r.PathManager.Error = p.Error
+	if p.Limits != nil {
+		r.PathManager.Limits = &limitsJSON{Subflows: p.Limits.Subflows, AddAddrAccepted: p.Limits.AddAddrAccepted}
+	}
+	r.PathManager.Endpoints = []endpointJSON{}
+	for _, e := range p.Endpoints {
+		flags := []string{}
+		if e.Flags != 0 {
+			flags = strings.Split(e.Flags.String(), "|")
+		}
+		r.PathManager.Endpoints = append(r.PathManager.Endpoints, endpointJSON{
+			ID: e.ID, Address: e.Addr.String(), Port: e.Port, Flags: flags, Ifindex: e.Ifindex,
+		})
+	}
+	return r
 }
 
 func (p pathManager) writeText(w io.Writer) {
@@ -181,10 +233,12 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 }
 
-// eventRecord is the JSON form of an event: only the fields it has.
+// eventRecord is the JSON form of an event: only the fields it has. A
+// listener's events (listener_created, listener_closed) have no token and
+// no remote end, only the listening address, in local.
 type eventRecord struct {
 	Type        string `json:"type"`
-	Token       string `json:"token"`
+	Token       string `json:"token,omitempty"`
 	Local       string `json:"local,omitempty"`
 	Remote      string `json:"remote,omitempty"`
 	LocalID     *uint8 `json:"local_id,omitempty"`
@@ -196,10 +250,14 @@ type eventRecord struct {
 }
 
 func eventJSON(ev pm.Event) eventRecord {
-	r := eventRecord{Type: ev.Type.String(), Token: fmt.Sprintf("%08x", ev.Token), Backup: ev.Backup, ServerSide: ev.ServerSide}
+	r := eventRecord{Type: ev.Type.String(), Backup: ev.Backup, ServerSide: ev.ServerSide}
 	if ev.Local.IsValid() {
 		r.Local = ev.Local.String()
 	}
+	if isListenerEvent(ev.Type) {
+		return r
+	}
+	r.Token = fmt.Sprintf("%08x", ev.Token)
 	if ev.Remote.IsValid() {
 		r.Remote = ev.Remote.String()
 	}
@@ -218,9 +276,22 @@ func eventJSON(ev pm.Event) eventRecord {
 	return r
 }
 
+// isListenerEvent reports the event types of a listener, not of a
+// connection.
+func isListenerEvent(t pm.EventType) bool {
+	return t == pm.EventListenerCreated || t == pm.EventListenerClosed
+}
+
+// eventText formats an event on one line: its type, then for a listener
+// the listening address ("listener_created 127.0.0.1:8080"), for a
+// connection the token, addresses and the other fields it has.
 func eventText(ev pm.Event) string {
 	r := eventJSON(ev)
 	var b strings.Builder
+	if isListenerEvent(ev.Type) {
+		fmt.Fprintf(&b, "%-16s %s", r.Type, r.Local)
+		return strings.TrimRight(b.String(), " ")
+	}
 	fmt.Fprintf(&b, "%-16s token=%s", r.Type, r.Token)
 	if r.Local != "" || r.Remote != "" {
 		fmt.Fprintf(&b, " %s -> %s", r.Local, r.Remote)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/testbed"
-	"github.com/multipath-go/mptcp/pm"
 )
 
 // doctorIn runs "mptcpcheck doctor" inside ns.
@@ -50,8 +50,8 @@ func TestDoctorSaysWhatToChange(t *testing.T) {
 	code, out = doctorIn(t, b.Client, "-json")
 	var report struct {
 		PathManager struct {
-			Limits    pm.Limits     `json:"limits"`
-			Endpoints []pm.Endpoint `json:"endpoints"`
+			Limits    limitsJSON     `json:"limits"`
+			Endpoints []endpointJSON `json:"endpoints"`
 		} `json:"path_manager"`
 		MoreSubflows []string `json:"more_subflows_needs"`
 	}
@@ -68,6 +68,70 @@ func TestDoctorSaysWhatToChange(t *testing.T) {
 	if code != exitFail || !strings.Contains(out, "MPTCP is disabled: run sysctl -w net.mptcp.enabled=1") {
 		t.Errorf("MPTCP disabled: status %d\n%s", code, out)
 	}
+}
+
+// snakeCase matches the keys of mptcpcheck's JSON: lower-case words
+// joined by '_'.
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// checkJSONStyle reports every key of v, a decoded JSON document, that is
+// not snake_case, and every null where doctor promises a list.
+func checkJSONStyle(t *testing.T, path string, v any, lists map[string]bool) {
+	t.Helper()
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if !snakeCase.MatchString(k) {
+				t.Errorf("key %s.%s is not snake_case", path, k)
+			}
+			if x == nil && lists[k] {
+				t.Errorf("list %s.%s is null, want []", path, k)
+			}
+			checkJSONStyle(t, path+"."+k, x, lists)
+		}
+	case []any:
+		for i, x := range v {
+			checkJSONStyle(t, fmt.Sprintf("%s[%d]", path, i), x, lists)
+		}
+	}
+}
+
+// doctor -json has snake_case keys only, at every depth, and its lists
+// are present and [] when empty, never null: with no endpoint and nothing
+// to change, and with an endpoint and things to change.
+func TestDoctorJSONStyle(t *testing.T) {
+	b := testbed.New(t, 2)
+	lists := map[string]bool{"problems": true, "notes": true, "endpoints": true, "more_subflows_needs": true, "flags": true}
+	check := func(name string) {
+		t.Helper()
+		code, out := doctorIn(t, b.Client, "-json")
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("%s: doctor -json: status %d: %v\n%s", name, code, err, out)
+		}
+		checkJSONStyle(t, name, doc, lists)
+		host, _ := doc["host"].(map[string]any)
+		pmgr, _ := doc["path_manager"].(map[string]any)
+		for _, l := range []struct {
+			m   map[string]any
+			key string
+		}{{host, "problems"}, {host, "notes"}, {pmgr, "endpoints"}, {doc, "more_subflows_needs"}} {
+			if _, ok := l.m[l.key].([]any); !ok {
+				t.Errorf("%s: %q is %v, want a list\n%s", name, l.key, l.m[l.key], out)
+			}
+		}
+		if t.Failed() {
+			t.Logf("%s:\n%s", name, out)
+		}
+	}
+	// An endpoint for the second link, a signal one for the first: ready,
+	// nothing to change.
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	b.Endpoint(b.Client, b.Links[0].Client, "signal")
+	check("ready")
+	b.Client.IP("mptcp", "endpoint", "flush")
+	b.Client.IP("mptcp", "limits", "set", "subflows", "0", "add_addr_accepted", "0")
+	check("no endpoint")
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
