@@ -3,23 +3,28 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/multipath-go/mptcp"
 )
 
 type getOptions struct {
-	url      string
-	out      string // file for the body; "" discards it
+	url      string // the URL to fetch, password included
+	out      string // file for the body; "" discards it, "-" is stdout
 	json     bool
 	timeout  time.Duration
 	progress bool // draw a progress bar on stderr
@@ -28,24 +33,38 @@ type getOptions struct {
 
 // getReport is the report of "mptcpcheck get".
 type getReport struct {
-	URL        string     `json:"url"`
+	URL        string     `json:"url"` // password redacted
 	Status     string     `json:"status"`
 	Bytes      int64      `json:"bytes"`
 	Seconds    float64    `json:"seconds"`
 	Connection connReport `json:"connection"`
+	// Note says when the connection state is not from the end of the
+	// transfer: the connection closed first and this is its last sample.
+	Note string `json:"note,omitempty"`
 }
+
+// exitInterrupted is get's status when interrupted (Ctrl-C, SIGTERM),
+// as a shell reports a command killed by SIGINT.
+const exitInterrupted = 130
 
 func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("get", flag.ContinueOnError)
 	opts := getOptions{}
-	fs.StringVar(&opts.out, "o", "", "save the body to `FILE` (default: discard it)")
+	fs.StringVar(&opts.out, "o", "", "save the body to `FILE`, or standard output for -o - (default: discard it)")
 	fs.BoolVar(&opts.json, "json", false, "print the report as JSON")
-	fs.DurationVar(&opts.timeout, "timeout", 10*time.Minute, "give up after this long")
+	fs.DurationVar(&opts.timeout, "timeout", 10*time.Minute, "give up after this long (more than 0)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck get [-o FILE] [-json] [-timeout D] URL\n\n"+
-			"Fetches URL (http or https) over MPTCP and reports the connection afterwards:\n"+
-			"MPTCP or fallback, its subflows and the bytes each received. On a terminal a\n"+
-			"progress bar shows the rate of each subflow.\n\n")
+			"Fetches URL (http or https) over MPTCP and reports the connection that carried\n"+
+			"the final body, after any redirects: MPTCP or fallback, its subflows and the\n"+
+			"bytes each received. If the server closed it at the end of the body, the\n"+
+			"report is its state just before it closed, and says so. On a terminal a\n"+
+			"progress bar shows the rate of each subflow. With -o - the body goes to\n"+
+			"standard output and the report to standard error. A password in the URL is\n"+
+			"never printed.\n\n"+
+			"Exit status: 0 for a 2xx answer read to the end; 1 when the fetch fails, the\n"+
+			"answer is not 2xx or FILE cannot be written (checked before the fetch);\n"+
+			"2 for a usage error; 130 when interrupted (Ctrl-C), leaving FILE partial.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -56,9 +75,18 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
+	if opts.timeout <= 0 {
+		fmt.Fprintf(stderr, "mptcpcheck get: -timeout %v: want more than 0\n", opts.timeout)
+		return exitUsage
+	}
 	u, err := url.Parse(fs.Arg(0))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		fmt.Fprintf(stderr, "mptcpcheck get: %q is not an http:// or https:// URL\n", fs.Arg(0))
+	if err != nil {
+		// url.Parse's error repeats the argument, password included.
+		fmt.Fprintf(stderr, "mptcpcheck get: the argument is not an http:// or https:// URL: %v\n", unwrapURLError(err))
+		return exitUsage
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fmt.Fprintf(stderr, "mptcpcheck get: %q is not an http:// or https:// URL\n", u.Redacted())
 		return exitUsage
 	}
 	opts.url = u.String()
@@ -67,20 +95,58 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return get(ctx, opts, stdout, stderr)
 }
 
+// isTerminal reports whether w is a terminal (not /dev/null, a file or a
+// pipe).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// redact returns rawURL with its password, if any, replaced.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(the URL)"
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return u.Redacted()
 }
 
 // get fetches opts.url and reports the connection.
 func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
+	interrupted := ctx
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
-	var dialed capturedConn
+	shown := redact(opts.url)
+
+	// Open the output first, so that an unwritable path fails before
+	// any traffic.
+	var dst io.Writer = io.Discard
+	report := stdout
+	switch opts.out {
+	case "":
+	case "-":
+		dst, report = stdout, stderr
+	default:
+		f, err := os.OpenFile(opts.out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+		if err != nil {
+			fmt.Fprintf(stderr, "mptcpcheck get: -o: %v\n", err)
+			return exitFail
+		}
+		defer f.Close()
+		dst = f
+	}
+	failed := func(code int, format string, args ...any) int {
+		fmt.Fprintf(stderr, "mptcpcheck get: "+format+"\n", args...)
+		if opts.out != "" && opts.out != "-" {
+			fmt.Fprintf(stderr, "mptcpcheck get: %s is partial\n", opts.out)
+		}
+		if interrupted.Err() != nil {
+			return exitInterrupted
+		}
+		return code
+	}
+
+	var dialed trackedConns
 	tr := &http.Transport{
 		DialContext:           dialed.wrap(opts.dial),
 		TLSHandshakeTimeout:   30 * time.Second,
@@ -88,57 +154,134 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		ForceAttemptHTTP2:     true,
 	}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, opts.url, nil)
+	// The connection to report is the one that carried the last
+	// response: after redirects it need not be the last one dialed.
+	var final atomic.Pointer[trackedConn]
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		c := info.Conn
+		if tc, ok := c.(interface{ NetConn() net.Conn }); ok {
+			c = tc.NetConn()
+		}
+		if tc, ok := c.(*trackedConn); ok {
+			final.Store(tc)
+		}
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, opts.url, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "mptcpcheck get: %v\n", err)
+		fmt.Fprintf(stderr, "mptcpcheck get: %v\n", unwrapURLError(err))
 		return exitUsage
 	}
 	start := time.Now()
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		fmt.Fprintf(stderr, "mptcpcheck get: cannot fetch %s: %v\n", opts.url, unwrapURLError(err))
+		if interrupted.Err() != nil {
+			fmt.Fprintf(stderr, "mptcpcheck get: interrupted before the answer from %s\n", shown)
+			return exitInterrupted
+		}
+		fmt.Fprintf(stderr, "mptcpcheck get: cannot fetch %s: %v\n", shown, unwrapURLError(err))
 		return exitFail
 	}
 	defer resp.Body.Close()
 
-	var dst io.Writer = io.Discard
-	if opts.out != "" {
-		f, err := os.Create(opts.out)
-		if err != nil {
-			fmt.Fprintf(stderr, "mptcpcheck get: %v\n", err)
-			return exitFail
-		}
-		defer f.Close()
-		dst = f
-	}
 	var got atomic.Int64
 	stopBar := func() {}
-	if opts.progress {
-		stopBar = progressBar(stderr, dialed.get(), resp.ContentLength, &got)
+	if c := final.Load(); opts.progress && c != nil {
+		stopBar = progressBar(stderr, c.MPTCPConn, resp.ContentLength, &got)
 	}
 	_, err = io.Copy(dst, &countingReader{r: resp.Body, n: &got})
 	stopBar()
 	if err != nil {
-		fmt.Fprintf(stderr, "mptcpcheck get: reading %s after %d bytes: %v\n", opts.url, got.Load(), err)
-		return exitFail
+		if interrupted.Err() != nil {
+			return failed(exitFail, "interrupted after %d bytes of %s", got.Load(), shown)
+		}
+		return failed(exitFail, "reading %s after %d bytes: %v", shown, got.Load(), err)
 	}
 	elapsed := time.Since(start)
-	rep := getReport{URL: opts.url, Status: resp.Status, Bytes: got.Load(), Seconds: elapsed.Seconds()}
-	if c := dialed.get(); c != nil {
-		rep.Connection = describe(c)
+	rep := getReport{URL: shown, Status: resp.Status, Bytes: got.Load(), Seconds: elapsed.Seconds()}
+	if c := final.Load(); c != nil {
+		if resp.Close {
+			// The transport closes such a connection once the body
+			// ends; wait for it, so that the report does not depend
+			// on who is quicker.
+			resp.Body.Close()
+			select {
+			case <-c.closing:
+			case <-time.After(time.Second):
+			}
+		}
+		var closed bool
+		rep.Connection, closed = c.describe()
+		if closed {
+			rep.Note = "the connection closed at the end of the body; its state is from just before it closed"
+		}
 	}
 	if opts.json {
-		enc := json.NewEncoder(stdout)
+		enc := json.NewEncoder(report)
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
 	} else {
-		fmt.Fprintf(stdout, "GET %s: %s, %d bytes in %.2fs (%s)\n", rep.URL, rep.Status, rep.Bytes, rep.Seconds, rate(float64(rep.Bytes)/elapsed.Seconds()))
-		rep.Connection.writeText(stdout)
+		fmt.Fprintf(report, "GET %s: %s, %d bytes in %.2fs (%s)\n", rep.URL, rep.Status, rep.Bytes, rep.Seconds, rate(float64(rep.Bytes)/elapsed.Seconds()))
+		rep.Connection.writeText(report)
+		if rep.Note != "" {
+			fmt.Fprintf(report, "(%s)\n", rep.Note)
+		}
 	}
 	if resp.StatusCode/100 != 2 {
 		return exitFail
 	}
 	return exitOK
+}
+
+// trackedConns wraps a dial func so that its connections are
+// trackedConns.
+type trackedConns struct{}
+
+func (trackedConns) wrap(dial func(ctx context.Context, network, address string) (net.Conn, error)) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		c, err := dial(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		mc, ok := c.(*mptcp.MPTCPConn)
+		if !ok {
+			c.Close()
+			return nil, errors.New("mptcpcheck: dialer returned a connection that is not an *mptcp.MPTCPConn")
+		}
+		return &trackedConn{MPTCPConn: mc, closing: make(chan struct{})}, nil
+	}
+}
+
+// trackedConn takes a last sample of its MPTCP state when it is closed,
+// since a closed socket has none to read: the transport closes a
+// connection as soon as a body it cannot reuse it for ends.
+type trackedConn struct {
+	*mptcp.MPTCPConn
+	closing chan struct{} // closed by Close, after the sample
+	mu      sync.Mutex
+	closed  bool
+	last    connReport // sampled by Close
+}
+
+func (c *trackedConn) Close() error {
+	c.mu.Lock()
+	if !c.closed {
+		c.last = describe(c.MPTCPConn)
+		c.closed = true
+		close(c.closing)
+	}
+	c.mu.Unlock()
+	return c.MPTCPConn.Close()
+}
+
+// describe reports the connection now, or as it was when it was closed
+// (closed true).
+func (c *trackedConn) describe() (r connReport, closed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.last, true
+	}
+	return describe(c.MPTCPConn), false
 }
 
 // unwrapURLError drops the *url.Error layer, which repeats the URL.
@@ -166,7 +309,7 @@ func rate(bytesPerSecond float64) string {
 
 // progressBar redraws one line on w twice a second: the share of the
 // body received and each subflow's receive rate. The returned func stops
-// it and ends the line.
+// it, after drawing the final values, and ends the line.
 func progressBar(w io.Writer, c *mptcp.MPTCPConn, total int64, got *atomic.Int64) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -177,25 +320,23 @@ func progressBar(w io.Writer, c *mptcp.MPTCPConn, total int64, got *atomic.Int64
 		last := map[uint32]uint64{}
 		lastAt := time.Now()
 		var subs []mptcp.Subflow
-		for {
-			select {
-			case <-done:
-				fmt.Fprintln(w)
-				return
-			case <-tick.C:
-			}
+		draw := func() {
 			var b strings.Builder
 			n := got.Load()
 			if total > 0 {
 				const width = 30
-				filled := int(n * width / total)
+				filled := min(int(n*width/total), width)
 				fmt.Fprintf(&b, "\r[%s%s] %3d%%", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), n*100/total)
 			} else {
 				fmt.Fprintf(&b, "\r%d bytes", n)
 			}
 			var err error
-			if subs, err = c.AppendSubflows(subs[:0]); err == nil {
-				now := time.Now()
+			if c == nil {
+				err = net.ErrClosed
+			} else {
+				subs, err = c.AppendSubflows(subs[:0])
+			}
+			if now := time.Now(); err == nil && now.After(lastAt) {
 				for i, s := range subs {
 					key := s.ID
 					if key == 0 { // kernels before 6.5 have no ids
@@ -206,7 +347,18 @@ func progressBar(w io.Writer, c *mptcp.MPTCPConn, total int64, got *atomic.Int64
 				}
 				lastAt = now
 			}
+			b.WriteString("\x1b[K") // clear what a longer line left
 			io.WriteString(w, b.String())
+		}
+		for {
+			select {
+			case <-done:
+				draw()
+				fmt.Fprintln(w)
+				return
+			case <-tick.C:
+				draw()
+			}
 		}
 	}()
 	return func() { close(done); <-finished }

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,4 +80,198 @@ func TestGetOverTwoPaths(t *testing.T) {
 		t.Errorf("subflows received %d bytes in all for a %d-byte body", sum, size)
 	}
 	t.Logf("per subflow: %d and %d bytes; %d beyond the body", rep.Connection.Subflows[0].BytesReceived, rep.Connection.Subflows[1].BytesReceived, int64(sum)-size)
+}
+
+// A password in the URL shows in no report and no error message.
+func TestGetRedactsPassword(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cut" { // promise more than is sent, then hang up
+			w.Header().Set("Content-Length", "1000")
+			w.Write([]byte("short"))
+			conn, _, _ := http.NewResponseController(w).Hijack()
+			conn.Close()
+			return
+		}
+		io.WriteString(w, "hello")
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	const secret = "s3cret-pw"
+	for _, args := range [][]string{
+		{"get", "http://user:" + secret + "@" + host + "/"},
+		{"get", "-json", "http://user:" + secret + "@" + host + "/"},
+		{"get", "http://user:" + secret + "@" + host + "/cut"},
+		{"get", "http://user:" + secret + "@" + closedAddr + "/"},
+		{"get", "http://user:" + secret + "@[::1/"},
+		{"get", "ftp://user:" + secret + "@" + host + "/"},
+	} {
+		code, out, errs := runCmd(t, args...)
+		if strings.Contains(out+errs, secret) {
+			t.Errorf("mptcpcheck %q: status %d, the password shows:\nstdout: %s\nstderr: %s", args, code, out, errs)
+		}
+	}
+	code, out, _ := runCmd(t, "get", "-json", "http://user:"+secret+"@"+host+"/")
+	var rep getReport
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil || rep.URL != "http://user:xxxxx@"+host+"/" {
+		t.Errorf("get -json: status %d, url %q (%v); want the URL with the password redacted", code, rep.URL, err)
+	}
+}
+
+// countingServer counts the requests it gets and answers body.
+func countingServer(t *testing.T, body string) (*httptest.Server, *atomic.Int64) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// -o fails before the fetch when the file cannot be written.
+func TestGetUnwritableOutputFailsBeforeFetch(t *testing.T) {
+	srv, requests := countingServer(t, "hello")
+	out := filepath.Join(t.TempDir(), "no-such-dir", "body")
+	code, _, errs := runCmd(t, "get", "-o", out, srv.URL+"/")
+	if code != exitFail || !strings.Contains(errs, "-o: open "+out) || requests.Load() != 0 {
+		t.Errorf("get -o %s: status %d, stderr %q, %d request(s); want status 1, the error and no request", out, code, errs, requests.Load())
+	}
+}
+
+// -o - writes the body to stdout, the report to stderr.
+func TestGetOutputToStdout(t *testing.T) {
+	const body = "the body\n"
+	srv, _ := countingServer(t, body)
+	t.Chdir(t.TempDir()) // no file named "-" in the package
+	code, out, errs := runCmd(t, "get", "-o", "-", srv.URL+"/")
+	if code != exitOK || out != body || !strings.Contains(errs, "GET "+srv.URL+"/: 200 OK") {
+		t.Errorf("get -o -: status %d, stdout %q, stderr %q; want the body on stdout and the report on stderr", code, out, errs)
+	}
+	if _, err := os.Stat("-"); err == nil {
+		t.Error(`get -o - created a file named "-"`)
+	}
+}
+
+// Interrupted mid-download, get exits with its own status and says the
+// file is partial.
+func TestGetInterruptedSaysPartial(t *testing.T) {
+	wrote := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000000")
+		w.Write(bytes.Repeat([]byte("x"), 1000))
+		http.NewResponseController(w).Flush()
+		close(wrote)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "body")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"get", "-o", out, srv.URL + "/"}, &stdout, &stderr) }()
+	<-wrote
+	// Wait for the first bytes to reach the file.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if fi, err := os.Stat(out); err == nil && fi.Size() == 1000 {
+			break
+		}
+	}
+	cancel() // as Ctrl-C does, through signal.NotifyContext
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("get did not stop within 10s of the interrupt")
+	}
+	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted after 1000 bytes") || !strings.Contains(stderr.String(), out+" is partial") {
+		t.Errorf("interrupted get: status %d, stderr %q; want status %d and that %s is partial", code, stderr.String(), exitInterrupted, out)
+	}
+}
+
+// listenMPTCP listens on loopback over MPTCP until the test ends.
+func listenMPTCP(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// After redirects A -> B -> A the report is about the connection that
+// carried the body, to A, not about the last one dialed, to B.
+func TestGetReportsTheConnectionOfTheBody(t *testing.T) {
+	lnA, lnB := listenMPTCP(t), listenMPTCP(t)
+	urlA, urlB := "http://"+lnA.Addr().String(), "http://"+lnB.Addr().String()
+	var bodyPeer atomic.Value
+	go http.Serve(lnA, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			http.Redirect(w, r, urlB+"/hop", http.StatusFound)
+			return
+		}
+		bodyPeer.Store(r.RemoteAddr)
+		io.WriteString(w, "the body")
+	}))
+	go http.Serve(lnB, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, urlA+"/final", http.StatusFound)
+	}))
+	var stdout, stderr bytes.Buffer
+	code := get(context.Background(), getOptions{url: urlA + "/", json: true, timeout: 10 * time.Second,
+		dial: (&mptcp.Dialer{}).DialContext}, &stdout, &stderr)
+	var rep getReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); code != exitOK || err != nil {
+		t.Fatalf("get: status %d, %v: %s%s", code, err, stdout.String(), stderr.String())
+	}
+	if c := rep.Connection; c.Remote != lnA.Addr().String() || c.Local != bodyPeer.Load() || !c.MPTCP {
+		t.Errorf("report on %s -> %s (MPTCP %v); the body came over %v -> %s", c.Local, c.Remote, c.MPTCP, bodyPeer.Load(), lnA.Addr())
+	}
+}
+
+// A server that ends the body by closing the connection (HTTP/1.0):
+// the report still shows the MPTCP connection, from its last sample,
+// and says so.
+func TestGetConnectionClosedByServer(t *testing.T) {
+	ln := listenMPTCP(t)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n")
+				c.Write(bytes.Repeat([]byte("x"), 100000))
+			}()
+		}
+	}()
+	for _, json := range []bool{false, true} {
+		var stdout, stderr bytes.Buffer
+		code := get(context.Background(), getOptions{url: "http://" + ln.Addr().String() + "/", json: json, timeout: 10 * time.Second,
+			dial: (&mptcp.Dialer{}).DialContext}, &stdout, &stderr)
+		out := stdout.String()
+		if code != exitOK || strings.Contains(out, "not MPTCP") || !strings.Contains(out, "closed at the end of the body") {
+			t.Errorf("get -json=%v from a server that closes: status %d\n%s%s", json, code, out, stderr.String())
+		}
+		if want := map[bool]string{false: ": MPTCP, token ", true: `"mptcp": true`}[json]; !strings.Contains(out, want) {
+			t.Errorf("get -json=%v from a server that closes: no MPTCP report:\n%s", json, out)
+		}
+	}
 }

@@ -4,7 +4,7 @@
 //
 //	mptcpcheck                    check this host and run MPTCP end to end on loopback
 //	mptcpcheck serve [-addr ADDR] answer "am I using MPTCP?" over HTTP
-//	mptcpcheck get [-o FILE] [-json] URL
+//	mptcpcheck get [-o FILE] [-json] [-timeout D] URL
 //	                              fetch a URL over MPTCP and report the connection
 //	mptcpcheck doctor [-json]     check the host and say what to change for more subflows
 //	mptcpcheck monitor [-json]    print the path manager's events
@@ -38,8 +38,9 @@ Usage:
                                   JSON (Accept: application/json or ?format=json), or an
                                   HTML page that refreshes its own connection's subflows;
                                   /download?size=N sends N bytes
-  mptcpcheck get [flags] URL      fetch URL over MPTCP and report the connection: MPTCP or
-                                  fallback, subflows, bytes per subflow
+  mptcpcheck get [flags] URL      fetch URL over MPTCP and report the connection that carried
+                                  the body: MPTCP or fallback, subflows, bytes per subflow;
+                                  -o FILE saves the body, -o - writes it to stdout
   mptcpcheck doctor [-json]       check this host's readiness (sysctls, path manager, limits,
                                   endpoints) and say what to change to get more than one subflow
   mptcpcheck monitor [-json]      print the path manager's events as they happen

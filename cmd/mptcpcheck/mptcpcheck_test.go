@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,6 +96,8 @@ func TestUsageAndErrors(t *testing.T) {
 		{[]string{"get"}, exitUsage, "err", "want exactly one URL"},
 		{[]string{"get", "ftp://example.invalid/"}, exitUsage, "err", "is not an http:// or https:// URL"},
 		{[]string{"get", "http://"}, exitUsage, "err", "is not an http:// or https:// URL"},
+		{[]string{"get", "-timeout", "0", "http://127.0.0.1:1/"}, exitUsage, "err", "-timeout 0s: want more than 0"},
+		{[]string{"get", "-timeout", "-1s", "http://127.0.0.1:1/"}, exitUsage, "err", "-timeout -1s: want more than 0"},
 		{[]string{"conns", "-h"}, exitOK, "out", "-watch INTERVAL"},
 		{[]string{"-h"}, exitOK, "out", "mptcpcheck conns [flags]"},
 		{[]string{"conns", "extra"}, exitUsage, "err", `unexpected argument "extra"`},
@@ -115,6 +118,35 @@ func TestUsageAndErrors(t *testing.T) {
 		if code != tc.code || !strings.Contains(stream, tc.want) {
 			t.Errorf("mptcpcheck %q: status %d, std%s %q; want status %d and %q", tc.args, code, tc.wantStream, stream, tc.code, tc.want)
 		}
+	}
+}
+
+// The progress bar's last frame shows the final value, however soon
+// after its last tick the body ends.
+func TestProgressBarEndsAtFinalValue(t *testing.T) {
+	var b bytes.Buffer
+	var got atomic.Int64
+	stop := progressBar(&b, nil, 1000, &got)
+	got.Store(1000)
+	stop()
+	out := b.String()
+	frames := strings.Split(strings.TrimSuffix(out, "\n"), "\r")
+	last := frames[len(frames)-1]
+	if !strings.HasSuffix(out, "\n") || !strings.HasPrefix(last, "["+strings.Repeat("#", 30)+"] 100%") {
+		t.Errorf("progress bar output %q: last frame %q; want it full at 100%%, then a newline", out, last)
+	}
+}
+
+// /dev/null is a character device but no terminal: no progress bar, no
+// screen clearing.
+func TestDevNullIsNoTerminal(t *testing.T) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Errorf("isTerminal(%s) = true", os.DevNull)
 	}
 }
 
