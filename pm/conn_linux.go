@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
+	"github.com/multipath-go/mptcp/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -150,33 +150,12 @@ func (s *sysConn) hasInterface(ifindex int) (bool, error) {
 	if s.ns == nil {
 		return hasInterface(ifindex)
 	}
-	type result struct {
-		ok  bool
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{false, err}
-			return
-		}
-		defer self.Close()
-		if err := unix.Setns(int(s.ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			done <- result{false, os.NewSyscallError("setns", err)}
-			return
-		}
-		ok, err := hasInterface(ifindex)
-		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- result{ok, err}
-	}()
-	r := <-done
-	return r.ok, r.err
+	var ok bool
+	err := netns.Do(s.ns, func() (err error) {
+		ok, err = hasInterface(ifindex)
+		return err
+	})
+	return ok, err
 }
 
 // hasInterface reports whether an interface of the calling thread's

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 
+	"github.com/multipath-go/mptcp/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -137,37 +137,13 @@ func Open(netns *os.File) (*Conn, error) {
 	return &Conn{fd: fd, buf: make([]byte, 32<<10)}, nil
 }
 
-// socketIn makes the netlink socket in another namespace: on a locked
-// thread moved there and back. A thread that cannot move back is left
-// locked, so that it ends with its goroutine.
-func socketIn(netns *os.File) (int, error) {
-	type result struct {
-		fd  int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- result{-1, err}
-			runtime.UnlockOSThread()
-			return
-		}
-		defer self.Close()
-		if err := unix.Setns(int(netns.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{-1, fmt.Errorf("setns %s: %w", netns.Name(), err)}
-			runtime.UnlockOSThread()
-			return
-		}
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- result{fd, err}
-	}()
-	r := <-done
-	return r.fd, r.err
+// socketIn makes the netlink socket in another namespace.
+func socketIn(ns *os.File) (fd int, err error) {
+	err = netns.Do(ns, func() error {
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+		return err
+	})
+	return fd, err
 }
 
 // Close closes the socket.
