@@ -44,6 +44,7 @@ func newServer(opts serveOptions) *http.Server {
 		w.Header().Set("Cache-Control", "no-store")
 		io.WriteString(w, appJS)
 	})
+	mux.HandleFunc("GET /style.css", serveAsset("text/css; charset=utf-8", styleCSS))
 	mux.HandleFunc("GET /", report)
 	errorLog := opts.errorLog
 	if errorLog == nil {
@@ -64,7 +65,7 @@ func newServer(opts serveOptions) *http.Server {
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'")
+		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
 		// Requests have no body worth reading: bound what a client may send.
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
 		h.ServeHTTP(w, r)
