@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -202,10 +203,28 @@ func startServe(t *testing.T, cert, key string) string {
 
 func startServeOn(t *testing.T, ln net.Listener, cert, key string) string {
 	t.Helper()
+	var opts serveOptions
+	if cert != "" {
+		c, err := loadCert(cert, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.tlsCert = &c
+	}
+	startServer(t, ln, opts)
+	return ln.Addr().String()
+}
+
+// startServer runs the server of serve with opts on ln until the test
+// ends.
+func startServer(t *testing.T, ln net.Listener, opts serveOptions) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var stderr bytes.Buffer
-	go func() { done <- serveOn(ctx, ln, cert, key, io.Discard, &stderr) }()
+	opts.errorLog = log.New(&stderr, "", 0)
+	srv := newServer(opts)
+	go func() { done <- srv.run(ctx, ln, io.Discard, &stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -217,7 +236,7 @@ func startServeOn(t *testing.T, ln net.Listener, cert, key string) string {
 			t.Error("serve did not stop within 10s")
 		}
 	})
-	return ln.Addr().String()
+	return srv
 }
 
 func runTool(t *testing.T, name string, args ...string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -12,8 +13,11 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/multipath-go/mptcp"
@@ -23,22 +27,71 @@ import (
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
-	writeTimeout      = 30 * time.Second // per response, and per chunk of a download
+	writeTimeout      = 30 * time.Second // per response
 	idleTimeout       = 60 * time.Second
 	maxHeaderBytes    = 16 << 10
-	maxDownload       = 1 << 30
-	downloadChunk     = 256 << 10
+
+	// Defaults of the flags of the same names.
+	defaultMaxSize      = 64 << 20 // -max-size
+	defaultMaxDownloads = 64       // -max-downloads
+	defaultMaxConns     = 512      // -max-conns
+	defaultMinRate      = 8 << 10  // -min-rate, bytes per second
+	// rateWindow is how long a download may stay below -min-rate.
+	rateWindow = 4 * time.Second
 )
+
+// zeros is what every download sends: one buffer, shared and never
+// written, so that a download costs no memory of its own.
+var zeros [256 << 10]byte
 
 type serveOptions struct {
 	errorLog *log.Logger
+
+	// Zero means the default for each of these.
+	maxSize      int64         // largest ?size= of a download
+	maxDownloads int           // downloads at once; more get 503
+	maxConns     int           // connections at once (serveOn); more are closed
+	minRate      int64         // bytes per second below which a download is dropped; < 0: no floor
+	rateWindow   time.Duration // over which minRate is measured
+
+	tlsCert *tls.Certificate // serveOn serves HTTPS with it when set
+}
+
+func (o serveOptions) withDefaults() serveOptions {
+	if o.maxSize <= 0 {
+		o.maxSize = defaultMaxSize
+	}
+	if o.maxDownloads <= 0 {
+		o.maxDownloads = defaultMaxDownloads
+	}
+	if o.maxConns <= 0 {
+		o.maxConns = defaultMaxConns
+	}
+	if o.minRate == 0 {
+		o.minRate = defaultMinRate
+	}
+	if o.rateWindow <= 0 {
+		o.rateWindow = rateWindow
+	}
+	return o
+}
+
+// server is the HTTP server of "mptcpcheck serve".
+type server struct {
+	*http.Server
+	opts      serveOptions
+	downloads chan struct{} // one token per download in progress
+	active    atomic.Int64  // downloads in progress, for tests
+	started   atomic.Int64  // downloads started, for tests
 }
 
 // newServer returns the HTTP server of "mptcpcheck serve", also used by
 // the demo.
-func newServer(opts serveOptions) *http.Server {
+func newServer(opts serveOptions) *server {
+	opts = opts.withDefaults()
+	s := &server{opts: opts, downloads: make(chan struct{}, opts.maxDownloads)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /download", download)
+	mux.HandleFunc("GET /download", s.download)
 	mux.HandleFunc("GET /app.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -50,7 +103,7 @@ func newServer(opts serveOptions) *http.Server {
 	if errorLog == nil {
 		errorLog = log.New(io.Discard, "", 0)
 	}
-	return &http.Server{
+	s.Server = &http.Server{
 		Handler:           securityHeaders(mux),
 		ConnContext:       mptcp.ConnContext,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -60,7 +113,60 @@ func newServer(opts serveOptions) *http.Server {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
+	if opts.tlsCert != nil {
+		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*opts.tlsCert}}
+	}
+	return s
 }
+
+// serve serves on ln, with at most opts.maxConns connections at once:
+// a connection over the limit is closed as soon as it is accepted.
+func (s *server) serve(ln net.Listener) error {
+	ln = &limitListener{Listener: ln, sem: make(chan struct{}, s.opts.maxConns)}
+	if s.TLSConfig != nil {
+		return s.ServeTLS(ln, "", "")
+	}
+	return s.Serve(ln)
+}
+
+// limitListener closes the connections it accepts over the limit.
+// (golang.org/x/net/netutil.LimitListener holds them in the backlog
+// instead, and its connections hide the *mptcp.MPTCPConn underneath from
+// mptcp.ConnContext; this one's have a NetConn method.)
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.sem <- struct{}{}:
+			return &limitConn{Conn: c, sem: l.sem}, nil
+		default:
+			c.Close()
+		}
+	}
+}
+
+type limitConn struct {
+	net.Conn
+	sem  chan struct{}
+	once sync.Once
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.sem })
+	return err
+}
+
+// NetConn returns the connection underneath, for mptcp.ConnContext.
+func (c *limitConn) NetConn() net.Conn { return c.Conn }
 
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -103,26 +209,52 @@ func report(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// download sends ?size=N bytes (at most 1 GiB), extending the write
-// deadline for each chunk so that slow paths finish and stalled clients
-// do not hold the server.
-func download(w http.ResponseWriter, r *http.Request) {
+// download sends ?size=N bytes, at most opts.maxSize, from the shared
+// zeros. At most opts.maxDownloads run at once; another gets 503. Each
+// opts.rateWindow worth of bytes at opts.minRate must be written within
+// opts.rateWindow, or the download is dropped: a reader slower than the
+// floor does not hold the server.
+func (s *server) download(w http.ResponseWriter, r *http.Request) {
+	maxSize := s.opts.maxSize
 	size, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
-	if err != nil || size < 0 || size > maxDownload {
-		http.Error(w, fmt.Sprintf("size must be a number of bytes from 0 to %d", maxDownload), http.StatusBadRequest)
+	if err != nil || size < 0 || size > maxSize {
+		http.Error(w, fmt.Sprintf("size must be a number of bytes from 0 to %d", maxSize), http.StatusBadRequest)
 		return
 	}
+	select {
+	case s.downloads <- struct{}{}:
+		defer func() { <-s.downloads }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close")
+		http.Error(w, "too many downloads at once, try again later", http.StatusServiceUnavailable)
+		return
+	}
+	s.started.Add(1)
+	s.active.Add(1)
+	defer s.active.Add(-1)
+
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	rc := http.NewResponseController(w)
-	chunk := make([]byte, downloadChunk)
+	// Each step writes perStep bytes within a deadline of step.
+	step, perStep := writeTimeout, int64(len(zeros))
+	if s.opts.minRate > 0 {
+		step = s.opts.rateWindow
+		perStep = max(1, int64(float64(s.opts.minRate)*step.Seconds()))
+	}
 	for size > 0 {
-		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		n := min(size, int64(len(chunk)))
-		if _, err := w.Write(chunk[:n]); err != nil {
+		if err := rc.SetWriteDeadline(time.Now().Add(step)); err != nil {
 			return
 		}
-		size -= n
+		for n := min(size, perStep); n > 0; {
+			m := min(n, int64(len(zeros)))
+			if _, err := w.Write(zeros[:m]); err != nil {
+				return
+			}
+			n -= m
+			size -= m
+		}
 	}
 }
 
@@ -144,12 +276,18 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	addr := fs.String("addr", ":8080", "address to listen on")
 	cert := fs.String("cert", "", "TLS certificate file (PEM); serve HTTPS when given with -key")
 	key := fs.String("key", "", "TLS private key file (PEM)")
+	maxSize := fs.Int64("max-size", defaultMaxSize, "largest download in bytes (/download?size=N)")
+	maxDownloads := fs.Int("max-downloads", defaultMaxDownloads, "downloads at once; more are answered 503")
+	maxConns := fs.Int("max-conns", defaultMaxConns, "connections at once; more are closed when accepted")
+	minRate := fs.Int64("min-rate", defaultMinRate, fmt.Sprintf("bytes per second below which a download is dropped, measured over %v; 0 for no floor", rateWindow))
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck serve [-addr ADDR] [-cert FILE -key FILE]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck serve [-addr ADDR] [-cert FILE -key FILE] [limits]\n\n"+
 			"Answers every request with whether the client's connection uses MPTCP and the\n"+
 			"subflows the server sees: plain text (curl), JSON (Accept: application/json or\n"+
 			"?format=json) or an HTML page for browsers that refreshes its own connection's\n"+
-			"subflows. /download?size=N sends N bytes.\n\n")
+			"subflows. /download?size=N sends N bytes (at most -max-size); at most\n"+
+			"-max-downloads run at once (more get 503), and one slower than -min-rate is\n"+
+			"dropped. At most -max-conns connections are served at once.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -159,34 +297,82 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "mptcpcheck serve: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
+	for _, f := range []struct {
+		name     string
+		val, min int64
+	}{
+		{"-max-size", *maxSize, 1},
+		{"-max-downloads", int64(*maxDownloads), 1},
+		{"-max-conns", int64(*maxConns), 1},
+		{"-min-rate", *minRate, 0},
+	} {
+		if f.val < f.min {
+			fmt.Fprintf(stderr, "mptcpcheck serve: %s must be at least %d\n", f.name, f.min)
+			return exitUsage
+		}
+	}
+	opts := serveOptions{
+		maxSize:      *maxSize,
+		maxDownloads: *maxDownloads,
+		maxConns:     *maxConns,
+		minRate:      *minRate,
+	}
+	if *minRate == 0 {
+		opts.minRate = -1 // no floor
+	}
 	if (*cert == "") != (*key == "") {
 		fmt.Fprintln(stderr, "mptcpcheck serve: -cert and -key go together")
 		return exitUsage
+	}
+	if *cert != "" {
+		c, err := loadCert(*cert, *key)
+		if err != nil {
+			fmt.Fprintf(stderr, "mptcpcheck serve: %v\n", err)
+			return exitUsage
+		}
+		opts.tlsCert = &c
 	}
 	ln, err := mptcp.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mptcpcheck serve: cannot listen on %s: %v\n", *addr, err)
 		return exitFail
 	}
-	return serveOn(ctx, ln, *cert, *key, stdout, stderr)
+	return serveOn(ctx, ln, opts, stdout, stderr)
+}
+
+// loadCert loads and checks -cert and -key, naming the flag at fault.
+func loadCert(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("-cert: %v", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("-key: %v", err)
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("-cert %s and -key %s: %v", certFile, keyFile, err)
+	}
+	return c, nil
 }
 
 // serveOn serves on ln until ctx ends.
-func serveOn(ctx context.Context, ln net.Listener, cert, key string, stdout, stderr io.Writer) int {
-	srv := newServer(serveOptions{errorLog: log.New(stderr, "mptcpcheck serve: ", 0)})
+func serveOn(ctx context.Context, ln net.Listener, opts serveOptions, stdout, stderr io.Writer) int {
+	opts.errorLog = log.New(stderr, "mptcpcheck serve: ", 0)
+	srv := newServer(opts)
+	return srv.run(ctx, ln, stdout, stderr)
+}
+
+// run serves on ln until ctx ends.
+func (srv *server) run(ctx context.Context, ln net.Listener, stdout, stderr io.Writer) int {
 	scheme := "http"
-	if cert != "" {
+	if srv.TLSConfig != nil {
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "serving on %s://%s\n", scheme, ln.Addr())
 	errc := make(chan error, 1)
-	go func() {
-		if cert != "" {
-			errc <- srv.ServeTLS(ln, cert, key)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
+	go func() { errc <- srv.serve(ln) }()
 	select {
 	case err := <-errc:
 		fmt.Fprintf(stderr, "mptcpcheck serve: %v\n", err)
