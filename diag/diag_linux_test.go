@@ -12,60 +12,10 @@ import (
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/diag"
+	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/internal/testenv"
 )
-
-// bedPair builds a two-path test bed with a subflow endpoint on the
-// client's second link, and returns an MPTCP connection across it,
-// established with data both ways and with its second subflow up.
-func bedPair(t *testing.T) (b *testbed.Bed, client, server *mptcp.MPTCPConn) {
-	t.Helper()
-	b = testbed.New(t, 2)
-	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
-	l := b.Server.Listen(func() (net.Listener, error) {
-		return mptcp.Listen("tcp4", netip.AddrPortFrom(b.Links[0].Server, 0).String())
-	})
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := l.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	var d mptcp.Dialer
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := b.Client.Dialer(d.DialContext)(ctx, "tcp4", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	var s net.Conn
-	select {
-	case s = <-accepted:
-		t.Cleanup(func() { s.Close() })
-	case <-ctx.Done():
-		t.Fatal("accept timed out")
-	}
-	testbed.PingPong(t, c, s)
-	client, server = c.(*mptcp.MPTCPConn), s.(*mptcp.MPTCPConn)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		subs, err := client.Subflows()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(subs) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the second subflow never came up: %v", subs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return b, client, server
-}
 
 func dialNS(t *testing.T, ns *testbed.NS) *diag.Conn {
 	t.Helper()
@@ -83,7 +33,7 @@ func hex8(v uint32) string { return strconv.FormatUint(uint64(v), 16) }
 // tokens with "ss -Mni", subflows, ids, tokens and counters with
 // "ss -tni", on both ends of a connection with two subflows.
 func TestConnectionsAgreeWithSS(t *testing.T) {
-	b, client, server := bedPair(t)
+	b, client, server := mptcptest.TwoPaths(t)
 	for _, end := range []struct {
 		ns *testbed.NS
 		c  *mptcp.MPTCPConn
@@ -155,7 +105,7 @@ func TestConnectionsAgreeWithSS(t *testing.T) {
 // Filters select as ss's do, and a listing in one namespace shows none
 // of another's connections.
 func TestFiltersAndNamespaces(t *testing.T) {
-	b, client, _ := bedPair(t)
+	b, client, _ := mptcptest.TwoPaths(t)
 	dc := dialNS(t, b.Client)
 	local := client.LocalAddr().(*net.TCPAddr).AddrPort()
 	remote := client.RemoteAddr().(*net.TCPAddr).AddrPort()

@@ -18,75 +18,10 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/internal/testenv"
 )
-
-// bedPair builds a two-path test bed with a subflow endpoint on the
-// client's second link, and returns an MPTCP connection across it from
-// the client to a listener on network ("tcp4" or "tcp6") at the server's
-// first address, established with data both ways and with its second
-// subflow up. As in package diag's tests.
-func bedPair(t *testing.T) (b *testbed.Bed, client, server *mptcp.MPTCPConn) {
-	t.Helper()
-	b = testbed.New(t, 2)
-	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
-	client, server = bedConnect(t, b, "tcp4", b.Links[0].Server)
-	waitSubflows(t, client, 2)
-	return b, client, server
-}
-
-// bedConnect connects the bed's client to a new MPTCP listener at the
-// server's address addr, and exchanges a byte each way.
-func bedConnect(t *testing.T, b *testbed.Bed, network string, addr netip.Addr) (client, server *mptcp.MPTCPConn) {
-	t.Helper()
-	l := b.Server.Listen(func() (net.Listener, error) {
-		return mptcp.Listen(network, netip.AddrPortFrom(addr, 0).String())
-	})
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := l.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	var d mptcp.Dialer
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := b.Client.Dialer(d.DialContext)(ctx, network, l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	var s net.Conn
-	select {
-	case s = <-accepted:
-		t.Cleanup(func() { s.Close() })
-	case <-ctx.Done():
-		t.Fatal("accept timed out")
-	}
-	testbed.PingPong(t, c, s)
-	return c.(*mptcp.MPTCPConn), s.(*mptcp.MPTCPConn)
-}
-
-// waitSubflows waits for c to have n subflows.
-func waitSubflows(t *testing.T, c *mptcp.MPTCPConn, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		subs, err := c.Subflows()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(subs) == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the connection has %d subflows after 10s, want %d: %v", len(subs), n, subs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // ssToken is how ss prints a token: hexadecimal without leading zeros.
 func ssToken(hex8 string) string {
@@ -127,7 +62,7 @@ func connsJSON(t *testing.T, ns *testbed.NS, args ...string) sample {
 // subflow's addresses, ids, tokens and bytes with "ss -t"; the table
 // shows the same.
 func TestConnsAgreesWithSS(t *testing.T) {
-	b, client, _ := bedPair(t)
+	b, client, _ := mptcptest.TwoPaths(t)
 	doc := connsJSON(t, b.Client)
 	ss := b.Client.SSMPTCP()
 	sss := b.Client.SSSubflows()
@@ -215,8 +150,8 @@ func TestConnsAgreesWithSS(t *testing.T) {
 func TestConnsBackup(t *testing.T) {
 	b := testbed.New(t, 2)
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow", "backup")
-	client, _ := bedConnect(t, b, "tcp4", b.Links[0].Server)
-	waitSubflows(t, client, 2)
+	client, _ := mptcptest.Connect(t, b, nil, mptcptest.Listen(t, b, "tcp4", b.Links[0].Server))
+	mptcptest.WaitSubflows(t, client, 2)
 	for _, end := range []struct {
 		ns          *testbed.NS
 		flag, label string
@@ -263,8 +198,8 @@ func TestConnsJSONKeys(t *testing.T) {
 		t.Errorf("empty namespace: %q, want an empty list", out)
 	}
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
-	client, _ := bedConnect(t, b, "tcp4", b.Links[0].Server)
-	waitSubflows(t, client, 2)
+	client, _ := mptcptest.Connect(t, b, nil, mptcptest.Listen(t, b, "tcp4", b.Links[0].Server))
+	mptcptest.WaitSubflows(t, client, 2)
 	var doc map[string][]map[string]any
 	if err := json.Unmarshal([]byte(connsIn(t, b.Client, "-json")), &doc); err != nil {
 		t.Fatal(err)
@@ -333,8 +268,8 @@ func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
 // namespace with an IPv4 and an IPv6 connection; the server's holds
 // their listeners too.
 func TestConnsFilters(t *testing.T) {
-	b, c4, _ := bedPair(t)
-	c6, _ := bedConnect(t, b, "tcp6", b.Links[0].Server6)
+	b, c4, _ := mptcptest.TwoPaths(t)
+	c6, _ := mptcptest.Connect(t, b, nil, mptcptest.Listen(t, b, "tcp6", b.Links[0].Server6))
 	type end struct{ local, remote netip.AddrPort }
 	ends := []end{}
 	for _, c := range []*mptcp.MPTCPConn{c4, c6} {
@@ -458,8 +393,8 @@ func TestConnsWatchRates(t *testing.T) {
 		b.Shape(i, "tbf rate 20mbit burst 32kbit latency 50ms")
 	}
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
-	client, server := bedConnect(t, b, "tcp4", b.Links[0].Server)
-	waitSubflows(t, client, 2)
+	client, server := mptcptest.Connect(t, b, nil, mptcptest.Listen(t, b, "tcp4", b.Links[0].Server))
+	mptcptest.WaitSubflows(t, client, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go io.Copy(io.Discard, server)

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package counters
+
+func read(*Config) (Counters, error) { return nil, errNoMPTCP }
