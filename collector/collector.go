@@ -152,7 +152,7 @@ var parts = [...]string{partCounters, partConnections, partPM, partSysctl}
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c == nil {
 		for _, p := range parts {
-			sendScrape(ch, p, 0, nil)
+			sendScrape(ch, p, 0, os.ErrClosed)
 		}
 		return
 	}
