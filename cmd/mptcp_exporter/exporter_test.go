@@ -83,9 +83,12 @@ var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 
 // exporter is a running exporter process.
 type exporter struct {
-	addr string        // the address it listens on, host:port
-	log  *bytes.Buffer // its standard error, for failure messages
-	mu   *sync.Mutex   // guards log
+	addr    string        // the address it listens on, host:port
+	cmd     *exec.Cmd     // its process
+	exited  chan struct{} // closed once it has ended and waitErr is set
+	waitErr error         // what cmd.Wait returned
+	log     *bytes.Buffer // its standard error, for failure messages
+	mu      *sync.Mutex   // guards log
 }
 
 // Log returns what the exporter logged so far.
@@ -108,10 +111,12 @@ func startExporter(t *testing.T, args ...string) *exporter {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	e := &exporter{log: new(bytes.Buffer), mu: new(sync.Mutex)}
+	e := &exporter{cmd: cmd, exited: make(chan struct{}), log: new(bytes.Buffer), mu: new(sync.Mutex)}
 	found := make(chan string, 1)
-	done := make(chan struct{})
+	done := make(chan struct{}) // closed when its standard error ends
 	go func() {
+		defer close(e.exited)
+		defer func() { e.waitErr = cmd.Wait() }() // after the last read of the pipe
 		defer close(done)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -127,9 +132,8 @@ func startExporter(t *testing.T, args ...string) *exporter {
 		}
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		cmd.Wait()
+		cmd.Process.Kill() // fails harmlessly when it has ended
+		<-e.exited
 		if t.Failed() {
 			t.Logf("exporter's log:\n%s", e.Log())
 		}
