@@ -32,8 +32,9 @@ import (
 const name = "mptcp_exporter"
 
 // defaultAddress is the default of --web.listen-address. Port 9867 is not
-// registered in Prometheus's list of default exporter ports; it was
-// picked because no exporter known to us uses it.
+// registered in Prometheus's list of default exporter ports
+// (https://github.com/prometheus/prometheus/wiki/Default-port-allocations):
+// it is one that list was not seen to use, and may have to move.
 const defaultAddress = ":9867"
 
 // Exit statuses.
