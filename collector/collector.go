@@ -158,8 +158,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	fd := 0
-	if c.ns != nil {
+	fd := 0 // the packages' "no namespace": the thread's own
+	if c.ns != nil && !c.closed {
 		fd = int(c.ns.Fd())
 	}
 	for _, p := range parts {
