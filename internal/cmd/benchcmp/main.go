@@ -16,16 +16,16 @@
 // loopback connection and stream benchmarks of rows 3 to 5 (-count runs,
 // -streamtime), the idle connections of row 7 (-slowcount runs, one
 // iteration), the shaped paths of row 6 (-slowcount runs, -pathtime) and
-// the listings of 10,000 connections of rows 8 and 9 (-slowcount runs,
-// -listtime).
+// the listings and scrapes of 10,000 connections of rows 8 to 11
+// (-slowcount runs, -listtime).
 //
-// Within a run, each side-by-side benchmark of rows 1 to 5 and 8
+// Within a run, each side-by-side benchmark of rows 1 to 5, 8 and 10
 // measures its baseline and its package side back to back, twice, in
 // mirrored order (A B B A), and a side's figure for the run is the
 // lesser of its two times per operation, or the mean of its two rates;
 // the runs alternate which side goes first (MPTCP_BENCH_ORDER=reverse).
-// Rows 6 and 7 measure each side once per run; row 9 measures its two
-// sides once per run, 1,000 connections before 10,000. The table gives,
+// Rows 6 and 7 measure each side once per run; rows 9 and 11 measure
+// their two sides once per run, 1,000 connections before 10,000. The table gives,
 // over the runs, the mean without the highest and the lowest figure (the
 // median under five runs), of each side and of the runs' ratios: a ratio
 // is taken within each run, which cancels most of the drift of a shared
@@ -38,7 +38,7 @@
 // runs are done.
 //
 // A row's verdict follows one of two rules, which the table's rule
-// column names. On rows 1, 2a to 2c and 6 to 9 the center must meet the
+// column names. On rows 1, 2a to 2c and 6 to 11 the center must meet the
 // goal. On rows 3 to 5, where the package runs the standard library's
 // own code, the 95% confidence interval must reach it: such a row fails
 // only if the whole interval lies beyond the goal, as this machine's
@@ -124,6 +124,8 @@ var rows = []row{
 	{id: "7", what: "10,000 idle conns, heap per conn (both ends)", pkg: "BenchmarkIdleConns/mptcp", base: "BenchmarkIdleConns/stdlib", unit: "B/conn", kind: extra, limit: 64},
 	{id: "8", what: "list 10,000 conns with subflows: diag vs ss -Mni, ss -tni", pkg: "BenchmarkListConns/diag", base: "BenchmarkListConns/ss", unit: "ns/op", kind: atMost, limit: 0.5},
 	{id: "9", what: "streaming list, peak heap: 10,000 conns vs 1,000", pkg: "BenchmarkListHeap/conns=10000", base: "BenchmarkListHeap/conns=1000", unit: "peak-B", kind: extra, limit: 1 << 20},
+	{id: "10", what: "Prometheus scrape of 10,000 conns: collector vs its listing", pkg: "BenchmarkScrape/scrape", base: "BenchmarkScrape/list", unit: "ns/op", kind: atMost, limit: 2.0},
+	{id: "11", what: "Prometheus scrape, peak heap: 10,000 conns vs 1,000", pkg: "BenchmarkScrapeHeap/conns=10000", base: "BenchmarkScrapeHeap/conns=1000", unit: "peak-B", kind: extra, limit: 1 << 20},
 }
 
 // units returns the metrics of the package's side and the baseline's.
@@ -169,10 +171,10 @@ func main() {
 	rounds := flag.Int("rounds", 1, "A B B A rounds per run of the separate sub-benchmarks of rows 1 and 2 (their allocations, and rows 2d and 2e), whose least time per operation counts")
 	benchtime := flag.String("benchtime", "250ms", "-test.benchtime of the benchmarks of rows 1 and 2: a duration or Nx")
 	streamtime := flag.String("streamtime", "1s", "-test.benchtime of the loopback benchmarks of rows 3 to 5, whose rates swing more over short windows")
-	slowcount := flag.Int("slowcount", 3, "runs of the slow benchmarks, which vary little: the shaped paths (row 6), the idle connections (row 7, one iteration each) and the listings (rows 8 and 9)")
+	slowcount := flag.Int("slowcount", 3, "runs of the slow benchmarks, which vary little: the shaped paths (row 6), the idle connections (row 7, one iteration each) and the listings and scrapes (rows 8 to 11)")
 	slowMaxCount := flag.Int("slowmaxcount", 9, "runs at most of the slow benchmarks, as -maxcount")
 	pathtime := flag.String("pathtime", "3s", "-test.benchtime of the shaped paths (row 6), whose rate swings with the reordering between the paths over shorter windows")
-	listtime := flag.String("listtime", "5x", "-test.benchtime of the listings of 10,000 connections (rows 8 and 9): a count of listings (Nx) or a duration")
+	listtime := flag.String("listtime", "5x", "-test.benchtime of the listings and scrapes of 10,000 connections (rows 8 to 11): a count of listings (Nx) or a duration")
 	bench := flag.String("bench", ".", "run only the benchmarks whose top-level name matches this regexp")
 	verbose := flag.Bool("v", false, "print every benchmark line as it comes")
 	flag.Usage = func() {
@@ -190,7 +192,7 @@ func main() {
 		{[]string{"BenchmarkDialAcceptClose", "BenchmarkBulk", "BenchmarkProxy"}, *streamtime, *count, *maxCount, 1},
 		{[]string{"BenchmarkIdleConns"}, "1x", *slowcount, *slowMaxCount, 1},
 		{[]string{"BenchmarkTwoPaths"}, *pathtime, *slowcount, *slowMaxCount, 1},
-		{[]string{"BenchmarkListConns", "BenchmarkListHeap"}, *listtime, *slowcount, *slowMaxCount, 1},
+		{[]string{"BenchmarkListConns", "BenchmarkListHeap", "BenchmarkScrape", "BenchmarkScrapeHeap"}, *listtime, *slowcount, *slowMaxCount, 1},
 	}
 	for i := range sets {
 		sets[i].names = slices.DeleteFunc(sets[i].names, func(n string) bool { return !filter.MatchString(n) })

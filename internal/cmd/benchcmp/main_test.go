@@ -302,6 +302,39 @@ func TestListRows(t *testing.T) {
 	}
 }
 
+// Row 10 compares a scrape's time with its listing's against 2; row 11
+// the difference of a scrape's two peaks against 1 MiB, as row 9.
+func TestScrapeRows(t *testing.T) {
+	r10 := rowByID(t, "10")
+	if r10.kind != atMost || r10.limit != 2 || r10.byCI || r10.unit != "ns/op" || r10.pkg != "BenchmarkScrape/scrape" || r10.base != "BenchmarkScrape/list" {
+		t.Errorf("row 10: %+v; want BenchmarkScrape/scrape at most 2 times BenchmarkScrape/list, ns/op by the center", r10)
+	}
+	r11 := rowByID(t, "11")
+	if r11.kind != extra || r11.limit != 1<<20 || r11.byCI || r11.unit != "peak-B" || r11.pkg != "BenchmarkScrapeHeap/conns=10000" || r11.base != "BenchmarkScrapeHeap/conns=1000" {
+		t.Errorf("row 11: %+v; want at most 1 MiB more peak-B over 10,000 connections than over 1,000, by the center", r11)
+	}
+	for _, c := range []struct {
+		name   string
+		row    row
+		runs   []map[string]result
+		holds  bool
+		phrase string
+	}{
+		{"row 10 at 1.5", r10, ratioRuns(r10, []float64{1.5, 1.4, 1.6}, nil), true, "| yes: center ≤ 2.00 |"},
+		{"row 10 at 2.2", r10, ratioRuns(r10, []float64{2.2, 2.1, 2.3}, nil), false, "| **no**: center > 2.00 |"},
+		{"row 11 at +2000 B", r11, []map[string]result{{r11.base: {"peak-B": 1e5}, r11.pkg: {"peak-B": 1e5 + 2000}}}, true, "| yes: center ≤ +1 MiB |"},
+	} {
+		var out bytes.Buffer
+		code := table(&out, []row{c.row}, c.runs, map[string]string{})
+		if got := code == 0; got != c.holds {
+			t.Errorf("%s: exit code %d, want the goal to hold: %v\n%s", c.name, code, c.holds, out.String())
+		}
+		if !strings.Contains(out.String(), c.phrase) {
+			t.Errorf("%s: no %q in\n%s", c.name, c.phrase, out.String())
+		}
+	}
+}
+
 // The table names each row's goal and rule.
 func TestGoalAndRule(t *testing.T) {
 	for _, c := range []struct{ id, goal, rule string }{
@@ -318,6 +351,8 @@ func TestGoalAndRule(t *testing.T) {
 		{"7", "≤ +64 B", "center meets the goal"},
 		{"8", "≤ 0.50", "center meets the goal"},
 		{"9", "≤ +1 MiB", "center meets the goal"},
+		{"10", "≤ 2.00", "center meets the goal"},
+		{"11", "≤ +1 MiB", "center meets the goal"},
 	} {
 		rw := rowByID(t, c.id)
 		if g, r := goal(rw), rule(rw); g != c.goal || r != c.rule {

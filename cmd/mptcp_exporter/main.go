@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/multipath-go/mptcp/collector"
+)
+
+// name is the program's name, in its usage, version and landing page.
+const name = "mptcp_exporter"
+
+// defaultAddress is the default of --web.listen-address. Port 9867 is not
+// registered in Prometheus's list of default exporter ports
+// (https://github.com/prometheus/prometheus/wiki/Default-port-allocations):
+// it is one that list was not seen to use, and may have to move.
+const defaultAddress = ":9867"
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the server could not start or failed
+	exitUsage = 2 // bad flags, or a --netns that is not a network namespace
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the parsed flags.
+type options struct {
+	web           *web.FlagConfig
+	telemetryPath string
+	netns         string
+	log           promslog.Config
+}
+
+// newApp returns the command line parser, filling o as it parses.
+func newApp(o *options, stdout, stderr io.Writer) *kingpin.Application {
+	app := kingpin.New(name, "Exports the Multipath TCP state of a Linux network namespace to Prometheus: "+
+		"the kernel's MPTcpExt counters, MPTCP connections and their subflows, the path manager's endpoints and limits.")
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	o.web = kingpinflag.AddFlags(app, defaultAddress)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").
+		Default("/metrics").StringVar(&o.telemetryPath)
+	app.Flag("netns", "Network namespace to export: a file such as /proc/PID/ns/net or /run/netns/NAME, "+
+		"or a NAME made by ip netns add. Default: the exporter's own.").
+		PlaceHolder("PATH").StringVar(&o.netns)
+	promslogflag.AddFlags(app, &o.log)
+	app.Version(version.Print(name))
+	app.HelpFlag.Short('h')
+	return app
+}
+
+// run is the whole command, with its arguments and output streams.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	setVersion()
+	var o options
+	app := newApp(&o, stdout, stderr)
+	// kingpin prints --help and --version and exits 0 itself; a parse
+	// error comes back here, for the usage status.
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: error: %v, try --help\n", name, err)
+		return exitUsage
+	}
+	if !strings.HasPrefix(o.telemetryPath, "/") {
+		fmt.Fprintf(stderr, "%s: error: --web.telemetry-path %q must start with /\n", name, o.telemetryPath)
+		return exitUsage
+	}
+	o.log.Writer = stderr
+	logger := promslog.New(&o.log)
+
+	// The collector opens and checks the namespace now, so that a
+	// mistyped --netns stops the exporter before it serves instead of
+	// failing every scrape.
+	mc, err := collector.New(&collector.Config{NetNS: netnsPath(o.netns), Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: error: --netns: %v\n", name, err)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrInvalid) || errors.Is(err, errors.ErrUnsupported) {
+			return exitUsage
+		}
+		return exitFail
+	}
+	defer mc.Close()
+	logger.Info("Starting "+name, "version", version.Info(), "netns", o.netns)
+	logger.Info("Build context", "build_context", version.BuildContext())
+
+	handler, err := newHandler(&o, mc, logger)
+	if err != nil {
+		logger.Error("Cannot create the web handler", "err", err)
+		return exitFail
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	served := make(chan error, 1)
+	go func() { served <- web.ListenAndServe(srv, o.web, logger) }()
+	select {
+	case err := <-served:
+		logger.Error("Cannot serve", "err", err)
+		return exitFail
+	case <-ctx.Done():
+	}
+	logger.Info("Shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Error("Shutdown", "err", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("Serve", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// newHandler returns the exporter's web handler: the landing page at /
+// and the metrics of a registry of its own at o.telemetryPath. A registry
+// of its own, not the default one, so that nothing a library registers
+// behind the exporter's back shows up in its output.
+func newHandler(o *options, mc prometheus.Collector, logger *slog.Logger) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	if err := registerAll(reg,
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		versioncollector.NewCollector(name),
+		mc,
+	); err != nil {
+		return nil, err
+	}
+	metrics := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		// A collector that fails for one scrape should not take the
+		// others' metrics with it: mptcp_scrape_collector_success
+		// already says which part failed.
+		ErrorHandling:       promhttp.ContinueOnError,
+		Registry:            reg,
+		MaxRequestsInFlight: 10,
+		Timeout:             30 * time.Second,
+	}))
+	mux := http.NewServeMux()
+	mux.Handle(o.telemetryPath, metrics)
+	if o.telemetryPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "MPTCP Exporter",
+			Description: "Prometheus exporter for Multipath TCP on Linux",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{{
+				Address: o.telemetryPath,
+				Text:    "Metrics",
+			}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/", landing)
+	}
+	return mux, nil
+}
+
+// registerAll registers every collector in reg.
+func registerAll(reg *prometheus.Registry, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// netnsPath returns the namespace file the --netns value arg names: arg
+// itself, or for a value without a slash, a name made by "ip netns add",
+// as mptcpcheck conns -netns takes it.
+func netnsPath(arg string) string {
+	if arg != "" && !strings.Contains(arg, "/") {
+		return "/run/netns/" + arg
+	}
+	return arg
+}
+
+// setVersion fills in the version from the module's build information
+// when the build did not set it with -ldflags, so that a binary made by
+// "go install ...@v1.2.3" reports v1.2.3.
+func setVersion() {
+	if version.Version != "" {
+		return
+	}
+	version.Version = "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version.Version = bi.Main.Version
+	}
+}

@@ -1,0 +1,444 @@
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/counters"
+	"github.com/multipath-go/mptcp/diag"
+	"github.com/multipath-go/mptcp/pm"
+)
+
+// Config selects the network namespace a Collector reads. A nil *Config
+// is the zero Config.
+type Config struct {
+	// NetNS is the path of a network namespace file, such as
+	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
+	// New opens it once and the Collector keeps it open until Close, so
+	// every scrape reads the same namespace even if the name is removed
+	// or reused. Entering a namespace needs CAP_SYS_ADMIN.
+	//
+	// When NetNS is empty and NetNSFD is 0, each scrape reads the
+	// namespace of the OS thread that runs Collect. A prometheus.Registry
+	// runs Collect on goroutines of its own, which run on the threads of
+	// the Go scheduler: in practice the namespace the process started in,
+	// unless the program left threads in another one (a thread locked and
+	// moved with setns that returns to the scheduler's pool).
+	NetNS string
+
+	// NetNSFD is an open file descriptor of a network namespace, used
+	// when NetNS is empty; 0 means none. New duplicates it, so the caller
+	// may close its own descriptor once New returns; the copy is closed by
+	// Close.
+	NetNSFD int
+
+	// Logger, when not nil, receives the error of each part of a scrape
+	// that fails (at level Warn), with the attribute "collector" naming
+	// the part, as in mptcp_scrape_collector_success. A nil Logger logs
+	// nothing: the failure shows only as that metric's 0.
+	Logger *slog.Logger
+}
+
+// Collector is a prometheus.Collector of the MPTCP state of one network
+// namespace, read at each scrape. Its methods are safe for concurrent
+// use: two scrapes at once each read the namespace on their own.
+//
+// It is an unchecked collector: Describe sends nothing. The kernel
+// counters it exports are the ones the running kernel has, known to
+// this package or not, and are only known by reading them: a checked
+// collector would have to describe, before any scrape, every metric it
+// may ever send. The registry then checks each scrape's metrics for
+// consistency instead. The names do not carry the namespace: to export
+// several namespaces from one registry, register each Collector through
+// prometheus.WrapRegistererWith with a label of its own, or it would
+// send the same series twice.
+type Collector struct {
+	// mu guards ns and closed: Collect holds it for reading while it uses
+	// the namespace's descriptor, so that Close cannot close it under a
+	// scrape.
+	mu     sync.RWMutex
+	ns     *os.File // nil for the namespace of the thread that runs Collect
+	closed bool
+	logger *slog.Logger
+
+	// hasBytes records that a connection of this kernel reported the
+	// 6.5 byte counters: they are then exported, as sums, even while no
+	// connection is open (the kernel does not change under a running
+	// process).
+	hasBytes atomic.Bool
+
+	// descs caches the descriptors of the kernel counters, by kernel
+	// name: their names are the kernel's, known only at scrape time.
+	descs sync.Map // string -> *prometheus.Desc
+}
+
+// New returns a Collector of the namespace cfg names, or of the thread
+// that runs Collect when cfg is nil or names none (see Config.NetNS).
+// It opens (or duplicates) the namespace once and checks that it is a
+// network namespace: a path that does not exist gives an error matching
+// os.ErrNotExist, a negative NetNSFD or a file that is no network
+// namespace one matching os.ErrInvalid. Off Linux, where there are no
+// namespaces, naming one is an error matching errors.ErrUnsupported.
+func New(cfg *Config) (*Collector, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	c := &Collector{logger: cfg.Logger}
+	switch {
+	case cfg.NetNS != "":
+		f, err := openNS(cfg.NetNS)
+		if err != nil {
+			return nil, fmt.Errorf("collector: namespace %s: %w", cfg.NetNS, err)
+		}
+		c.ns = f
+	case cfg.NetNSFD < 0:
+		return nil, fmt.Errorf("collector: negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)
+	case cfg.NetNSFD > 0:
+		f, err := dupNS(cfg.NetNSFD)
+		if err != nil {
+			return nil, fmt.Errorf("collector: namespace descriptor %d: %w", cfg.NetNSFD, err)
+		}
+		c.ns = f
+	}
+	return c, nil
+}
+
+// Close closes the Collector's copy of the namespace. Later scrapes
+// report every part failed (mptcp_scrape_collector_success 0). Closing
+// twice, or a nil Collector, gives an error matching os.ErrClosed.
+func (c *Collector) Close() error {
+	if c == nil {
+		return fmt.Errorf("collector: close: %w", os.ErrClosed)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return fmt.Errorf("collector: close: %w", os.ErrClosed)
+	}
+	c.closed = true
+	if c.ns != nil {
+		return c.ns.Close()
+	}
+	return nil
+}
+
+// Describe sends nothing, which makes the Collector an unchecked one:
+// see Collector for why.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {}
+
+// The parts of a scrape, as the label "collector" names them.
+const (
+	partCounters    = "counters"
+	partConnections = "connections"
+	partPM          = "pm"
+	partSysctl      = "sysctl"
+)
+
+var parts = [...]string{partCounters, partConnections, partPM, partSysctl}
+
+// Collect reads the namespace and sends its metrics. A part that fails
+// sends none of its own metrics and reports 0 in
+// mptcp_scrape_collector_success; the other parts are unaffected. A nil
+// or closed Collector reports every part failed.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	if c == nil {
+		for _, p := range parts {
+			sendScrape(ch, p, 0, os.ErrClosed)
+		}
+		return
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	fd := 0 // the packages' "no namespace": the thread's own
+	if c.ns != nil && !c.closed {
+		fd = int(c.ns.Fd())
+	}
+	for _, p := range parts {
+		start := time.Now()
+		var err error
+		if c.closed {
+			err = os.ErrClosed
+		} else {
+			switch p {
+			case partCounters:
+				err = c.collectCounters(ch, fd)
+			case partConnections:
+				err = c.collectConnections(ch, fd)
+			case partPM:
+				err = c.collectPM(ch, fd)
+			case partSysctl:
+				err = c.collectSysctl(ch)
+			}
+		}
+		if err != nil && c.logger != nil {
+			c.logger.Warn("mptcp collector: scrape failed", "collector", p, "err", err)
+		}
+		sendScrape(ch, p, time.Since(start), err)
+	}
+}
+
+func sendScrape(ch chan<- prometheus.Metric, part string, d time.Duration, err error) {
+	ok := 1.0
+	if err != nil {
+		ok = 0
+	}
+	ch <- prometheus.MustNewConstMetric(descScrapeSuccess, prometheus.GaugeValue, ok, part)
+	ch <- prometheus.MustNewConstMetric(descScrapeDuration, prometheus.GaugeValue, d.Seconds(), part)
+}
+
+// The descriptors of every metric but the kernel counters.
+var (
+	descScrapeSuccess = prometheus.NewDesc("mptcp_scrape_collector_success",
+		"Whether a part of the MPTCP collector succeeded in the last scrape (1) or failed (0).", []string{"collector"}, nil)
+	descScrapeDuration = prometheus.NewDesc("mptcp_scrape_collector_duration_seconds",
+		"How long a part of the MPTCP collector took in the last scrape.", []string{"collector"}, nil)
+	descConnections = prometheus.NewDesc("mptcp_connections",
+		"MPTCP connections (MPTCP-level sockets, listeners included) in the namespace, by TCP state.", []string{"state"}, nil)
+	descFallback = prometheus.NewDesc("mptcp_connections_fallback",
+		"MPTCP connections (not listeners) in the namespace that fell back to plain TCP.", nil, nil)
+	descSubflows = prometheus.NewDesc("mptcp_connection_subflows",
+		"Subflows, the first included, of each established MPTCP connection that did not fall back to TCP.", nil, nil)
+	descSent = prometheus.NewDesc("mptcp_connections_sent_bytes",
+		"Bytes sent at the MPTCP level, on all subflows and retransmissions included, summed over the connections open now (Linux 6.5+).", nil, nil)
+	descReceived = prometheus.NewDesc("mptcp_connections_received_bytes",
+		"Bytes received in order at the MPTCP level, summed over the connections open now (Linux 6.5+).", nil, nil)
+	descRetrans = prometheus.NewDesc("mptcp_connections_retransmitted_bytes",
+		"Bytes retransmitted at the MPTCP level, summed over the connections open now (Linux 6.5+).", nil, nil)
+	descEndpoints = prometheus.NewDesc("mptcp_endpoints",
+		"Endpoints of the in-kernel path manager (ip mptcp endpoint).", nil, nil)
+	descEndpointsFlag = prometheus.NewDesc("mptcp_endpoints_flag",
+		"Endpoints of the in-kernel path manager that have the flag.", []string{"flag"}, nil)
+	descLimitSubflows = prometheus.NewDesc("mptcp_limit_subflows",
+		"The path manager's limit of additional subflows per connection (ip mptcp limits).", nil, nil)
+	descLimitAddAddr = prometheus.NewDesc("mptcp_limit_add_addr_accepted",
+		"The path manager's limit of addresses announced by a peer that a connection accepts (ip mptcp limits).", nil, nil)
+	descEnabled = prometheus.NewDesc("mptcp_enabled",
+		"Whether new sockets of the namespace may use MPTCP (sysctl net.mptcp.enabled): 1 or 0; 0 on a kernel without MPTCP.", nil, nil)
+)
+
+// counterDesc returns the descriptor of the kernel counter name, or nil
+// for a name that cannot be part of a metric name.
+func (c *Collector) counterDesc(name string, gauge bool) *prometheus.Desc {
+	if d, ok := c.descs.Load(name); ok {
+		return d.(*prometheus.Desc)
+	}
+	if !validName(name) {
+		return nil
+	}
+	help := "MPTcpExt counter " + name + ", not documented by this collector."
+	if d, ok := counters.Describe(name); ok {
+		help = d.Help
+	}
+	metric := "mptcp_ext_" + name
+	if !gauge {
+		metric += "_total"
+	}
+	d, _ := c.descs.LoadOrStore(name, prometheus.NewDesc(metric, help, nil, nil))
+	return d.(*prometheus.Desc)
+}
+
+// validName reports whether name may follow "mptcp_ext_" in a metric
+// name of the classic character set, which every Prometheus accepts.
+func validName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Collector) collectCounters(ch chan<- prometheus.Metric, fd int) error {
+	cs, err := counters.Read(&counters.Config{NetNSFD: fd})
+	if err != nil {
+		return err
+	}
+	// The kernel names each counter once; a repeated name would make the
+	// registry refuse the whole scrape, so only its first value is sent.
+	seen := make(map[string]bool, len(cs))
+	for _, k := range cs {
+		if seen[k.Name] {
+			continue
+		}
+		seen[k.Name] = true
+		d, _ := counters.Describe(k.Name)
+		gauge := d.Kind == counters.KindGauge
+		desc := c.counterDesc(k.Name, gauge)
+		if desc == nil {
+			continue
+		}
+		t := prometheus.CounterValue
+		if gauge {
+			t = prometheus.GaugeValue
+		}
+		ch <- prometheus.MustNewConstMetric(desc, t, float64(k.Value))
+	}
+	return nil
+}
+
+// stateNames are the label values of mptcp_connections, by the kernel's
+// state number: the kernel's names, in lower case.
+var stateNames = [...]string{
+	1: "established", 2: "syn_sent", 3: "syn_recv", 4: "fin_wait1", 5: "fin_wait2",
+	6: "time_wait", 7: "close", 8: "close_wait", 9: "last_ack", 10: "listen", 11: "closing",
+	12: "new_syn_recv", 13: "bound_inactive",
+}
+
+// alwaysStates are the states exported even when no connection is in
+// them, so that rules can rely on their series.
+const alwaysStates = 12
+
+// maxBucket is the highest finite bucket of mptcp_connection_subflows:
+// the kernel allows at most 8 additional subflows, 9 in all, which falls
+// in +Inf.
+const maxBucket = 8
+
+func (c *Collector) collectConnections(ch chan<- prometheus.Metric, fd int) error {
+	dc, err := diag.Dial(&diag.Config{NetNSFD: fd})
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+	var (
+		byState                 [256]uint64
+		fallback                uint64
+		buckets                 [maxBucket + 1]uint64 // buckets[n]: connections with n subflows, n <= 8
+		observed, subflowSum    uint64
+		sent, received, retrans uint64
+	)
+	// A streaming loop, keeping nothing of a connection but these sums:
+	// a scrape's memory does not grow with the number of connections.
+	for conn, err := range dc.Connections(nil) {
+		if err != nil {
+			return err
+		}
+		byState[conn.State]++
+		fell := conn.FellBack()
+		if fell && conn.State != mptcp.StateListen {
+			fallback++
+		}
+		if conn.State == mptcp.StateEstablished && !fell {
+			n := conn.Info.TotalSubflows()
+			observed++
+			subflowSum += uint64(n)
+			if n <= maxBucket {
+				buckets[n]++
+			}
+		}
+		if conn.Info.Has(mptcp.InfoCounters) {
+			if !c.hasBytes.Load() {
+				c.hasBytes.Store(true)
+			}
+			sent += conn.Info.BytesSent
+			received += conn.Info.BytesReceived
+			retrans += conn.Info.BytesRetrans
+		}
+	}
+	for s := 1; s < len(stateNames); s++ {
+		if n := byState[s]; n > 0 || s <= alwaysStates {
+			ch <- prometheus.MustNewConstMetric(descConnections, prometheus.GaugeValue, float64(n), stateNames[s])
+		}
+	}
+	// States this package does not name (a newer kernel's) add up under
+	// one label value, so that the series stay few whatever comes.
+	unknown := byState[0]
+	for _, n := range byState[len(stateNames):] {
+		unknown += n
+	}
+	if unknown > 0 {
+		ch <- prometheus.MustNewConstMetric(descConnections, prometheus.GaugeValue, float64(unknown), "unknown")
+	}
+	ch <- prometheus.MustNewConstMetric(descFallback, prometheus.GaugeValue, float64(fallback))
+	// Cumulative counts, as the exposition wants them. A connection
+	// reporting no subflow at all (0) lies below every bucket.
+	cum := make(map[float64]uint64, maxBucket)
+	total := buckets[0]
+	for n := 1; n <= maxBucket; n++ {
+		total += buckets[n]
+		cum[float64(n)] = total
+	}
+	ch <- prometheus.MustNewConstHistogram(descSubflows, observed, float64(subflowSum), cum)
+	if c.hasBytes.Load() {
+		ch <- prometheus.MustNewConstMetric(descSent, prometheus.GaugeValue, float64(sent))
+		ch <- prometheus.MustNewConstMetric(descReceived, prometheus.GaugeValue, float64(received))
+		ch <- prometheus.MustNewConstMetric(descRetrans, prometheus.GaugeValue, float64(retrans))
+	}
+	return nil
+}
+
+// endpointFlags are the flags of mptcp_endpoints_flag: every flag
+// package pm knows, by its word in "ip mptcp endpoint".
+var endpointFlags = []struct {
+	name string
+	flag pm.Flags
+}{
+	{"signal", pm.FlagSignal},
+	{"subflow", pm.FlagSubflow},
+	{"backup", pm.FlagBackup},
+	{"fullmesh", pm.FlagFullmesh},
+	{"implicit", pm.FlagImplicit},
+	{"laminar", pm.FlagLaminar},
+}
+
+func (c *Collector) collectPM(ch chan<- prometheus.Metric, fd int) error {
+	pc, err := pm.Dial(&pm.Config{NetNSFD: fd})
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	eps, err := pc.Endpoints()
+	if err != nil {
+		return err
+	}
+	lim, err := pc.Limits()
+	if err != nil {
+		return err
+	}
+	ch <- prometheus.MustNewConstMetric(descEndpoints, prometheus.GaugeValue, float64(len(eps)))
+	for _, f := range endpointFlags {
+		n := 0
+		for _, e := range eps {
+			if e.Flags&f.flag != 0 {
+				n++
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(descEndpointsFlag, prometheus.GaugeValue, float64(n), f.name)
+	}
+	ch <- prometheus.MustNewConstMetric(descLimitSubflows, prometheus.GaugeValue, float64(lim.Subflows))
+	ch <- prometheus.MustNewConstMetric(descLimitAddAddr, prometheus.GaugeValue, float64(lim.AddAddrAccepted))
+	return nil
+}
+
+func (c *Collector) collectSysctl(ch chan<- prometheus.Metric) error {
+	text, err := readEnabled(c.ns)
+	if errors.Is(err, os.ErrNotExist) {
+		// No net.mptcp: a kernel without MPTCP, where no socket can use it.
+		text, err = "0", nil
+	}
+	if err != nil {
+		return err
+	}
+	v := 0.0
+	switch strings.TrimSpace(text) {
+	case "0":
+	case "1":
+		v = 1
+	default:
+		return fmt.Errorf("net.mptcp.enabled: unexpected value %q", text)
+	}
+	ch <- prometheus.MustNewConstMetric(descEnabled, prometheus.GaugeValue, v)
+	return nil
+}

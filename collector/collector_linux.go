@@ -1,0 +1,81 @@
+package collector
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/multipath-go/mptcp/internal/netns"
+)
+
+// openNS opens the namespace file at path and checks it.
+func openNS(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// A copy checked as dupNS checks one, above the standard descriptors.
+	return dupNS(int(f.Fd()))
+}
+
+// dupNS duplicates fd, and checks that it is a network namespace: the
+// kernel's answer to NS_GET_NSTYPE (4.11+), or, before, at least a file
+// of the nsfs file system that holds namespaces.
+func dupNS(fd int) (*os.File, error) {
+	// Above 2: the packages the collector calls take descriptor 0 for
+	// "no namespace".
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(nfd), fmt.Sprintf("netns fd %d", fd))
+	typ, err := unix.IoctlRetInt(nfd, unix.NS_GET_NSTYPE)
+	switch {
+	case err == nil && typ == unix.CLONE_NEWNET:
+		return f, nil
+	case err == nil:
+		err = fmt.Errorf("not a network namespace (type %#x): %w", typ, os.ErrInvalid)
+	case err == unix.ENOTTY || err == unix.EINVAL:
+		var st unix.Statfs_t
+		if unix.Fstatfs(nfd, &st) == nil && st.Type == unix.NSFS_MAGIC {
+			return f, nil
+		}
+		err = fmt.Errorf("not a namespace: %w", os.ErrInvalid)
+	default:
+		err = os.NewSyscallError("ioctl NS_GET_NSTYPE", err)
+	}
+	f.Close()
+	return nil, err
+}
+
+// enabledFile is net.mptcp.enabled. The files of /proc/sys/net show the
+// namespace of the thread that opens them.
+const enabledFile = "/proc/sys/net/mptcp/enabled"
+
+// readEnabled reads net.mptcp.enabled in ns, or in the calling thread's
+// namespace when ns is nil.
+func readEnabled(ns *os.File) (string, error) {
+	var text []byte
+	read := func() error {
+		runtime.LockOSThread()
+		f, err := os.Open(enabledFile)
+		runtime.UnlockOSThread()
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		text, err = io.ReadAll(io.LimitReader(f, 64))
+		return err
+	}
+	var err error
+	if ns != nil {
+		err = netns.Do(ns, read)
+	} else {
+		err = read()
+	}
+	return string(text), err
+}
