@@ -210,6 +210,7 @@ func TestWhyURLAndGet(t *testing.T) {
 	whyURL := func() whyReport {
 		var code int
 		var out, errs bytes.Buffer
+		defer func(start time.Time) { t.Logf("why %s: %v", url, time.Since(start).Round(time.Millisecond)) }(time.Now())
 		b.Client.Do(func() error {
 			code = why(context.Background(), whyOptions{target: url, isURL: true, json: true, wait: 10 * time.Second, timeout: 30 * time.Second, dial: dial}, &out, &errs)
 			return nil
@@ -219,6 +220,7 @@ func TestWhyURLAndGet(t *testing.T) {
 	getURL := func() getReport {
 		var code int
 		var out, errs bytes.Buffer
+		defer func(start time.Time) { t.Logf("get %s: %v", url, time.Since(start).Round(time.Millisecond)) }(time.Now())
 		b.Client.Do(func() error {
 			code = get(context.Background(), getOptions{url: url, json: true, timeout: 30 * time.Second, dial: dial}, &out, &errs)
 			return nil
