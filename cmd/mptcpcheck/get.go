@@ -73,7 +73,8 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"report is its state just before it closed, and says so. On a terminal a\n"+
 			"progress bar shows the rate of each subflow. With -o - the body goes to\n"+
 			"standard output and the report to standard error. A password in the URL is\n"+
-			"never printed.\n\n"+
+			"never printed. When the connection is not MPTCP or has one subflow, the\n"+
+			"report says why, with its evidence (see mptcpcheck why -h).\n\n"+
 			"Exit status: 0 for a 2xx answer read to the end; 1 when the fetch fails, the\n"+
 			"answer is not 2xx or FILE cannot be written (checked before the fetch);\n"+
 			"2 for a usage error; 130 when interrupted (Ctrl-C), leaving FILE partial.\n\n")

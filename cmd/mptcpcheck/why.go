@@ -259,12 +259,15 @@ func startGather() *gatherer {
 		go func() {
 			defer close(g.done)
 			defer sub.Close()
-			for {
+			// A lost message (a full socket buffer) is worth going on
+			// after; an error that repeats is not.
+			for failures := 0; failures < 100; {
 				ev, err := sub.Next(ctx)
-				if ctx.Err() != nil {
+				if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 					return
 				}
 				if err != nil {
+					failures++
 					continue
 				}
 				g.mu.Lock()
