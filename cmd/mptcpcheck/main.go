@@ -25,7 +25,9 @@
 // up to -wait (3s) for the path manager to add subflows, and prints one
 // explanation per cause, with a code, a message, its evidence and whether
 // it is an inference: mptcp-disabled, server-no-mptcp, option-stripped,
-// no-endpoint, subflow-limit, join-failed, unsupported (not Linux, or no
+// no-endpoint, subflow-limit, join-failed, join-pending (a join with no
+// answer by the end of the wait), not-established (no data went both
+// ways, which the path manager waits for), unsupported (not Linux, or no
 // MPTCP in the kernel: there are no counters or path manager to read) or
 // unknown. A connection that uses MPTCP with every path it can have gets
 // none. "get" adds the same explanations to its report, without waiting.

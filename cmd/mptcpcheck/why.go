@@ -60,7 +60,8 @@ func whyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"(needs CAP_NET_RAW). A connection that uses MPTCP with every path it can\n"+
 			"have gets no explanation.\n\n"+
 			"Codes: mptcp-disabled, server-no-mptcp, option-stripped, no-endpoint,\n"+
-			"subflow-limit, join-failed, unsupported, unknown.\n\n"+
+			"subflow-limit, join-failed, join-pending, not-established, unsupported,\n"+
+			"unknown.\n\n"+
 			"Exit status: 0 when the connection was made and explained, whatever the\n"+
 			"verdict; 1 when it could not be made; 2 for a usage error.\n\n")
 		fs.PrintDefaults()

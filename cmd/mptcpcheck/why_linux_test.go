@@ -19,10 +19,10 @@ import (
 
 // bannerServer listens in the bed's server namespace, with MPTCP or plain
 // TCP, and greets each connection with a line, as SSH or SMTP servers
-// do: data from the server lets the client's MPTCP connection become
+// do (an empty banner: none): data from the server lets the client's MPTCP connection become
 // fully established without the client writing. Connections stay open
 // until the client closes them. It returns host:port on link 0.
-func bannerServer(t *testing.T, b *testbed.Bed, useMPTCP bool) string {
+func bannerServer(t *testing.T, b *testbed.Bed, useMPTCP bool, banner string) string {
 	t.Helper()
 	ln := b.Server.Listen(func() (net.Listener, error) {
 		if useMPTCP {
@@ -40,7 +40,7 @@ func bannerServer(t *testing.T, b *testbed.Bed, useMPTCP bool) string {
 			}
 			go func() {
 				defer c.Close()
-				io.WriteString(c, "hello\n")
+				io.WriteString(c, banner)
 				c.SetReadDeadline(time.Now().Add(60 * time.Second))
 				io.Copy(io.Discard, c)
 			}()
@@ -108,7 +108,7 @@ func wantCodes(t *testing.T, rep whyReport, want ...string) {
 func TestWhyAllPathsNothingToExplain(t *testing.T) {
 	b := testbed.New(t, 2)
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
-	addr := bannerServer(t, b, true)
+	addr := bannerServer(t, b, true, "hello\n")
 	rep := whyIn(t, b.Client, "-wait", "10s", addr)
 	wantCodes(t, rep)
 	if !rep.Connection.MPTCP || len(rep.Connection.Subflows) != 2 {
@@ -120,7 +120,7 @@ func TestWhyAllPathsNothingToExplain(t *testing.T) {
 // SYN/ACK came back without it and without NOP padding.
 func TestWhyServerNoMPTCP(t *testing.T) {
 	b := testbed.New(t, 1)
-	addr := bannerServer(t, b, false)
+	addr := bannerServer(t, b, false, "hello\n")
 	rep := whyIn(t, b.Client, addr)
 	wantCodes(t, rep, "server-no-mptcp")
 	if rep.Connection.MPTCP {
@@ -135,7 +135,7 @@ func TestWhyOptionStripped(t *testing.T) {
 		t.Run(where, func(t *testing.T) {
 			b := testbed.New(t, 1)
 			b.StripMPTCPOption(map[string]*testbed.NS{"client": b.Client, "server": b.Server}[where])
-			addr := bannerServer(t, b, true)
+			addr := bannerServer(t, b, true, "hello\n")
 			rep := whyIn(t, b.Client, addr)
 			wantCodes(t, rep, "option-stripped")
 		})
@@ -146,7 +146,7 @@ func TestWhyOptionStripped(t *testing.T) {
 // subflow, and the command to add an endpoint.
 func TestWhyNoEndpoint(t *testing.T) {
 	b := testbed.New(t, 2)
-	addr := bannerServer(t, b, true)
+	addr := bannerServer(t, b, true, "hello\n")
 	rep := whyIn(t, b.Client, "-wait", "2s", addr)
 	wantCodes(t, rep, "no-endpoint")
 	if !strings.Contains(rep.Explanations[0].Message, "ip mptcp endpoint add ADDR dev DEV subflow") {
@@ -159,7 +159,7 @@ func TestWhySubflowLimit(t *testing.T) {
 	b := testbed.New(t, 2)
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
 	b.Client.IP("mptcp", "limits", "set", "subflows", "0", "add_addr_accepted", "0")
-	addr := bannerServer(t, b, true)
+	addr := bannerServer(t, b, true, "hello\n")
 	rep := whyIn(t, b.Client, "-wait", "2s", addr)
 	wantCodes(t, rep, "subflow-limit")
 	if !strings.Contains(rep.Explanations[0].Message, "ip mptcp limits set subflows") {
@@ -175,7 +175,7 @@ func TestWhyJoinFailed(t *testing.T) {
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
 	b.Server.Run("iptables", "-A", "INPUT", "-i", b.Links[1].ServerDev, "-p", "tcp", "--syn", "-j", "DROP")
 	b.Client.Sysctl("net.ipv4.tcp_syn_retries", "1")
-	addr := bannerServer(t, b, true)
+	addr := bannerServer(t, b, true, "hello\n")
 	rep := whyIn(t, b.Client, "-wait", "20s", addr)
 	wantCodes(t, rep, "join-failed")
 	msg := rep.Explanations[0].Message
@@ -184,11 +184,22 @@ func TestWhyJoinFailed(t *testing.T) {
 	}
 }
 
+// A server that sends nothing and a client that writes nothing: the
+// connection never becomes fully established, so the endpoint is not
+// used, and why says so.
+func TestWhySilentServerNotEstablished(t *testing.T) {
+	b := testbed.New(t, 2)
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	addr := bannerServer(t, b, true, "")
+	rep := whyIn(t, b.Client, "-wait", "2s", addr)
+	wantCodes(t, rep, "not-established")
+}
+
 // net.mptcp.enabled=0 on the client: the dial falls back to plain TCP.
 func TestWhyMPTCPDisabled(t *testing.T) {
 	b := testbed.New(t, 1)
 	b.Client.Sysctl("net.mptcp.enabled", "0")
-	addr := bannerServer(t, b, true)
+	addr := bannerServer(t, b, true, "hello\n")
 	rep := whyIn(t, b.Client, addr)
 	wantCodes(t, rep, "mptcp-disabled")
 	if !strings.Contains(rep.Explanations[0].Message, "net.mptcp.enabled=1") {

@@ -44,10 +44,14 @@ const (
 	// JoinPending: an additional subflow was tried and had no answer by
 	// the end of the wait.
 	JoinPending = "join-pending"
+	// NotEstablished: one subflow, and the connection never became fully
+	// established, which the path manager waits for.
+	NotEstablished = "not-established"
 	// Unsupported: this system has no MPTCP (not Linux, or a kernel
 	// without it).
 	Unsupported = "unsupported"
-	// Unknown: the connection is not MPTCP and no evidence says why.
+	// Unknown: the connection is not MPTCP, or has one subflow where
+	// more are allowed, and no evidence says why.
 	Unknown = "unknown"
 )
 
@@ -405,13 +409,22 @@ func explainOneSubflow(ev Evidence) []Explanation {
 	}
 	var subflowEPs []string
 	for _, e := range ev.Endpoints {
-		if e.Subflow && e.IPv6 == ev.IPv6 {
+		// An endpoint on the first subflow's own address adds no path.
+		if e.Subflow && e.IPv6 == ev.IPv6 && e.Addr != host(ev.Local) {
 			subflowEPs = append(subflowEPs, e.Text)
 		}
 	}
 	announced := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "announced" })
+	if announced && len(subflowEPs) == 0 && info.AddAddrAcceptedMax == 0 && info.SubflowsMax > 0 {
+		out = append(out, Explanation{
+			Code:    SubflowLimit,
+			Message: "one subflow: the server announced an address, but this side accepts none (limit add_addr_accepted 0); raise it with: ip mptcp limits set add_addr_accepted 2",
+			Evidence: []string{"path manager event announced for this connection's token",
+				fmt.Sprintf("mptcp_info: add_addr_accepted %d, add_addr_accepted_max %d", info.AddAddrAccepted, info.AddAddrAcceptedMax)},
+		})
+	}
 	if ev.Limits != nil && len(subflowEPs) == 0 && info.AddAddrAccepted == 0 && !announced {
-		lines := []string{"path manager endpoints with the subflow flag: none" + family(ev)}
+		lines := []string{"path manager endpoints with the subflow flag: none" + family(ev) + " besides the connection's own address"}
 		if ev.EventsError == "" {
 			lines = append(lines, "path manager events: no address announced by the server")
 		} else {
@@ -424,6 +437,37 @@ func explainOneSubflow(ev Evidence) []Explanation {
 				"add one for a second interface with: ip mptcp endpoint add ADDR dev DEV subflow",
 			Evidence: lines,
 		})
+	}
+	if len(out) == 0 && ev.Limits != nil {
+		// Something allows another subflow, and none came: the path
+		// manager starts only once the connection is fully established
+		// (data acknowledged both ways), or the wait was too short.
+		lines := []string{fmt.Sprintf("mptcp_info: subflows %d, subflows_max %d", info.Subflows, info.SubflowsMax)}
+		for _, e := range subflowEPs {
+			lines = append(lines, "path manager endpoint: "+e)
+		}
+		if announced {
+			lines = append(lines, "path manager event announced for this connection's token")
+		}
+		established := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "established" })
+		switch {
+		case ev.EventsError == "" && !established:
+			out = append(out, Explanation{
+				Code:     NotEstablished,
+				Message:  "one subflow: the connection is not fully established yet, and the path manager adds subflows only once data went both ways; a server that waits for the client to speak first needs a request (give a URL instead of an address)",
+				Evidence: append(lines, "path manager events: no established event for this connection's token"),
+			})
+		default:
+			if ev.EventsError != "" {
+				lines = append(lines, "path manager events unavailable: "+ev.EventsError)
+			}
+			out = append(out, Explanation{
+				Code:      Unknown,
+				Message:   "one subflow although an endpoint or an announced address allows another, and no join was seen; the path manager may need more time (-wait) or the connection is not fully established",
+				Evidence:  lines,
+				Inference: true,
+			})
+		}
 	}
 	if ev.Limits == nil && ev.PathManagerError != "" && len(out) == 0 {
 		out = append(out, Explanation{

@@ -85,12 +85,35 @@ func TestExplain(t *testing.T) {
 			ev.Endpoints[0].IPv6 = true
 			return ev
 		}, []string{NoEndpoint}, []bool{false}, "no subflow endpoint"},
-		{"announced address, no endpoint", func() Evidence {
+		{"announced address, no join yet", func() Evidence {
 			ev := mptcpOK()
 			ev.Info.Subflows, ev.Endpoints = 0, nil
-			ev.Events = []Event{{Type: "announced", Remote: "10.0.2.1:0"}}
+			ev.Events = []Event{{Type: "established"}, {Type: "announced", Remote: "10.0.2.1:0"}}
 			return ev
-		}, nil, nil, ""},
+		}, []string{Unknown}, []bool{true}, "-wait"},
+		{"announced address ignored", func() Evidence {
+			ev := mptcpOK()
+			ev.Info.Subflows, ev.Info.AddAddrAcceptedMax, ev.Endpoints = 0, 0, nil
+			ev.Events = []Event{{Type: "established"}, {Type: "announced", Remote: "10.0.2.1:0"}}
+			return ev
+		}, []string{SubflowLimit}, []bool{false}, "ip mptcp limits set add_addr_accepted"},
+		{"endpoint on the connection's own address", func() Evidence {
+			ev := mptcpOK()
+			ev.Info.Subflows = 0
+			ev.Endpoints[0].Addr = "10.0.1.2"
+			return ev
+		}, []string{NoEndpoint}, []bool{false}, "no subflow endpoint"},
+		{"endpoint, never established", func() Evidence {
+			ev := mptcpOK()
+			ev.Info.Subflows = 0
+			ev.Events = []Event{{Type: "created"}}
+			return ev
+		}, []string{NotEstablished}, []bool{false}, "fully established"},
+		{"endpoint, no events", func() Evidence {
+			ev := mptcpOK()
+			ev.Info.Subflows, ev.EventsError = 0, "operation not permitted"
+			return ev
+		}, []string{Unknown}, []bool{true}, "no join was seen"},
 		{"subflow limit", func() Evidence {
 			ev := mptcpOK()
 			ev.Info.Subflows, ev.Info.SubflowsMax = 0, 0
