@@ -140,6 +140,17 @@ func (c *Capture) Stop(local, remote netip.AddrPort) *Handshake {
 		return c.lookup(local, remote)
 	}
 	<-c.done
+	// The handshake's packets were queued on the socket before connect
+	// returned (a packet socket sees them before TCP does), but the
+	// reader may have stopped before reading them: drain what is queued.
+	buf := make([]byte, 2048)
+	for range maxCaptured {
+		n, _, err := unix.Recvfrom(c.fd, buf, unix.MSG_DONTWAIT)
+		if err != nil {
+			break
+		}
+		c.packet(buf[:n])
+	}
 	unix.Close(c.fd)
 	return c.lookup(local, remote)
 }
