@@ -154,6 +154,28 @@ func TestWhyNoEndpoint(t *testing.T) {
 	}
 }
 
+// Over IPv6, an IPv4 endpoint gives no second path; the text report
+// says so on a "why:" line with its evidence underneath.
+func TestWhyIPv6NoEndpointText(t *testing.T) {
+	b := testbed.New(t, 2)
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	ap := netip.MustParseAddrPort(bannerServer(t, b, true, "hello\n"))
+	addr := netip.AddrPortFrom(b.Links[0].Server6, ap.Port()).String()
+	var code int
+	var out, errs bytes.Buffer
+	if err := b.Client.Do(func() error {
+		code = run(context.Background(), []string{"why", "-wait", "2s", addr}, &out, &errs)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if code != exitOK || !strings.Contains(text, "why: no-endpoint: one subflow") ||
+		!strings.Contains(text, "\n  - path manager endpoints with the subflow flag: none for IPv6") {
+		t.Errorf("why %s: status %d\nstdout:\n%s\nstderr:\n%s", addr, code, text, errs.String())
+	}
+}
+
 // A subflow endpoint, but a subflow limit of 0.
 func TestWhySubflowLimit(t *testing.T) {
 	b := testbed.New(t, 2)
