@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -275,5 +277,37 @@ func TestWhyURLAndGet(t *testing.T) {
 	wantCodes(t, rep)
 	if len(rep.Connection.Subflows) != 2 {
 		t.Errorf("why URL over two paths: %d subflows, want 2", len(rep.Connection.Subflows))
+	}
+}
+
+// The built command, run as a process in the client namespace with "ip
+// netns exec": the counters, path manager, sysctl and capture of a whole
+// process in a namespace, not of one thread. The option is stripped on
+// the way back, from the server's SYN/ACK.
+func TestWhyBinaryInNamespace(t *testing.T) {
+	b := testbed.New(t, 1)
+	b.StripMPTCPOption(b.Server)
+	addr := bannerServer(t, b, true, "hello\n")
+	bin := filepath.Join(t.TempDir(), "mptcpcheck")
+	build := exec.Command(requireTool(t, "go"), "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	start := time.Now()
+	cmd := exec.Command("ip", "netns", "exec", b.Client.Name, bin, "why", "-json", addr)
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	err := cmd.Run()
+	t.Logf("mptcpcheck why %s, as a process: %v", addr, time.Since(start).Round(time.Millisecond))
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	rep := decodeWhy(t, code, out.String(), errs.String())
+	wantCodes(t, rep, "option-stripped")
+	if !rep.Explanations[0].Inference || !strings.Contains(rep.Explanations[0].Message, "SYN/ACK arrived with an option overwritten by NOPs") {
+		t.Errorf("want the SYN/ACK's NOPs as an inference: %+v", rep.Explanations[0])
 	}
 }
