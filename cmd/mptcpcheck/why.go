@@ -122,7 +122,7 @@ func why(ctx context.Context, opts whyOptions, stdout, stderr io.Writer) int {
 	if opts.isURL {
 		tc, err := whyFetch(ctx, opts, g)
 		if err != nil {
-			fmt.Fprintf(stderr, "mptcpcheck why: cannot fetch %s: %v\n", shown, err)
+			fmt.Fprintf(stderr, "mptcpcheck why: %v\n", err)
 			return exitFail
 		}
 		c = tc
@@ -181,10 +181,11 @@ func whyFetch(ctx context.Context, opts whyOptions, g *gatherer) (*trackedConn, 
 	}, &stdout, &stderr)
 	if last == nil {
 		// An answer that is not 2xx still came over a connection worth
-		// explaining; only a fetch with no connection fails.
-		msg := strings.TrimPrefix(strings.TrimSpace(stderr.String()), "mptcpcheck get: ")
+		// explaining; only a fetch with no connection fails, and get has
+		// said why ("cannot fetch URL: ...", the password redacted).
+		msg := strings.ReplaceAll(strings.TrimSpace(stderr.String()), "mptcpcheck get: ", "")
 		if msg == "" {
-			msg = fmt.Sprintf("the fetch failed (status %d)", code)
+			msg = fmt.Sprintf("cannot fetch %s (status %d)", redact(opts.target), code)
 		}
 		return nil, errors.New(msg)
 	}

@@ -45,6 +45,10 @@ func TestWhyRefusedFails(t *testing.T) {
 	if code != exitFail || !strings.Contains(errs, "mptcpcheck why: cannot connect to 127.0.0.1:1") {
 		t.Errorf("why to a closed port: status %d, stderr %q; want status 1 and the error", code, errs)
 	}
+	code, _, errs = runCmd(t, "why", "-timeout", "5s", "http://user:s3cret@127.0.0.1:1/")
+	if code != exitFail || !strings.HasPrefix(errs, "mptcpcheck why: cannot fetch http://user:xxxxx@127.0.0.1:1/: ") || strings.Count(errs, "cannot fetch") != 1 {
+		t.Errorf("why to a closed port's URL: status %d, stderr %q; want status 1 and the error once, the password redacted", code, errs)
+	}
 }
 
 func TestWriteExplanations(t *testing.T) {
