@@ -305,6 +305,9 @@ type connState struct {
 	info  *mptcp.Info // nil when not MPTCP or unreadable
 	// pending lists the joins still in SYN_SENT, "LOCAL -> REMOTE".
 	pending []string
+	// closed: sampled as the connection closed, so that the kernel no
+	// longer lists it.
+	closed bool
 }
 
 func sampleState(c *mptcp.MPTCPConn) connState {
@@ -337,6 +340,7 @@ func (c *trackedConn) Close() error {
 	if !c.closed {
 		c.last = describe(c.MPTCPConn)
 		c.lastSt = sampleState(c.MPTCPConn)
+		c.lastSt.closed = true
 		c.closed = true
 		close(c.closing)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/multipath-go/mptcp"
 	mib "github.com/multipath-go/mptcp/counters"
+	"github.com/multipath-go/mptcp/diag"
 	"github.com/multipath-go/mptcp/internal/explain"
 	"github.com/multipath-go/mptcp/pm"
 )
@@ -385,6 +386,9 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 	local, _ := netip.ParseAddrPort(laddr.String())
 	remote, _ := netip.ParseAddrPort(raddr.String())
 	ev.IPv6 = !local.Addr().Unmap().Is4()
+	if !ev.MPTCP && g.supported && g.enabled && !st.closed {
+		ev.Socket, ev.SocketError = socketKind(local, remote)
+	}
 
 	if after, err := mib.Read(nil); g.beforeErr == nil && err == nil {
 		ev.Counters = map[string]uint64{}
@@ -455,6 +459,30 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 		}
 	}
 	return explain.Explain(ev)
+}
+
+// socketKind asks the kernel's socket diagnostics whether the
+// connection from local to remote is an MPTCP socket that fell back
+// (explain.SocketFallback) or no MPTCP socket at all (explain.SocketPlain).
+func socketKind(local, remote netip.AddrPort) (kind, errText string) {
+	c, err := diag.Dial(nil)
+	if err != nil {
+		return "", err.Error()
+	}
+	defer c.Close()
+	conns, err := c.All(&diag.Filter{
+		Local: netip.PrefixFrom(local.Addr().Unmap(), local.Addr().Unmap().BitLen()), LocalPort: local.Port(),
+		Remote: netip.PrefixFrom(remote.Addr().Unmap(), remote.Addr().Unmap().BitLen()), RemotePort: remote.Port(),
+	})
+	switch {
+	case err != nil:
+		return "", err.Error()
+	case len(conns) == 0:
+		return explain.SocketPlain, ""
+	case conns[0].FellBack():
+		return explain.SocketFallback, ""
+	}
+	return "", ""
 }
 
 // pendingJoins lists the subflows still waiting for their SYN/ACK, as

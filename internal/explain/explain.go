@@ -90,6 +90,13 @@ type Evidence struct {
 	MPTCP      bool
 	MPTCPError string
 
+	// Socket is what the kernel's socket diagnostics show of a connection
+	// that does not use MPTCP: SocketFallback for an MPTCP socket with the
+	// fallback flag, SocketPlain when no MPTCP socket has its addresses,
+	// "" when unknown (SocketError says why, if they failed).
+	Socket      string
+	SocketError string
+
 	// Info is the connection's mptcp_info, when it uses MPTCP and the
 	// kernel gave it.
 	Info *Info
@@ -129,6 +136,12 @@ type Evidence struct {
 	// family do not count.
 	IPv6 bool
 }
+
+// The values of Evidence.Socket.
+const (
+	SocketFallback = "fallback"
+	SocketPlain    = "plain"
+)
 
 // Info is the part of mptcp_info the rules use.
 type Info struct {
@@ -244,6 +257,12 @@ func mptcpLine(ev Evidence) []string {
 	case ev.MPTCP:
 		return []string{"the connection uses MPTCP"}
 	}
+	switch ev.Socket {
+	case SocketFallback:
+		return []string{"socket diagnostics: the connection is an MPTCP socket with the fallback flag: it fell back to TCP"}
+	case SocketPlain:
+		return []string{"socket diagnostics: no MPTCP socket has the connection's addresses: it is a plain TCP socket"}
+	}
 	return []string{"the connection uses plain TCP (no MPTCP, or a fallback)"}
 }
 
@@ -322,6 +341,13 @@ func explainFallback(ev Evidence) Explanation {
 		}
 	}
 	lines := ev0
+	if ev.Socket == SocketPlain {
+		return Explanation{
+			Code:     Unknown,
+			Message:  "the connection is a plain TCP socket: no MPTCP socket was made for it (a kernel without MPTCP, or a dialer that asked for TCP)",
+			Evidence: append(lines, "no MPTcpExt counter of a fallback moved across the dial"),
+		}
+	}
 	if ev.CountersError != "" {
 		lines = append(lines, "counters unreadable: "+ev.CountersError)
 	} else {

@@ -69,6 +69,16 @@ func TestExplain(t *testing.T) {
 			ev.Counters = map[string]uint64{"MPCapableSYNTXDrop": 1}
 			return ev
 		}, []string{OptionStripped}, []bool{true}, "dropped"},
+		{"plain TCP socket", func() Evidence {
+			ev := fallback()
+			ev.Counters, ev.Socket = map[string]uint64{}, SocketPlain
+			return ev
+		}, []string{Unknown}, []bool{false}, "plain TCP socket"},
+		{"fell back, by socket diagnostics", func() Evidence {
+			ev := fallback()
+			ev.Socket = SocketFallback
+			return ev
+		}, []string{OptionStripped}, []bool{true}, "either the server"},
 		{"plain TCP, nothing moved", func() Evidence {
 			ev := fallback()
 			ev.Counters = map[string]uint64{}
@@ -191,6 +201,16 @@ func TestExplain(t *testing.T) {
 				t.Errorf("message %q lacks %q", got[0].Message, tc.says)
 			}
 		})
+	}
+}
+
+// Socket diagnostics tie the fallback to this connection.
+func TestSocketEvidence(t *testing.T) {
+	ev := fallback()
+	ev.Socket = SocketFallback
+	got := Explain(ev)
+	if len(got) != 1 || !strings.Contains(strings.Join(got[0].Evidence, "\n"), "an MPTCP socket with the fallback flag") {
+		t.Errorf("evidence: %+v", got)
 	}
 }
 
