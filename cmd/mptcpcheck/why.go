@@ -215,7 +215,7 @@ func writeExplanations(w io.Writer, exps []explain.Explanation) {
 // gatherer holds the evidence that must be taken before a dial: the
 // counters' first reading, the path manager's event subscription and the
 // handshake capture. It works in the network namespace of the goroutine
-// that starts it, which must also dial and call explain.
+// that starts it, which must also dial and call explainState.
 type gatherer struct {
 	enabled, enabledKnown bool
 	supported             bool

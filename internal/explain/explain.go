@@ -211,14 +211,14 @@ const StripNops = 4
 func Explain(ev Evidence) []Explanation {
 	out := []Explanation{}
 	if !ev.Supported {
-		os := ev.OS
-		if os == "" {
-			os = "this system"
+		system := ev.OS
+		if system == "" {
+			system = "this system"
 		}
 		return append(out, Explanation{
 			Code:     Unsupported,
-			Message:  fmt.Sprintf("MPTCP needs Linux with an MPTCP kernel; on %s there are no MPTCP sockets, counters or path manager, so the connection is plain TCP", os),
-			Evidence: []string{"system: " + os},
+			Message:  fmt.Sprintf("MPTCP needs Linux with an MPTCP kernel; on %s there are no MPTCP sockets, counters or path manager, so the connection is plain TCP", system),
+			Evidence: []string{"system: " + system},
 		})
 	}
 	if ev.EnabledKnown && !ev.Enabled {
@@ -236,7 +236,7 @@ func Explain(ev Evidence) []Explanation {
 	for _, p := range ev.Pending {
 		out = append(out, Explanation{
 			Code:      JoinPending,
-			Message:   fmt.Sprintf("the join %s had no answer by the end of the wait; if it never comes up, SYNs with MP_JOIN are dropped on that path (the first path carries everything meanwhile)", p),
+			Message:   fmt.Sprintf("the join %s had no answer yet when the connection was looked at; if it never comes up, SYNs with MP_JOIN are dropped on that path (the first path carries everything meanwhile)", p),
 			Evidence:  []string{fmt.Sprintf("subflow %s in state SYN_SENT", p)},
 			Inference: true,
 		})
