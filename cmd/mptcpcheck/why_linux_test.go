@@ -219,6 +219,20 @@ func TestWhySilentServerNotEstablished(t *testing.T) {
 	wantCodes(t, rep, "not-established")
 }
 
+// The same dropped join with the default SYN retries and a short wait:
+// the join is still in SYN_SENT at the end, and why says so.
+func TestWhyJoinPending(t *testing.T) {
+	b := testbed.New(t, 2)
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	b.Server.Run("iptables", "-A", "INPUT", "-i", b.Links[1].ServerDev, "-p", "tcp", "--syn", "-j", "DROP")
+	addr := bannerServer(t, b, true, "hello\n")
+	rep := whyIn(t, b.Client, "-wait", "1s", addr)
+	wantCodes(t, rep, "join-pending")
+	if !rep.Explanations[0].Inference || !strings.Contains(rep.Explanations[0].Message, b.Links[1].Client.String()) {
+		t.Errorf("join-pending: want an inference naming %v: %+v", b.Links[1].Client, rep.Explanations[0])
+	}
+}
+
 // net.mptcp.enabled=0 on the client: the dial falls back to plain TCP.
 func TestWhyMPTCPDisabled(t *testing.T) {
 	b := testbed.New(t, 1)
