@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/explain"
 )
 
 type getOptions struct {
@@ -29,6 +30,13 @@ type getOptions struct {
 	timeout  time.Duration
 	progress bool // draw a progress bar on stderr
 	dial     func(ctx context.Context, network, address string) (net.Conn, error)
+	// gather, when not nil, is the evidence gatherer to use (why's own);
+	// else get starts one before the fetch.
+	gather *gatherer
+	// keepConn, when not nil, gets the connection that carried the body,
+	// which get then leaves open (why waits on it for subflows) and does
+	// not explain.
+	keepConn func(*trackedConn)
 }
 
 // getReport is the report of "mptcpcheck get".
@@ -41,6 +49,10 @@ type getReport struct {
 	// Note says when the connection state is not from the end of the
 	// transfer: the connection closed first and this is its last sample.
 	Note string `json:"note,omitempty"`
+	// Explanations say why the connection is not MPTCP or has one
+	// subflow, from the evidence gathered around the fetch (see why);
+	// [] when there is nothing to explain.
+	Explanations []explain.Explanation `json:"explanations"`
 }
 
 // exitInterrupted is get's status when interrupted (Ctrl-C, SIGTERM),
@@ -61,7 +73,8 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"report is its state just before it closed, and says so. On a terminal a\n"+
 			"progress bar shows the rate of each subflow. With -o - the body goes to\n"+
 			"standard output and the report to standard error. A password in the URL is\n"+
-			"never printed.\n\n"+
+			"never printed. When the connection is not MPTCP or has one subflow, the\n"+
+			"report says why, with its evidence (see mptcpcheck why -h).\n\n"+
 			"Exit status: 0 for a 2xx answer read to the end; 1 when the fetch fails, the\n"+
 			"answer is not 2xx or FILE cannot be written (checked before the fetch);\n"+
 			"2 for a usage error; 130 when interrupted (Ctrl-C), leaving FILE partial.\n\n")
@@ -146,6 +159,13 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		return code
 	}
 
+	// The evidence that must be taken before the dial: counters, events
+	// and the handshake capture.
+	g := opts.gather
+	if g == nil {
+		g = startGather()
+		defer g.close()
+	}
 	var dialed trackedConns
 	tr := &http.Transport{
 		DialContext:           dialed.wrap(opts.dial),
@@ -153,7 +173,9 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		ResponseHeaderTimeout: 60 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	defer tr.CloseIdleConnections()
+	if opts.keepConn == nil {
+		defer tr.CloseIdleConnections()
+	}
 	// The connection to report is the one that carried the last
 	// response: after redirects it need not be the last one dialed.
 	var final atomic.Pointer[trackedConn]
@@ -197,7 +219,14 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		return failed(exitFail, "reading %s after %d bytes: %v", shown, got.Load(), err)
 	}
 	elapsed := time.Since(start)
-	rep := getReport{URL: shown, Status: resp.Status, Bytes: got.Load(), Seconds: elapsed.Seconds()}
+	rep := getReport{URL: shown, Status: resp.Status, Bytes: got.Load(), Seconds: elapsed.Seconds(), Explanations: []explain.Explanation{}}
+	if c := final.Load(); c != nil && opts.keepConn != nil {
+		opts.keepConn(c)
+		if resp.StatusCode/100 != 2 {
+			return exitFail
+		}
+		return exitOK
+	}
 	if c := final.Load(); c != nil {
 		if resp.Close {
 			// The transport closes such a connection once the body
@@ -214,6 +243,8 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		if closed {
 			rep.Note = "the connection closed at the end of the body; its state is from just before it closed"
 		}
+		st := c.state()
+		rep.Explanations = g.explainState(c.LocalAddr(), c.RemoteAddr(), st)
 	}
 	if opts.json {
 		enc := json.NewEncoder(report)
@@ -224,6 +255,9 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		rep.Connection.writeText(report)
 		if rep.Note != "" {
 			fmt.Fprintf(report, "(%s)\n", rep.Note)
+		}
+		if len(rep.Explanations) > 0 {
+			writeExplanations(report, rep.Explanations)
 		}
 	}
 	if resp.StatusCode/100 != 2 {
@@ -260,12 +294,53 @@ type trackedConn struct {
 	mu      sync.Mutex
 	closed  bool
 	last    connReport // sampled by Close
+	lastSt  connState  // sampled by Close
+}
+
+// connState is what the explanations need of a connection's MPTCP
+// state.
+type connState struct {
+	mptcp bool
+	err   error       // from MultipathTCP
+	info  *mptcp.Info // nil when not MPTCP or unreadable
+	// pending lists the joins still in SYN_SENT, "LOCAL -> REMOTE".
+	pending []string
+	// closed: sampled as the connection closed, so that the kernel no
+	// longer lists it.
+	closed bool
+}
+
+func sampleState(c *mptcp.MPTCPConn) connState {
+	var s connState
+	s.mptcp, s.err = c.MultipathTCP()
+	if s.err == nil && s.mptcp {
+		if in, err := c.MPTCPInfo(); err == nil {
+			s.info = &in
+		}
+		if subs, err := c.Subflows(); err == nil {
+			s.pending = pendingJoins(subs)
+		}
+	}
+	return s
+}
+
+// state returns the connection's MPTCP state now, or as it was when it
+// was closed.
+func (c *trackedConn) state() connState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.lastSt
+	}
+	return sampleState(c.MPTCPConn)
 }
 
 func (c *trackedConn) Close() error {
 	c.mu.Lock()
 	if !c.closed {
 		c.last = describe(c.MPTCPConn)
+		c.lastSt = sampleState(c.MPTCPConn)
+		c.lastSt.closed = true
 		c.closed = true
 		close(c.closing)
 	}

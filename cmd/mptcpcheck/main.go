@@ -6,13 +6,49 @@
 //	mptcpcheck serve [-addr ADDR] answer "am I using MPTCP?" over HTTP
 //	mptcpcheck get [-o FILE] [-json] [-timeout D] URL
 //	                              fetch a URL over MPTCP and report the connection
+//	mptcpcheck why [-json] [-wait D] [-timeout D] ADDRESS|URL
+//	                              say why a connection is not MPTCP, or has one subflow
 //	mptcpcheck doctor [-json]     check the host and say what to change for more subflows
 //	mptcpcheck monitor [-json]    print the path manager's events
 //	mptcpcheck conns [-json] [-watch INTERVAL] [filters]
 //	                              list the namespace's MPTCP connections and their subflows
 //
 // Run "mptcpcheck -h" or "mptcpcheck MODE -h" for every flag. It uses
-// only the module's public API: packages mptcp, pm and diag.
+// the module's public API, packages mptcp, pm, diag and counters, and
+// internal/explain, which turns the evidence "why" and "get" gather into
+// explanations.
+//
+// # Why
+//
+// "mptcpcheck why ADDRESS|URL" dials host:port (writing nothing, reading
+// and dropping what the server sends) or fetches a URL as get does, waits
+// up to -wait (3s) for the path manager to add subflows, and prints one
+// explanation per cause, with a code, a message, its evidence and whether
+// it is an inference: mptcp-disabled, server-no-mptcp, option-stripped,
+// no-endpoint, subflow-limit, join-failed, join-pending (a join with no
+// answer by the end of the wait), not-established (no data went both
+// ways, which the path manager waits for), unsupported (not Linux, or no
+// MPTCP in the kernel: there are no counters or path manager to read) or
+// unknown. A connection that uses MPTCP with every path it can have gets
+// none. "get" adds the same explanations to its report, without waiting.
+//
+// The evidence is taken in the dialing network namespace: the MPTcpExt
+// counters before and after (shared by every connection of the namespace,
+// so what they show is an inference), the path manager's events for the
+// connection's token (subscribed before the dial; needs CAP_NET_ADMIN),
+// this side's endpoints and limits, the connection's mptcp_info and
+// net.mptcp.enabled. From the client's side a server without MPTCP and a
+// middlebox that strips the option look the same: both give a SYN/ACK
+// without MP_CAPABLE (counter MPCapableFallbackSYNACK). To tell them
+// apart, why captures the handshake's SYN and SYN/ACK (a packet socket
+// with a filter for SYNs; needs CAP_NET_RAW) and looks at their options: a
+// SYN that left this host without MP_CAPABLE but with a run of NOPs was
+// stripped here; a SYN/ACK with a run of NOPs had an option overwritten on
+// the path, as iptables' TCPOPTSTRIP and most stripping middleboxes do;
+// a SYN that left with MP_CAPABLE answered by a SYN/ACK without it and
+// without such padding points at the server (an inference: a middlebox
+// that removes the option outright looks the same). Without a capture,
+// why says option-stripped and names both causes.
 package main
 
 import (
@@ -41,6 +77,11 @@ Usage:
   mptcpcheck get [flags] URL      fetch URL over MPTCP and report the connection that carried
                                   the body: MPTCP or fallback, subflows, bytes per subflow;
                                   -o FILE saves the body, -o - writes it to stdout
+  mptcpcheck why [flags] ADDRESS|URL
+                                  connect to host:port or fetch URL over MPTCP and say why
+                                  the connection is not MPTCP, or why it has one subflow,
+                                  with the evidence: counters, path manager events,
+                                  endpoints, limits, mptcp_info, net.mptcp.enabled
   mptcpcheck doctor [-json]       check this host's readiness (sysctls, path manager, limits,
                                   endpoints) and say what to change to get more than one subflow
   mptcpcheck monitor [-json]      print the path manager's events as they happen
@@ -84,6 +125,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return monitorCmd(ctx, args[1:], stdout, stderr)
 	case "conns":
 		return connsCmd(ctx, args[1:], stdout, stderr)
+	case "why":
+		return whyCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
