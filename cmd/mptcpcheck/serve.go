@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	_ "embed"
 	"encoding/json"
@@ -88,15 +89,35 @@ type server struct {
 	downloads chan struct{} // one token per download in progress
 	active    atomic.Int64  // downloads in progress, for tests
 	started   atomic.Int64  // downloads started, for tests
+
+	// inFlight holds the downloads in progress by their id, for
+	// /download/status. Only downloads that hold a token of downloads are
+	// added, and each is removed when its handler returns, so the map
+	// never holds more than opts.maxDownloads entries.
+	mu       sync.Mutex
+	inFlight map[string]*inFlight
+}
+
+// inFlight is a download in progress, as /download/status reports it.
+type inFlight struct {
+	conn    *mptcp.MPTCPConn
+	start   time.Time
+	size    int64
+	written atomic.Int64
 }
 
 // newServer returns the HTTP server of "mptcpcheck serve", also used by
 // the demo.
 func newServer(opts serveOptions) *server {
 	opts = opts.withDefaults()
-	s := &server{opts: opts, downloads: make(chan struct{}, opts.maxDownloads)}
+	s := &server{
+		opts:      opts,
+		downloads: make(chan struct{}, opts.maxDownloads),
+		inFlight:  make(map[string]*inFlight),
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /download", s.download)
+	mux.HandleFunc("GET /download/status", s.downloadStatus)
 	mux.HandleFunc("GET /app.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -214,11 +235,30 @@ func report(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// downloadIDHeader names the response header of /download that carries
+// the download's id, the key to its /download/status.
+//
+// The page's script polls the subflows of its download over another
+// connection than the download's own (that one is busy with the body),
+// so the server cannot answer "this connection" as / does. The id ties
+// the poll to the download: it holds more than 128 random bits from
+// crypto/rand and is sent only in the download's own response, so only
+// the client that started a download can read its subflows' addresses
+// and counters; another client cannot guess an id, and an id stops
+// working when its download ends. A header, rather than a first request that hands out an id,
+// keeps a download one request and leaves no id without a download.
+const downloadIDHeader = "Mptcpcheck-Download-Id"
+
+// newDownloadID returns a fresh unguessable id: 26 base32 characters of
+// crypto/rand, 130 random bits.
+func newDownloadID() string { return rand.Text() }
+
 // download sends ?size=N bytes, at most opts.maxSize, from the shared
 // zeros. At most opts.maxDownloads run at once; another gets 503. Each
 // opts.rateWindow worth of bytes at opts.minRate must be written within
 // opts.rateWindow, or the download is dropped: a reader slower than the
-// floor does not hold the server.
+// floor does not hold the server. The response's downloadIDHeader names
+// the download for /download/status while it runs.
 func (s *server) download(w http.ResponseWriter, r *http.Request) {
 	maxSize := s.opts.maxSize
 	size, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
@@ -266,9 +306,23 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 		// back at once.)
 		conn.SetLinger(0)
 	}
+	d := &inFlight{conn: conn, start: time.Now(), size: size}
+	id := newDownloadID()
+	s.mu.Lock()
+	s.inFlight[id] = d
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.inFlight, id)
+		s.mu.Unlock()
+	}()
+
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.Header().Set(downloadIDHeader, id)
 	rc := http.NewResponseController(w)
+	// The page reads the id before the body: send the header at once.
+	rc.Flush()
 	// Each step writes perStep bytes within a deadline of step.
 	step, perStep := writeTimeout, int64(len(zeros))
 	if s.opts.minRate > 0 {
@@ -286,11 +340,45 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 			}
 			n -= m
 			size -= m
+			d.written.Add(m)
 		}
 	}
 	if conn != nil {
 		conn.SetLinger(-1)
 	}
+}
+
+// downloadStatus is the JSON of /download/status.
+type downloadStatus struct {
+	Size          int64      `json:"size"`       // bytes the download sends in all
+	Written       int64      `json:"written"`    // of which the server wrote so far
+	ElapsedMillis int64      `json:"elapsed_ms"` // since the download started, on the server's clock
+	Connection    connReport `json:"connection"` // the download's connection, with its subflows
+}
+
+// downloadStatus answers /download/status?id=ID with the state of the
+// download in progress that has that id, or 404 when there is none (an
+// unknown id or a download that ended): nothing about another client's
+// connection is told to whoever does not hold its id. elapsed_ms lets the
+// page compute each subflow's rate from successive byte counters on the
+// server's clock, whatever the delays of the polls.
+func (s *server) downloadStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	s.mu.Lock()
+	d := s.inFlight[r.URL.Query().Get("id")]
+	s.mu.Unlock()
+	if d == nil || d.conn == nil {
+		http.Error(w, "no download in progress has this id", http.StatusNotFound)
+		return
+	}
+	st := downloadStatus{
+		Size:          d.size,
+		Written:       d.written.Load(),
+		ElapsedMillis: time.Since(d.start).Milliseconds(),
+		Connection:    describe(d.conn),
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
 }
 
 type pageData struct {
@@ -323,7 +411,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"?format=json) or an HTML page for browsers that refreshes its own connection's\n"+
 			"subflows. /download?size=N sends N bytes (at most -max-size); at most\n"+
 			"-max-downloads run at once (more get 503), and one slower than -min-rate is\n"+
-			"dropped. At most -max-conns connections are served at once.\n\n")
+			"dropped; its response header Mptcpcheck-Download-Id names it for\n"+
+			"/download/status?id=ID, which reports the download's subflows while it runs.\n"+
+			"At most -max-conns connections are served at once.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
