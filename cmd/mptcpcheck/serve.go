@@ -124,7 +124,7 @@ func newServer(opts serveOptions) *server {
 		io.WriteString(w, appJS)
 	})
 	mux.HandleFunc("GET /style.css", serveAsset("text/css; charset=utf-8", styleCSS))
-	mux.HandleFunc("GET /", report)
+	mux.HandleFunc("GET /", s.report)
 	errorLog := opts.errorLog
 	if errorLog == nil {
 		errorLog = log.New(io.Discard, "", 0)
@@ -209,7 +209,7 @@ type answer struct {
 	Connection connReport `json:"connection"`
 }
 
-func report(w http.ResponseWriter, r *http.Request) {
+func (s *server) report(w http.ResponseWriter, r *http.Request) {
 	c, ok := mptcp.ConnFromContext(r.Context())
 	if !ok {
 		http.Error(w, "mptcpcheck: the connection is not one of package mptcp", http.StatusInternalServerError)
@@ -226,7 +226,7 @@ func report(w http.ResponseWriter, r *http.Request) {
 		enc.Encode(answer{rep})
 	case strings.Contains(accept, "text/html"):
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := page.Execute(w, pageData{Path: r.URL.Path, Report: rep}); err != nil {
+		if err := page.Execute(w, pageData{Path: r.URL.Path, Report: rep, DownloadSize: min(pageDownloadSize, s.opts.maxSize)}); err != nil {
 			log.Printf("mptcpcheck: page: %v", err)
 		}
 	default:
@@ -382,9 +382,19 @@ func (s *server) downloadStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 type pageData struct {
-	Path   string
-	Report connReport
+	Path         string
+	Report       connReport
+	DownloadSize int64 // bytes the page's download test fetches
 }
+
+// DownloadHuman is DownloadSize with its unit, for the page.
+func (p pageData) DownloadHuman() string { return humanBytes(uint64(p.DownloadSize)) }
+
+// pageDownloadSize is what the page's download test fetches, unless
+// -max-size is less: about 7 s at 40 Mbit/s, long enough to watch the
+// subflows share the load, or to take a path down and see another take
+// over.
+const pageDownloadSize = 32 << 20
 
 var page = template.Must(template.New("page").Parse(pageHTML))
 
