@@ -245,8 +245,9 @@ func (d *devtools) pageProblems() []string {
 // links and a client subflow endpoint, while serve runs in the server
 // namespace. The page must say MPTCP with 2 subflows and list them, and
 // its download test must draw one series per subflow, each with several
-// non-zero rates, with no error logged (a Content-Security-Policy
-// violation included).
+// non-zero rates; when a link fails, its subflow's series must drop to 0
+// while the other goes on; and no error may be logged (a
+// Content-Security-Policy violation included).
 func TestServePageChartInChromium(t *testing.T) {
 	chromium := requireTool(t, "chromium")
 	mptcpize := requireTool(t, "mptcpize")
@@ -349,6 +350,43 @@ func TestServePageChartInChromium(t *testing.T) {
 		}
 	}
 	t.Logf("chart: %+v", chart)
+
+	// A path fails: the second link, which carries the subflow that
+	// joined (the page's own requests go over the first). On the chart
+	// that subflow's line drops to 0 and the other carries on.
+	var dead, alive int
+	for j, s := range chart {
+		if strings.Contains(s.Subflow, b.Links[1].Client.String()+":") {
+			dead = j
+		} else {
+			alive = j
+		}
+	}
+	rates := func(s series) []float64 {
+		var v []float64
+		for _, f := range strings.Fields(s.Rates) {
+			x, _ := strconv.ParseFloat(f, 64)
+			v = append(v, x)
+		}
+		return v
+	}
+	before := len(rates(chart[alive]))
+	b.SetLink(1, false)
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		d.eval(readChart, &chart)
+		if len(chart) == 2 {
+			a, x := rates(chart[alive]), rates(chart[dead])
+			if len(a) >= before+3 && a[len(a)-1] > 0 && a[len(a)-2] > 0 && x[len(x)-1] == 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("20s after the second link failed, the chart is %+v; want the line of the subflow over it at 0 and the other's going on", chart)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("chart after the second link failed: %+v", chart)
 	if p := d.pageProblems(); len(p) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(p, "\n"))
 	}
