@@ -87,5 +87,176 @@ async function refresh() {
   }
 }
 
+// The download test. The download's connection is busy with the body,
+// so its subflows are polled over another connection, from
+// /download/status with the id the download's response carries: the
+// server answers only to that id, and only while the download runs.
+// Rates come from the change of each subflow's bytes_acked (what the
+// browser acknowledged) between two polls, over the server's elapsed_ms,
+// so that late polls do not distort them. Polls and samples are bounded:
+// one poll at a time, every pollMillis, and the chart keeps the last
+// maxSamples of at most maxSeries subflows.
+const pollMillis = 500;
+const maxSamples = 120; // one minute
+const maxSeries = 8; // the kernel's most subflows
+const svgNS = "http://www.w3.org/2000/svg";
+const chartW = 640, chartH = 240;
+const plot = { left: 56, right: 12, top: 12, bottom: 30 };
+let downloading = false;
+
+// A series is one subflow: its label (the server's address and the
+// browser's), its last counters and its rates in Mbit/s, each with the
+// time it was measured at, in seconds since the download started.
+function seriesKey(s) { return s.local + " \u2194 " + s.remote; }
+
+function sample(series, st) {
+  const t = st.elapsed_ms / 1000;
+  const seen = new Set();
+  for (const s of (st.connection && st.connection.subflows) || []) {
+    const key = seriesKey(s);
+    seen.add(key);
+    let se = series.get(key);
+    if (!se) {
+      if (series.size >= maxSeries) continue;
+      se = { label: key, index: series.size, points: [], last: null };
+      series.set(key, se);
+    }
+    if (se.last && t > se.last.t) {
+      const bits = Math.max(0, s.bytes_acked - se.last.bytes) * 8;
+      se.points.push({ t, mbps: bits / (t - se.last.t) / 1e6 });
+    }
+    se.last = { t, bytes: s.bytes_acked };
+  }
+  // A subflow that is gone carries nothing any more.
+  for (const se of series.values()) {
+    if (!seen.has(se.label) && se.last) {
+      se.points.push({ t, mbps: 0 });
+      se.last = null;
+    }
+    if (se.points.length > maxSamples) se.points.splice(0, se.points.length - maxSamples);
+  }
+}
+
+function svg(name, attrs, text) {
+  const el = document.createElementNS(svgNS, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+// niceMax rounds a rate up to 1, 2 or 5 times a power of ten.
+function niceMax(v) {
+  if (!(v > 0)) return 1;
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
+  return 10 * p;
+}
+
+function draw(series) {
+  const chart = document.getElementById("chart");
+  let tMin = Infinity, tMax = -Infinity, yMax = 0;
+  for (const se of series.values()) {
+    for (const p of se.points) {
+      tMin = Math.min(tMin, p.t);
+      tMax = Math.max(tMax, p.t);
+      yMax = Math.max(yMax, p.mbps);
+    }
+  }
+  if (tMin === Infinity) { tMin = 0; tMax = 1; }
+  if (tMax - tMin < 1) tMax = tMin + 1;
+  yMax = niceMax(yMax);
+  const w = chartW - plot.left - plot.right, h = chartH - plot.top - plot.bottom;
+  const x = (t) => plot.left + (t - tMin) / (tMax - tMin) * w;
+  const y = (v) => plot.top + h - v / yMax * h;
+  const parts = [];
+  for (const f of [0, 0.5, 1]) {
+    const v = yMax * f;
+    parts.push(svg("line", { class: "grid", x1: plot.left, x2: plot.left + w, y1: y(v), y2: y(v) }));
+    parts.push(svg("text", { class: "axis", x: plot.left - 6, y: y(v) + 4, "text-anchor": "end" },
+      (v < 10 ? v.toFixed(1) : v.toFixed(0))));
+  }
+  parts.push(svg("text", { class: "axis unit", x: 4, y: plot.top + 4 }, "Mbit/s"));
+  parts.push(svg("text", { class: "axis", x: plot.left, y: chartH - 8 }, tMin.toFixed(0) + " s"));
+  parts.push(svg("text", { class: "axis", x: plot.left + w, y: chartH - 8, "text-anchor": "end" },
+    tMax.toFixed(0) + " s since the download started"));
+  const legend = document.getElementById("legend");
+  legend.replaceChildren();
+  for (const se of series.values()) {
+    // data-rates holds the series' values for scripts and tests that
+    // read the page.
+    parts.push(svg("polyline", {
+      class: "series s" + se.index,
+      "data-subflow": se.label,
+      "data-rates": se.points.map((p) => p.mbps.toFixed(3)).join(" "),
+      points: se.points.map((p) => x(p.t).toFixed(1) + "," + y(p.mbps).toFixed(1)).join(" "),
+    }));
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch s" + se.index;
+    const name = document.createElement("span");
+    name.className = "addr";
+    name.textContent = se.label;
+    const last = se.points.length ? se.points[se.points.length - 1].mbps : 0;
+    li.append(swatch, name, " " + last.toFixed(1) + " Mbit/s");
+    legend.appendChild(li);
+  }
+  chart.replaceChildren(...parts);
+}
+
+function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+
+async function pollStatus(id, state) {
+  while (!state.done) {
+    await sleep(pollMillis);
+    if (state.done) break;
+    try {
+      const resp = await fetch("/download/status?id=" + encodeURIComponent(id), { cache: "no-store" });
+      if (resp.status === 404) break; // the download ended
+      if (!resp.ok) throw new Error("status: " + resp.status);
+      sample(state.series, await resp.json());
+      draw(state.series);
+    } catch (e) {
+      document.getElementById("dl-error").textContent = String(e);
+    }
+  }
+}
+
+async function startDownload() {
+  if (downloading) return;
+  downloading = true;
+  const button = document.getElementById("dl-start");
+  const progress = document.getElementById("dl-progress");
+  const error = document.getElementById("dl-error");
+  button.disabled = true;
+  error.textContent = "";
+  const size = Number(document.getElementById("download").dataset.size);
+  const state = { series: new Map(), done: false };
+  draw(state.series);
+  let polling = null;
+  try {
+    const resp = await fetch("/download?size=" + size, { cache: "no-store" });
+    if (!resp.ok) throw new Error("download: " + resp.status + " " + resp.statusText);
+    const id = resp.headers.get("Mptcpcheck-Download-Id");
+    if (id) polling = pollStatus(id, state);
+    const reader = resp.body.getReader();
+    let got = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      got += value.length;
+      progress.textContent = humanBytes(got) + " of " + humanBytes(size);
+    }
+    progress.textContent = humanBytes(got) + " downloaded.";
+  } catch (e) {
+    error.textContent = String(e);
+  } finally {
+    state.done = true;
+    if (polling) await polling;
+    button.disabled = false;
+    downloading = false;
+  }
+}
+
+document.getElementById("dl-start").addEventListener("click", startDownload);
 refresh();
 setInterval(refresh, 1000);

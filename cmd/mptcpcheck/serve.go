@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	_ "embed"
 	"encoding/json"
@@ -32,10 +33,11 @@ const (
 	maxHeaderBytes    = 16 << 10
 
 	// Defaults of the flags of the same names.
-	defaultMaxSize      = 64 << 20 // -max-size
-	defaultMaxDownloads = 64       // -max-downloads
-	defaultMaxConns     = 512      // -max-conns
-	defaultMinRate      = 8 << 10  // -min-rate, bytes per second
+	defaultMaxSize      = 64 << 20  // -max-size
+	defaultMaxDownloads = 64        // -max-downloads
+	defaultMaxConns     = 512       // -max-conns
+	defaultMinRate      = 8 << 10   // -min-rate, bytes per second
+	defaultSndBuf       = 256 << 10 // -sndbuf, bytes
 	// rateWindow is how long a download may stay below -min-rate.
 	rateWindow = 4 * time.Second
 )
@@ -53,6 +55,7 @@ type serveOptions struct {
 	maxConns     int           // connections at once (serveOn); more are closed
 	minRate      int64         // bytes per second below which a download is dropped; < 0: no floor
 	rateWindow   time.Duration // over which minRate is measured
+	sndBuf       int           // SO_SNDBUF of a download's connection; < 0: the kernel's autotuning
 
 	tlsCert *tls.Certificate // serveOn serves HTTPS with it when set
 }
@@ -73,6 +76,9 @@ func (o serveOptions) withDefaults() serveOptions {
 	if o.rateWindow <= 0 {
 		o.rateWindow = rateWindow
 	}
+	if o.sndBuf == 0 {
+		o.sndBuf = defaultSndBuf
+	}
 	return o
 }
 
@@ -83,22 +89,42 @@ type server struct {
 	downloads chan struct{} // one token per download in progress
 	active    atomic.Int64  // downloads in progress, for tests
 	started   atomic.Int64  // downloads started, for tests
+
+	// inFlight holds the downloads in progress by their id, for
+	// /download/status. Only downloads that hold a token of downloads are
+	// added, and each is removed when its handler returns, so the map
+	// never holds more than opts.maxDownloads entries.
+	mu       sync.Mutex
+	inFlight map[string]*inFlight
+}
+
+// inFlight is a download in progress, as /download/status reports it.
+type inFlight struct {
+	conn    *mptcp.MPTCPConn
+	start   time.Time
+	size    int64
+	written atomic.Int64
 }
 
 // newServer returns the HTTP server of "mptcpcheck serve", also used by
 // the demo.
 func newServer(opts serveOptions) *server {
 	opts = opts.withDefaults()
-	s := &server{opts: opts, downloads: make(chan struct{}, opts.maxDownloads)}
+	s := &server{
+		opts:      opts,
+		downloads: make(chan struct{}, opts.maxDownloads),
+		inFlight:  make(map[string]*inFlight),
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /download", s.download)
+	mux.HandleFunc("GET /download/status", s.downloadStatus)
 	mux.HandleFunc("GET /app.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		io.WriteString(w, appJS)
 	})
 	mux.HandleFunc("GET /style.css", serveAsset("text/css; charset=utf-8", styleCSS))
-	mux.HandleFunc("GET /", report)
+	mux.HandleFunc("GET /", s.report)
 	errorLog := opts.errorLog
 	if errorLog == nil {
 		errorLog = log.New(io.Discard, "", 0)
@@ -183,7 +209,7 @@ type answer struct {
 	Connection connReport `json:"connection"`
 }
 
-func report(w http.ResponseWriter, r *http.Request) {
+func (s *server) report(w http.ResponseWriter, r *http.Request) {
 	c, ok := mptcp.ConnFromContext(r.Context())
 	if !ok {
 		http.Error(w, "mptcpcheck: the connection is not one of package mptcp", http.StatusInternalServerError)
@@ -200,7 +226,7 @@ func report(w http.ResponseWriter, r *http.Request) {
 		enc.Encode(answer{rep})
 	case strings.Contains(accept, "text/html"):
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := page.Execute(w, pageData{Path: r.URL.Path, Report: rep}); err != nil {
+		if err := page.Execute(w, pageData{Path: r.URL.Path, Report: rep, DownloadSize: min(pageDownloadSize, s.opts.maxSize)}); err != nil {
 			log.Printf("mptcpcheck: page: %v", err)
 		}
 	default:
@@ -209,11 +235,30 @@ func report(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// downloadIDHeader names the response header of /download that carries
+// the download's id, the key to its /download/status.
+//
+// The page's script polls the subflows of its download over another
+// connection than the download's own (that one is busy with the body),
+// so the server cannot answer "this connection" as / does. The id ties
+// the poll to the download: it holds more than 128 random bits from
+// crypto/rand and is sent only in the download's own response, so only
+// the client that started a download can read its subflows' addresses
+// and counters; another client cannot guess an id, and an id stops
+// working when its download ends. A header, rather than a first request that hands out an id,
+// keeps a download one request and leaves no id without a download.
+const downloadIDHeader = "Mptcpcheck-Download-Id"
+
+// newDownloadID returns a fresh unguessable id: 26 base32 characters of
+// crypto/rand, 130 random bits.
+func newDownloadID() string { return rand.Text() }
+
 // download sends ?size=N bytes, at most opts.maxSize, from the shared
 // zeros. At most opts.maxDownloads run at once; another gets 503. Each
 // opts.rateWindow worth of bytes at opts.minRate must be written within
 // opts.rateWindow, or the download is dropped: a reader slower than the
-// floor does not hold the server.
+// floor does not hold the server. The response's downloadIDHeader names
+// the download for /download/status while it runs.
 func (s *server) download(w http.ResponseWriter, r *http.Request) {
 	maxSize := s.opts.maxSize
 	size, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
@@ -234,9 +279,50 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
 
+	conn, _ := mptcp.ConnFromContext(r.Context())
+	if conn != nil && s.opts.sndBuf > 0 {
+		// A reader that stalls leaves the server's send buffer full.
+		// Autotuned, that buffer grows to net.ipv4.tcp_wmem's maximum
+		// (4 MiB by default) per connection, and a thousand stalled
+		// readers then exhaust the kernel's TCP memory (net.ipv4.tcp_mem,
+		// shared by every socket of the host) before the rate floor drops
+		// them, so that other clients' connections stall too. A fixed
+		// SO_SNDBUF (which the kernel doubles for its overhead, and which
+		// MPTCP applies to every subflow) bounds each download's share.
+		// An error leaves the kernel's autotuning, which still works.
+		conn.SetWriteBuffer(s.opts.sndBuf)
+	}
+	if conn != nil {
+		// A download cut short, by the floor or by the client, ends with
+		// a reset rather than a close: a close would leave the kernel to
+		// deliver the full send buffer to a reader that does not read,
+		// holding that memory for minutes, and the body is useless
+		// anyway. (net/http closes the connection as soon as a write
+		// fails, so SO_LINGER must be set before.) A download that
+		// completes restores the graceful close below, so that no body
+		// is ever cut by a reset. (Measured on Linux 6.18 with 1,000
+		// stalled readers: closed, their sockets stayed in FIN-WAIT-1
+		// holding 500 MiB, TCP and MPTCP alike; reset, the memory was
+		// back at once.)
+		conn.SetLinger(0)
+	}
+	d := &inFlight{conn: conn, start: time.Now(), size: size}
+	id := newDownloadID()
+	s.mu.Lock()
+	s.inFlight[id] = d
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.inFlight, id)
+		s.mu.Unlock()
+	}()
+
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.Header().Set(downloadIDHeader, id)
 	rc := http.NewResponseController(w)
+	// The page reads the id before the body: send the header at once.
+	rc.Flush()
 	// Each step writes perStep bytes within a deadline of step.
 	step, perStep := writeTimeout, int64(len(zeros))
 	if s.opts.minRate > 0 {
@@ -254,14 +340,61 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 			}
 			n -= m
 			size -= m
+			d.written.Add(m)
 		}
+	}
+	if conn != nil {
+		conn.SetLinger(-1)
 	}
 }
 
-type pageData struct {
-	Path   string
-	Report connReport
+// downloadStatus is the JSON of /download/status.
+type downloadStatus struct {
+	Size          int64      `json:"size"`       // bytes the download sends in all
+	Written       int64      `json:"written"`    // of which the server wrote so far
+	ElapsedMillis int64      `json:"elapsed_ms"` // since the download started, on the server's clock
+	Connection    connReport `json:"connection"` // the download's connection, with its subflows
 }
+
+// downloadStatus answers /download/status?id=ID with the state of the
+// download in progress that has that id, or 404 when there is none (an
+// unknown id or a download that ended): nothing about another client's
+// connection is told to whoever does not hold its id. elapsed_ms lets the
+// page compute each subflow's rate from successive byte counters on the
+// server's clock, whatever the delays of the polls.
+func (s *server) downloadStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	s.mu.Lock()
+	d := s.inFlight[r.URL.Query().Get("id")]
+	s.mu.Unlock()
+	if d == nil || d.conn == nil {
+		http.Error(w, "no download in progress has this id", http.StatusNotFound)
+		return
+	}
+	st := downloadStatus{
+		Size:          d.size,
+		Written:       d.written.Load(),
+		ElapsedMillis: time.Since(d.start).Milliseconds(),
+		Connection:    describe(d.conn),
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
+}
+
+type pageData struct {
+	Path         string
+	Report       connReport
+	DownloadSize int64 // bytes the page's download test fetches
+}
+
+// DownloadHuman is DownloadSize with its unit, for the page.
+func (p pageData) DownloadHuman() string { return humanBytes(uint64(p.DownloadSize)) }
+
+// pageDownloadSize is what the page's download test fetches, unless
+// -max-size is less: about 7 s at 40 Mbit/s, long enough to watch the
+// subflows share the load, or to take a path down and see another take
+// over.
+const pageDownloadSize = 32 << 20
 
 var page = template.Must(template.New("page").Parse(pageHTML))
 
@@ -279,6 +412,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	maxSize := fs.Int64("max-size", defaultMaxSize, "largest download in bytes (/download?size=N)")
 	maxDownloads := fs.Int("max-downloads", defaultMaxDownloads, "downloads at once; more are answered 503")
 	maxConns := fs.Int("max-conns", defaultMaxConns, "connections at once; more are closed when accepted")
+	sndBuf := fs.Int("sndbuf", defaultSndBuf, "SO_SNDBUF of a download's connection in bytes, which bounds the kernel memory a stalled reader holds; 0 for the kernel's autotuning")
 	minRate := fs.Int64("min-rate", defaultMinRate, fmt.Sprintf("bytes per second below which a download is dropped, measured over %v; 0 for no floor", rateWindow))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck serve [-addr ADDR] [-cert FILE -key FILE] [limits]\n\n"+
@@ -287,7 +421,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"?format=json) or an HTML page for browsers that refreshes its own connection's\n"+
 			"subflows. /download?size=N sends N bytes (at most -max-size); at most\n"+
 			"-max-downloads run at once (more get 503), and one slower than -min-rate is\n"+
-			"dropped. At most -max-conns connections are served at once.\n\n")
+			"dropped; its response header Mptcpcheck-Download-Id names it for\n"+
+			"/download/status?id=ID, which reports the download's subflows while it runs.\n"+
+			"At most -max-conns connections are served at once.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -305,6 +441,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		{"-max-downloads", int64(*maxDownloads), 1},
 		{"-max-conns", int64(*maxConns), 1},
 		{"-min-rate", *minRate, 0},
+		{"-sndbuf", int64(*sndBuf), 0},
 	} {
 		if f.val < f.min {
 			fmt.Fprintf(stderr, "mptcpcheck serve: %s must be at least %d\n", f.name, f.min)
@@ -319,6 +456,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *minRate == 0 {
 		opts.minRate = -1 // no floor
+	}
+	opts.sndBuf = *sndBuf
+	if *sndBuf == 0 {
+		opts.sndBuf = -1 // autotuning
 	}
 	if (*cert == "") != (*key == "") {
 		fmt.Fprintln(stderr, "mptcpcheck serve: -cert and -key go together")

@@ -116,3 +116,12 @@ func TestServeTLSMisconfiguredIsUsageError(t *testing.T) {
 		})
 	}
 }
+
+// TestServeSndbufFlag checks that a negative -sndbuf is a usage error
+// naming the flag, before anything is served.
+func TestServeSndbufFlag(t *testing.T) {
+	code, out, errs := runCmd(t, "serve", "-addr", "127.0.0.1:0", "-sndbuf", "-1")
+	if code != exitUsage || !strings.Contains(errs, "-sndbuf must be at least 0") || strings.Contains(out, "serving on") {
+		t.Errorf("serve -sndbuf -1: status %d, stdout %q, stderr %q; want %d and the flag named", code, out, errs, exitUsage)
+	}
+}
