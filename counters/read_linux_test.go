@@ -1,6 +1,7 @@
 package counters_test
 
 import (
+	"errors"
 	"os"
 	"testing"
 
@@ -116,5 +117,42 @@ func TestReadFallback(t *testing.T) {
 	// measured on 6.18, a plain SYN on an MPTCP listener is not counted.
 	if v := get(t, srv, "MPCapableFallbackACK"); v != 0 {
 		t.Errorf("server MPCapableFallbackACK changed by %d, want 0", v)
+	}
+}
+
+// Files that are not network namespaces are refused with the kernel's
+// errno, and nothing is read from the wrong place.
+func TestReadNotANamespace(t *testing.T) {
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	uts, err := os.Open("/proc/self/ns/uts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uts.Close()
+	regular := t.TempDir() + "/file"
+	if err := os.WriteFile(regular, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  counters.Config
+		want error
+	}{
+		{"regular file by path", counters.Config{NetNS: regular}, unix.EINVAL},
+		{"device by descriptor", counters.Config{NetNSFD: int(devNull.Fd())}, unix.EINVAL},
+		{"UTS namespace", counters.Config{NetNSFD: int(uts.Fd())}, unix.EINVAL},
+		{"closed descriptor", counters.Config{NetNSFD: 1 << 20}, unix.EBADF},
+		{"missing file", counters.Config{NetNS: "/nonexistent/netns"}, os.ErrNotExist},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := counters.Read(&tc.cfg)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("Read = %d counters, %v; want %v", len(c), err, tc.want)
+			}
+		})
 	}
 }
