@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -77,7 +78,11 @@ var synFilter = []unix.SockFilter{
 	/* 15 */ {Code: unix.BPF_RET | unix.BPF_K, K: 0},
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
+// htons puts v in network byte order, as the packet socket's protocol
+// argument wants it, on machines of either byte order.
+func htons(v uint16) uint16 {
+	return binary.NativeEndian.Uint16(binary.BigEndian.AppendUint16(nil, v))
+}
 
 func (c *Capture) read() {
 	defer close(c.done)
