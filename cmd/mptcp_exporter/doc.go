@@ -11,7 +11,9 @@
 // Flags:
 //
 //	--web.listen-address=:9867  address to listen on; repeatable
-//	--web.config.file=FILE      exporter-toolkit web configuration: TLS and basic auth
+//	--web.config.file=FILE      exporter-toolkit web configuration: TLS and basic auth;
+//	                            read, with its certificates, before serving (a file
+//	                            that cannot be used is a usage error, exit status 2)
 //	                            (https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md)
 //	--web.systemd-socket        use the listeners systemd passes (socket activation; Linux only)
 //	--web.telemetry-path=/metrics

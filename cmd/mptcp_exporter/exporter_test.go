@@ -157,10 +157,21 @@ func TestFlagErrors(t *testing.T) {
 	if err := os.WriteFile(notNS, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	badYAML := filepath.Join(t.TempDir(), "bad.yml")
+	if err := os.WriteFile(badYAML, []byte("tls_server_config: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missingCert := filepath.Join(t.TempDir(), "missing-cert.yml")
+	if err := os.WriteFile(missingCert, []byte("tls_server_config:\n  cert_file: /nonexistent/cert.pem\n  key_file: /nonexistent/key.pem\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want []string // in the error message
 	}{
+		{[]string{"--web.config.file", "/nonexistent/web.yml"}, []string{"--web.config.file", "/nonexistent/web.yml"}},
+		{[]string{"--web.config.file", badYAML}, []string{"--web.config.file", badYAML}},
+		{[]string{"--web.config.file", missingCert}, []string{"--web.config.file", "/nonexistent/cert.pem"}},
 		{[]string{"--netns", "/nonexistent/netns"}, []string{"--netns", onLinux("/nonexistent/netns")}},
 		{[]string{"--netns", notNS}, []string{"--netns", onLinux(notNS)}},
 		{[]string{"--no-such-flag"}, []string{"no-such-flag"}},

@@ -92,6 +92,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: error: --web.telemetry-path %q must start with /\n", name, o.telemetryPath)
 		return exitUsage
 	}
+	// The web configuration (TLS, basic auth) is read and its certificates
+	// loaded now: otherwise the exporter would announce "Listening on" and
+	// then fail on the first connection or at once.
+	if err := web.Validate(*o.web.WebConfigFile); err != nil {
+		fmt.Fprintf(stderr, "%s: error: --web.config.file %s: %v\n", name, *o.web.WebConfigFile, err)
+		return exitUsage
+	}
 	o.log.Writer = stderr
 	logger := promslog.New(&o.log)
 
