@@ -81,4 +81,13 @@
 // package net's own zero values do) that says so, without a system call.
 // Failed dials and accepts return a nil net.Conn, never a nil pointer
 // inside a non-nil interface.
+//
+// # The host around the connection
+//
+// Other packages of this module look beyond one connection: package diag
+// lists every MPTCP connection of a network namespace, package counters
+// reads the kernel's MPTcpExt counters, package pm drives the path
+// manager (endpoints, limits, events), and package collector exports all
+// of it to Prometheus (the command mptcp_exporter serves it). Package
+// mptcp imports none of them, nor anything but golang.org/x/sys.
 package mptcp
