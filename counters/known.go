@@ -67,7 +67,7 @@ var known = map[string]Description{
 	"MPCapableSYNTX":          {Help: "SYNs sent with MP_CAPABLE."},
 	"MPCapableSYNACKRX":       {Help: "SYN/ACKs received with MP_CAPABLE."},
 	"MPCapableACKRX":          {Help: "Third ACKs received with MP_CAPABLE."},
-	"MPCapableFallbackACK":    {Help: "Server-side fallbacks during the handshake: the third ACK came without MP_CAPABLE.", Fallback: Server},
+	"MPCapableFallbackACK":    {Help: "Server-side fallbacks during the handshake: the SYN came with MP_CAPABLE, the third ACK without it (plain TCP clients of MPTCP listeners are not counted).", Fallback: Server},
 	"MPCapableFallbackSYNACK": {Help: "Client-side fallbacks during the handshake: the SYN/ACK came without MP_CAPABLE (a server without MPTCP, or a middlebox that strips the option).", Fallback: Client},
 	"MPCapableSYNTXDrop":      {Help: "Client-side fallbacks after SYNs with MP_CAPABLE were dropped: the SYN was retransmitted without the option (about 6.12 and later).", Fallback: Client},
 	"MPCapableSYNTXDisabled":  {Help: "Client-side fallbacks because MPTCP was disabled after blackholes on earlier connections (about 6.12 and later).", Fallback: Client},
