@@ -73,8 +73,9 @@
 // The listing is package diag's, and shows what it shows: a client that
 // fell back to TCP is an MPTCP socket, listed with the fallback flag and
 // counted in mptcp_connections_fallback; a plain TCP client accepted by an
-// MPTCP listener is a plain TCP socket and is not listed at all (the
-// server counts it in mptcp_ext_MPCapableFallbackACK_total). Kernels
+// MPTCP listener is a plain TCP socket and is not listed at all, nor
+// counted by any MPTcpExt counter (mptcp_ext_MPCapableFallbackACK_total
+// counts only handshakes begun with MP_CAPABLE that lost it). Kernels
 // before 6.x list only established connections, and no listeners.
 //
 // The listing streams: each connection is decoded, added to the sums and
