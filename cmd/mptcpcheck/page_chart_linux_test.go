@@ -371,7 +371,13 @@ func TestServePageChartInChromium(t *testing.T) {
 		return v
 	}
 	before := len(rates(chart[alive]))
-	b.SetLink(1, false)
+	// The path fails by dropping everything on it, in both directions,
+	// rather than by taking its link down: a link or address that goes
+	// away is a network change to Chromium, which then aborts requests
+	// in flight (net::ERR_NETWORK_CHANGED) whatever path they take.
+	dev := b.Links[1].ClientDev
+	b.Client.Run("iptables", "-A", "OUTPUT", "-o", dev, "-j", "DROP")
+	b.Client.Run("iptables", "-A", "INPUT", "-i", dev, "-j", "DROP")
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		d.eval(readChart, &chart)
