@@ -196,6 +196,13 @@ func New(t testing.TB, n int) *Bed {
 		ns.Sysctl("net.mptcp.enabled", "1")
 		ns.Sysctl("net.ipv4.conf.all.rp_filter", "0")
 		ns.Sysctl("net.ipv4.conf.default.rp_filter", "0")
+		// No duplicate address detection on the links' IPv6 link-local
+		// addresses either (the global ones are added with nodad): it
+		// would finish a second or two after the links come up, an
+		// address change that programs watching the network react to
+		// (Chromium aborts its requests with ERR_NETWORK_CHANGED).
+		ns.Sysctl("net.ipv6.conf.all.accept_dad", "0")
+		ns.Sysctl("net.ipv6.conf.default.accept_dad", "0")
 	}
 	for i := 1; i <= n; i++ {
 		l := Link{
