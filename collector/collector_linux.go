@@ -2,9 +2,7 @@ package collector
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -59,23 +57,6 @@ const enabledFile = "/proc/sys/net/mptcp/enabled"
 // readEnabled reads net.mptcp.enabled in ns, or in the calling thread's
 // namespace when ns is nil.
 func readEnabled(ns *os.File) (string, error) {
-	var text []byte
-	read := func() error {
-		runtime.LockOSThread()
-		f, err := os.Open(enabledFile)
-		runtime.UnlockOSThread()
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		text, err = io.ReadAll(io.LimitReader(f, 64))
-		return err
-	}
-	var err error
-	if ns != nil {
-		err = netns.Do(ns, read)
-	} else {
-		err = read()
-	}
+	text, err := netns.ReadFile(ns, enabledFile, 64)
 	return string(text), err
 }

@@ -1,11 +1,7 @@
 package counters
 
 import (
-	"io"
 	"os"
-	"runtime"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/multipath-go/mptcp/internal/netns"
 )
@@ -16,43 +12,17 @@ import (
 const netstat = "/proc/thread-self/net/netstat"
 
 func read(cfg *Config) (Counters, error) {
-	var ns *os.File
-	switch {
-	case cfg.NetNS != "":
-		f, err := os.Open(cfg.NetNS)
-		if err != nil {
-			return nil, err
+	ns, err := netns.Open(cfg.NetNS, cfg.NetNSFD)
+	if err != nil {
+		if cfg.NetNS != "" {
+			return nil, err // an *os.PathError already
 		}
-		defer f.Close()
-		ns = f
-	case cfg.NetNSFD > 0:
-		// A copy, so that the caller's descriptor stays theirs.
-		fd, err := unix.FcntlInt(uintptr(cfg.NetNSFD), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: "netns", Err: os.NewSyscallError("fcntl", err)}
-		}
-		ns = os.NewFile(uintptr(fd), "netns")
+		return nil, &os.PathError{Op: "read", Path: "netns", Err: err}
+	}
+	if ns != nil {
 		defer ns.Close()
 	}
-	var text []byte
-	open := func() error {
-		// The namespace is the one of the thread that opens the file.
-		runtime.LockOSThread()
-		f, err := os.Open(netstat)
-		runtime.UnlockOSThread()
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		text, err = io.ReadAll(io.LimitReader(f, maxSize+1))
-		return err
-	}
-	var err error
-	if ns != nil {
-		err = netns.Do(ns, open)
-	} else {
-		err = open()
-	}
+	text, err := netns.ReadFile(ns, netstat, maxSize+1)
 	if err != nil {
 		return nil, err
 	}

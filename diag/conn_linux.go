@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/netns"
 	"github.com/multipath-go/mptcp/internal/sockdiag"
 )
 
@@ -46,24 +47,15 @@ func Dial(cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	var ns *os.File
-	switch {
-	case cfg.NetNS != "":
-		f, err := os.Open(cfg.NetNS)
-		if err != nil {
-			return nil, &OpError{Op: "dial", Err: err}
-		}
-		defer f.Close()
-		ns = f
-	case cfg.NetNSFD < 0:
+	if cfg.NetNS == "" && cfg.NetNSFD < 0 {
 		return nil, &OpError{Op: "dial", Err: fmt.Errorf("negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)}
-	case cfg.NetNSFD > 0:
-		// A copy, so that the caller's descriptor stays theirs.
-		fd, err := unix.FcntlInt(uintptr(cfg.NetNSFD), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			return nil, &OpError{Op: "dial", Err: os.NewSyscallError("fcntl", err)}
-		}
-		ns = os.NewFile(uintptr(fd), "netns")
+	}
+	// A copy of a descriptor, so that the caller's stays theirs.
+	ns, err := netns.Open(cfg.NetNS, cfg.NetNSFD)
+	if err != nil {
+		return nil, &OpError{Op: "dial", Err: err}
+	}
+	if ns != nil {
 		defer ns.Close()
 	}
 	s, err := sockdiag.Open(ns)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
+
 	"github.com/multipath-go/mptcp/internal/netns"
-	"golang.org/x/sys/unix"
 )
 
 // sysConn is the Linux side of a Conn: a generic netlink socket that
@@ -70,17 +70,7 @@ func newSysConn(gc *genetlink.Conn, ns *os.File) (*sysConn, error) {
 
 // openNetNS opens the namespace cfg names, or returns nil for none.
 func openNetNS(cfg *Config) (*os.File, error) {
-	switch {
-	case cfg.NetNS != "":
-		return os.Open(cfg.NetNS)
-	case cfg.NetNSFD != 0:
-		fd, err := unix.FcntlInt(uintptr(cfg.NetNSFD), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("network namespace descriptor %d: %w", cfg.NetNSFD, os.NewSyscallError("fcntl", err))
-		}
-		return os.NewFile(uintptr(fd), fmt.Sprintf("netns fd %d", cfg.NetNSFD)), nil
-	}
-	return nil, nil
+	return netns.Open(cfg.NetNS, cfg.NetNSFD)
 }
 
 func closeNS(ns *os.File) {

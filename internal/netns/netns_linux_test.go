@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -21,9 +22,10 @@ func nsIno(t *testing.T) uint64 {
 	return st.Ino
 }
 
-// Do runs f inside the namespace it is given, returns f's error, and
-// leaves no thread of the process there.
-func TestDo(t *testing.T) {
+// newNS returns a new network namespace, held until the test ends by a
+// thread that stays in it, or skips the test.
+func newNS(t *testing.T) *os.File {
+	t.Helper()
 	if os.Getuid() != 0 {
 		testenv.SkipOrFail(t, "entering a network namespace needs root")
 	}
@@ -46,11 +48,18 @@ func TestDo(t *testing.T) {
 		<-release
 	}()
 	ns := <-other
-	defer close(release)
+	t.Cleanup(func() { close(release) })
 	if ns == nil {
 		testenv.SkipOrFail(t, "cannot create a network namespace")
 	}
-	defer ns.Close()
+	t.Cleanup(func() { ns.Close() })
+	return ns
+}
+
+// Do runs f inside the namespace it is given, returns f's error, and
+// leaves no thread of the process there.
+func TestDo(t *testing.T) {
+	ns := newNS(t)
 	var want unix.Stat_t
 	if err := unix.Fstat(int(ns.Fd()), &want); err != nil {
 		t.Fatal(err)
@@ -75,5 +84,62 @@ func TestDo(t *testing.T) {
 	}
 	if err := Do(os.Stdin, func() error { return nil }); err == nil {
 		t.Errorf("Do with a file that is no namespace: no error")
+	}
+}
+
+// ReadFile reads a per-namespace file as a thread inside the namespace
+// sees it: a new namespace has no interface but lo.
+func TestReadFile(t *testing.T) {
+	ns := newNS(t)
+	inside, err := ReadFile(ns, "/proc/thread-self/net/dev", 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(inside), ":"); n != 1 || !strings.Contains(string(inside), "lo:") {
+		t.Errorf("the new namespace's /proc/thread-self/net/dev lists %d interfaces, want lo alone:\n%s", n, inside)
+	}
+	here, err := ReadFile(nil, "/proc/thread-self/net/dev", 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(here) == string(inside) {
+		t.Error("the caller's namespace and the new one read the same")
+	}
+	short, err := ReadFile(nil, "/proc/thread-self/net/dev", 10)
+	if err != nil || len(short) != 10 {
+		t.Errorf("ReadFile with limit 10: %d bytes, %v", len(short), err)
+	}
+	if _, err := ReadFile(ns, "/nonexistent", 10); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadFile of a missing file: %v, want os.ErrNotExist", err)
+	}
+}
+
+// Open opens a path, copies a descriptor above 2 leaving the caller's
+// open, and returns nil for neither.
+func TestOpen(t *testing.T) {
+	if f, err := Open("", 0); f != nil || err != nil {
+		t.Errorf("Open of nothing: %v, %v; want nil, nil", f, err)
+	}
+	if _, err := Open("/nonexistent/netns", 0); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open of a missing path: %v, want os.ErrNotExist", err)
+	}
+	if _, err := Open("", 1<<20); !errors.Is(err, unix.EBADF) {
+		t.Errorf("Open of a closed descriptor: %v, want EBADF", err)
+	}
+	mine, err := os.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mine.Close()
+	f, err := Open("", int(mine.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Fd() <= 2 || f.Fd() == mine.Fd() {
+		t.Errorf("the copy is descriptor %d (the caller's %d), want a new one above 2", f.Fd(), mine.Fd())
+	}
+	f.Close()
+	if _, err := unix.FcntlInt(mine.Fd(), unix.F_GETFD, 0); err != nil {
+		t.Errorf("closing the copy closed the caller's descriptor: %v", err)
 	}
 }
