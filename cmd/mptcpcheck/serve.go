@@ -280,7 +280,13 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 	defer s.active.Add(-1)
 
 	conn, _ := mptcp.ConnFromContext(r.Context())
-	if conn != nil && s.opts.sndBuf > 0 {
+	// The connection's options are the download's to set only over
+	// HTTP/1, where the connection carries this response alone. Over
+	// HTTP/2 it carries the client's other requests too: a reset would
+	// discard what they were sent last, and HTTP/2's flow control already
+	// bounds what one stream queues.
+	exclusive := conn != nil && r.ProtoMajor == 1
+	if exclusive && s.opts.sndBuf > 0 {
 		// A reader that stalls leaves the server's send buffer full.
 		// Autotuned, that buffer grows to net.ipv4.tcp_wmem's maximum
 		// (4 MiB by default) per connection, and a thousand stalled
@@ -292,7 +298,7 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 		// An error leaves the kernel's autotuning, which still works.
 		conn.SetWriteBuffer(s.opts.sndBuf)
 	}
-	if conn != nil {
+	if exclusive {
 		// A download cut short, by the floor or by the client, ends with
 		// a reset rather than a close: a close would leave the kernel to
 		// deliver the full send buffer to a reader that does not read,
@@ -343,7 +349,7 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 			d.written.Add(m)
 		}
 	}
-	if conn != nil {
+	if exclusive {
 		conn.SetLinger(-1)
 	}
 }
@@ -412,7 +418,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	maxSize := fs.Int64("max-size", defaultMaxSize, "largest download in bytes (/download?size=N)")
 	maxDownloads := fs.Int("max-downloads", defaultMaxDownloads, "downloads at once; more are answered 503")
 	maxConns := fs.Int("max-conns", defaultMaxConns, "connections at once; more are closed when accepted")
-	sndBuf := fs.Int("sndbuf", defaultSndBuf, "SO_SNDBUF of a download's connection in bytes, which bounds the kernel memory a stalled reader holds; 0 for the kernel's autotuning")
+	sndBuf := fs.Int("sndbuf", defaultSndBuf, "SO_SNDBUF of a download's HTTP/1 connection in bytes, which bounds the kernel memory a stalled reader holds; 0 for the kernel's autotuning")
 	minRate := fs.Int64("min-rate", defaultMinRate, fmt.Sprintf("bytes per second below which a download is dropped, measured over %v; 0 for no floor", rateWindow))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck serve [-addr ADDR] [-cert FILE -key FILE] [limits]\n\n"+

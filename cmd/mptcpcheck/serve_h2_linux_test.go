@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/multipath-go/mptcp"
+)
+
+// recordingListener keeps the connections it accepts.
+type recordingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []*mptcp.MPTCPConn
+}
+
+func (l *recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if mc, ok := c.(*mptcp.MPTCPConn); ok {
+		l.mu.Lock()
+		l.conns = append(l.conns, mc)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+// Over HTTP/2 a download shares its connection with the client's other
+// requests: one cut short must not leave that connection to end with a
+// reset (SO_LINGER 0), which would discard whatever the server wrote
+// last for the other requests, nor shrink its send buffer. Both apply to
+// HTTP/1 connections only, which carry one download at a time.
+func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	cert, err := loadCert(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := mptcp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &recordingListener{Listener: inner}
+	srv := startServer(t, ln, serveOptions{tlsCert: &cert})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	base := "https://" + inner.Addr().String()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/download?size=33554432", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the download came over %s; the test needs HTTP/2", resp.Proto)
+	}
+	if _, err := io.CopyN(io.Discard, resp.Body, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the stream is reset; the connection stays
+	resp.Body.Close()
+	for deadline := time.Now().Add(5 * time.Second); srv.active.Load() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the download's handler did not end within 5 s of the cancel")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err = client.Get(base + "/?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	ln.mu.Lock()
+	conns := ln.conns
+	ln.mu.Unlock()
+	if len(conns) != 1 {
+		t.Fatalf("%d connections accepted, want the one HTTP/2 connection", len(conns))
+	}
+	raw, err := conns[0].SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var linger *unix.Linger
+	var sndbuf int
+	var gerr error
+	raw.Control(func(fd uintptr) {
+		linger, gerr = unix.GetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER)
+		if gerr == nil {
+			sndbuf, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
+		}
+	})
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	if linger.Onoff != 0 {
+		t.Errorf("after a download cut short, the HTTP/2 connection has SO_LINGER %+v: it would end with a reset", *linger)
+	}
+	if sndbuf == 2*defaultSndBuf {
+		t.Errorf("the HTTP/2 connection's send buffer was fixed at -sndbuf (%d)", sndbuf)
+	}
+}
