@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"golang.org/x/sys/unix"
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/collector"
@@ -318,4 +319,51 @@ func TestPromtoolAcceptsExposition(t *testing.T) {
 			t.Errorf("promtool check metrics: %v: %s", err, out)
 		}
 	}
+}
+
+// With no descriptor left, every part of a scrape fails and says so
+// (each needs a socket or a file), nothing panics, and the next scrape
+// with descriptors back succeeds.
+func TestCollectWithoutDescriptors(t *testing.T) {
+	c := newCollector(t, nil)
+	reg := register(t, c)
+	gather(t, reg).wantSuccess(t, "before", 1)
+
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = uint64(len(fds)) // one was ReadDir's own, now closed: fill it
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	var held []int
+	for range 64 {
+		fd, err := unix.Dup(0)
+		if err != nil {
+			break
+		}
+		held = append(held, fd)
+	}
+	fams, gerr := reg.Gather()
+	for _, fd := range held {
+		unix.Close(fd)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if gerr != nil {
+		t.Fatalf("Gather without descriptors: %v", gerr)
+	}
+	s := scrape{}
+	for _, f := range fams {
+		s[f.GetName()] = f
+	}
+	s.wantSuccess(t, "without descriptors", 0)
+	gather(t, reg).wantSuccess(t, "after", 1)
 }

@@ -325,3 +325,43 @@ func TestWhyBinaryInNamespace(t *testing.T) {
 		t.Errorf("want the SYN/ACK's NOPs as an inference: %+v", rep.Explanations[0])
 	}
 }
+
+// Servers that misbehave: one that floods the connection with data and
+// one that accepts and never sends. why reads and drops the flood, and
+// returns after its -wait either way, with the connection explained.
+func TestWhyMisbehavingServersEndInTime(t *testing.T) {
+	for _, flood := range []bool{true, false} {
+		l, err := mptcp.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			if !flood {
+				io.Copy(io.Discard, c)
+				return
+			}
+			buf := make([]byte, 64<<10)
+			for {
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+		start := time.Now()
+		code, out, errs := runCmd(t, "why", "-json", "-wait", "1s", "-timeout", "5s", l.Addr().String())
+		took := time.Since(start)
+		if code != exitOK || !strings.Contains(out, `"explanations"`) {
+			t.Errorf("flood %v: status %d, stdout %q, stderr %q; want status 0 and a report", flood, code, out, errs)
+		}
+		// -wait 1s, plus the reading of the evidence.
+		if took > 5*time.Second {
+			t.Errorf("flood %v: why took %v with -wait 1s", flood, took)
+		}
+	}
+}
