@@ -121,7 +121,7 @@ func TestMPTCPToMPTCPBothEndsReportMPTCP(t *testing.T) {
 				if remote := addrPort(t, end.c.RemoteAddr()); sf.Remote != remote {
 					t.Errorf("%s: subflow remote %v, conn RemoteAddr %v", end.name, sf.Remote, remote)
 				}
-				if !host.noFullInfo.Load() && sf.ID != 1 {
+				if !noFullInfo(&host) && sf.ID != 1 {
 					t.Errorf("%s: first subflow id %d, want 1 (MPTCP_FULL_INFO numbers from 1)", end.name, sf.ID)
 				}
 				if sf.TCP.State != StateEstablished || sf.TCP.SndMSS == 0 || sf.TCP.SndCwnd == 0 || !sf.TCP.Has(TCPInfoBase) {
@@ -593,8 +593,8 @@ func TestKernelProbeMatchesConnection(t *testing.T) {
 	// kernel says on a real connection.
 	rc.Control(func(fd uintptr) {
 		v, err := unix.GetsockoptInt(int(fd), unix.SOL_TCP, optTCPIsMPTCP)
-		switch host.method.Load() {
-		case methodIsMPTCP:
+		switch host.get() {
+		case readerFullInfo:
 			if err != nil || v != 1 {
 				t.Errorf("probe chose TCP_IS_MPTCP, but it answers %d, %v", v, err)
 			}

@@ -59,7 +59,18 @@ const (
 	pathSeparate = "MPTCP_TCPINFO+MPTCP_SUBFLOW_ADDRS"
 )
 
-var methodNames = map[int32]string{methodUnknown: "-", methodIsMPTCP: "TCP_IS_MPTCP", methodInfo: "MPTCP_INFO", methodProtocol: "SO_PROTOCOL"}
+// probeNames names how MultipathTCP asks, by the reader chosen.
+var probeNames = map[reader]string{
+	readerUnknown: "-", readerFullInfo: "TCP_IS_MPTCP", readerFullInfoProbe: "MPTCP_INFO",
+	readerSplit: "MPTCP_INFO", readerSockDiag: "SO_PROTOCOL", readerNone: "SO_PROTOCOL",
+}
+
+// noFullInfo reports whether the reader chosen reads subflows without
+// MPTCP_FULL_INFO: the kernel refused it on an MPTCP connection.
+func noFullInfo(st *kernelState) bool {
+	rd := st.get()
+	return rd == readerSplit || rd == readerSockDiag || rd == readerNone
+}
 
 // What the kernels the matrix boots must give (KERNEL.md, "Measured on
 // real kernels"). 6.18 is the development machines' own kernel.
@@ -303,7 +314,7 @@ func measureKernel(t *testing.T) kernelPaths {
 		client, _ := mptcpPair(t, "tcp4")
 		k.Protocol = socketProtocol(t, client)
 		mustMultipath(t, "client without MPTCP", client, false)
-		k.Probe = methodNames[host.method.Load()]
+		k.Probe = probeNames[host.get()]
 		want := "-"
 		if knowsIsMPTCP {
 			want = "TCP_IS_MPTCP"
@@ -320,7 +331,7 @@ func measureKernel(t *testing.T) kernelPaths {
 	client, server := mptcpPair(t, "tcp4")
 	exchange(t, client, server, 1000)
 	mustMultipath(t, "client", client, true)
-	k.Probe = methodNames[host.method.Load()]
+	k.Probe = probeNames[host.get()]
 	raw := readRawKernelAnswers(t, client)
 	k.Protocol, k.IsMPTCPErr, k.InfoErrno, k.FullInfoErr = raw.protocol, raw.isMPTCPErr, raw.infoErr, raw.fullInfoErr
 	if raw.protocol != unix.IPPROTO_MPTCP {
@@ -347,10 +358,10 @@ func measureKernel(t *testing.T) kernelPaths {
 	if len(subs) != 1 {
 		t.Fatalf("Subflows: %d subflows, want 1: %v", len(subs), subs)
 	}
-	// noFullInfo is set by the first Subflows call that met a kernel
-	// refusing MPTCP_FULL_INFO on an MPTCP connection.
+	// The reader chosen tells whether the kernel refused MPTCP_FULL_INFO
+	// on an MPTCP connection.
 	k.Subflows = pathFullInfo
-	if host.noFullInfo.Load() {
+	if noFullInfo(&host) {
 		k.Subflows = pathSeparate
 	}
 	k.SubflowID = subs[0].ID
@@ -591,7 +602,7 @@ func TestKernelMPTCPLoopback(t *testing.T) {
 						t.Errorf("%s: subflow remote address %v, connection's %v", end, sf.Remote, remote)
 					}
 					wantID := uint32(1)
-					if host.noFullInfo.Load() {
+					if noFullInfo(&host) {
 						wantID = 0
 					}
 					if set {
