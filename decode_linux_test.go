@@ -396,5 +396,10 @@ func FuzzDecodeTCPInfo(f *testing.F) {
 		if len(b) > 280 && decodeTCPInfo(b[:280]) != got {
 			t.Fatalf("%d bytes: bytes after 280 change the result", len(b))
 		}
+		// The public form, into a TCPInfo that held a full answer.
+		pub := decodeTCPInfo(img)
+		if err := pub.UnmarshalBinary(b); pub != got || (err == nil) != (len(b) >= 232) {
+			t.Fatalf("%d bytes: UnmarshalBinary over a full TCPInfo: %v, error %v;%s", len(b), pub.Fields(), err, diff(pub, got))
+		}
 	})
 }

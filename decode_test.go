@@ -911,6 +911,12 @@ func FuzzDecodeInfo(f *testing.F) {
 		if decodeInfo(withGarbageCapacity(b)) != got {
 			t.Fatalf("%d bytes: result depends on bytes past len(b)", len(b))
 		}
+		// The public form, into an Info that held a full answer: the
+		// same result, and an error exactly when the base fields miss.
+		pub := decodeInfo(infoImage(96, 0xee))
+		if err := pub.UnmarshalBinary(b); pub != got || (err == nil) != (len(b) >= 40) {
+			t.Fatalf("%d bytes: UnmarshalBinary over a full Info: %v, error %v;%s", len(b), pub.Fields(), err, diff(pub, got))
+		}
 		want := int(got.Subflows) + 1
 		if groups&InfoSubflowsTotal != 0 {
 			want = int(got.SubflowsTotal)

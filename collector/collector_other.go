@@ -3,17 +3,13 @@
 package collector
 
 import (
-	"errors"
-	"fmt"
 	"os"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
-var errNoNamespaces = fmt.Errorf("network namespaces are a Linux feature: %w", errors.ErrUnsupported)
+func openNS(string) (*os.File, error) { return nil, platform.ErrNotLinux }
 
-func openNS(string) (*os.File, error) { return nil, errNoNamespaces }
+func dupNS(int) (*os.File, error) { return nil, platform.ErrNotLinux }
 
-func dupNS(int) (*os.File, error) { return nil, errNoNamespaces }
-
-func readEnabled(*os.File) (string, error) {
-	return "", fmt.Errorf("net.mptcp.enabled is a Linux sysctl: %w", errors.ErrUnsupported)
-}
+func readEnabled(*os.File) (string, error) { return "", platform.ErrNotLinux }

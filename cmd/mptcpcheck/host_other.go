@@ -2,9 +2,13 @@
 
 package main
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/multipath-go/mptcp/internal/platform"
+)
 
 // checkHost reports that MPTCP needs Linux.
 func checkHost() hostReport {
-	return hostReport{OS: runtime.GOOS, Problems: []string{"MPTCP sockets are only available on Linux"}}
+	return hostReport{OS: runtime.GOOS, Problems: []string{platform.ErrNotLinux.Error()}}
 }

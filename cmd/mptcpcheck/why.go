@@ -490,7 +490,7 @@ func socketKind(local, remote netip.AddrPort) (kind, errText string) {
 func pendingJoins(subs []mptcp.Subflow) []string {
 	var p []string
 	for _, s := range subs {
-		if s.TCP.State == mptcp.TCPState(2) { // SYN_SENT, which the root package names no constant for
+		if s.TCP.State == mptcp.StateSynSent {
 			p = append(p, fmt.Sprintf("%v -> %v", s.Local, s.Remote))
 		}
 	}
