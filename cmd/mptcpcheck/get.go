@@ -305,6 +305,9 @@ type connState struct {
 	info  *mptcp.Info // nil when not MPTCP or unreadable
 	// pending lists the joins still in SYN_SENT, "LOCAL -> REMOTE".
 	pending []string
+	// mptcpSocket: the socket was made as an MPTCP one (SO_PROTOCOL
+	// 262), whether it fell back or not.
+	mptcpSocket bool
 	// closed: sampled as the connection closed, so that the kernel no
 	// longer lists it.
 	closed bool
@@ -313,6 +316,7 @@ type connState struct {
 func sampleState(c *mptcp.MPTCPConn) connState {
 	var s connState
 	s.mptcp, s.err = c.MultipathTCP()
+	s.mptcpSocket = isMPTCPSocket(c)
 	if s.err == nil && s.mptcp {
 		if in, err := c.MPTCPInfo(); err == nil {
 			s.info = &in

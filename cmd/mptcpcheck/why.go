@@ -60,9 +60,9 @@ func whyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"net.mptcp.enabled, and a capture of the handshake's SYN and SYN/ACK options\n"+
 			"(needs CAP_NET_RAW). A connection that uses MPTCP with every path it can\n"+
 			"have gets no explanation.\n\n"+
-			"Codes: mptcp-disabled, server-no-mptcp, option-stripped, no-endpoint,\n"+
-			"subflow-limit, join-failed, join-pending, not-established, unsupported,\n"+
-			"unknown.\n\n"+
+			"Codes: mptcp-disabled, server-no-mptcp, option-stripped, blackhole,\n"+
+			"no-endpoint, subflow-limit, join-failed, join-pending, not-established,\n"+
+			"unsupported, unknown.\n\n"+
 			"Exit status: 0 when the connection was made and explained, whatever the\n"+
 			"verdict; 1 when it could not be made; 2 for a usage error.\n\n")
 		fs.PrintDefaults()
@@ -388,9 +388,13 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 	ev.IPv6 = !local.Addr().Unmap().Is4()
 	if !ev.MPTCP && g.supported && g.enabled && !st.closed {
 		ev.Socket, ev.SocketError = socketKind(local, remote)
+		if ev.Socket == explain.SocketPlain && st.mptcpSocket {
+			ev.Socket = explain.SocketEarlyFallback
+		}
 	}
 
-	if after, err := mib.Read(nil); g.beforeErr == nil && err == nil {
+	after, err := mib.Read(nil)
+	if g.beforeErr == nil && err == nil {
 		ev.Counters = map[string]uint64{}
 		for _, c := range after.Sub(g.before) {
 			if c.Value > 0 && c.Name != "MPCurrEstab" {
@@ -399,6 +403,10 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 		}
 	} else {
 		ev.CountersError = errors.Join(g.beforeErr, err).Error()
+	}
+	if !ev.MPTCP && g.supported && g.enabled {
+		// After the counters: the probe moves them.
+		ev.Blackhole = readBlackhole(after)
 	}
 
 	if g.pmErr != nil {

@@ -124,22 +124,47 @@ func TestWhyServerNoMPTCP(t *testing.T) {
 	b := testbed.New(t, 1)
 	addr := bannerServer(t, b, false, "hello\n")
 	rep := whyIn(t, b.Client, addr)
-	wantCodes(t, rep, "server-no-mptcp")
+	// From the client, a SYN stripped on its way in looks the same.
+	wantCodes(t, rep, "server-no-mptcp", "option-stripped")
 	if rep.Connection.MPTCP {
 		t.Error("the connection reports MPTCP")
 	}
 }
 
 // A middlebox strips the MPTCP option: on the client's own host (its SYN
-// leaves without it), or on the way back (the server's SYN/ACK loses it).
+// leaves without it), on the way back (the server's SYN/ACK loses it), or
+// on the way in (the server's host strips it from the SYN it receives).
+// The last leaves no trace the client can see: the SYN/ACK is that of a
+// server without MPTCP, so both causes are given, as for such a server.
 func TestWhyOptionStripped(t *testing.T) {
-	for _, where := range []string{"client", "server"} {
-		t.Run(where, func(t *testing.T) {
+	for _, tc := range []struct {
+		where, chain string
+		want         []string
+	}{
+		{"client", "OUTPUT", []string{"option-stripped"}},
+		{"server", "OUTPUT", []string{"option-stripped"}},
+		{"server", "PREROUTING", []string{"server-no-mptcp", "option-stripped"}},
+	} {
+		t.Run(tc.where+"-"+tc.chain, func(t *testing.T) {
 			b := testbed.New(t, 1)
-			b.StripMPTCPOption(map[string]*testbed.NS{"client": b.Client, "server": b.Server}[where])
+			ns := map[string]*testbed.NS{"client": b.Client, "server": b.Server}[tc.where]
+			if tc.chain == "OUTPUT" {
+				b.StripMPTCPOption(ns)
+			} else {
+				testbed.Require(t, "iptables")
+				ns.Run("iptables", "-t", "mangle", "-A", tc.chain, "-p", "tcp", "-j", "TCPOPTSTRIP", "--strip-options", "30")
+			}
 			addr := bannerServer(t, b, true, "hello\n")
 			rep := whyIn(t, b.Client, addr)
-			wantCodes(t, rep, "option-stripped")
+			wantCodes(t, rep, tc.want...)
+			for _, e := range rep.Explanations {
+				if len(tc.want) > 1 && !e.Inference {
+					t.Errorf("%s: one of two causes the evidence cannot tell apart, not marked an inference", e.Code)
+				}
+				if strings.Contains(e.Message, "without the NOP padding a stripping middlebox leaves") {
+					t.Errorf("%s rules out the stripper that is there: %s", e.Code, e.Message)
+				}
+			}
 		})
 	}
 }
