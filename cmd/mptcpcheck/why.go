@@ -311,61 +311,6 @@ func (g *gatherer) eventsOf(token uint32) []pm.Event {
 	return evs
 }
 
-// waitSubflows waits, up to wait, until c has the additional subflows
-// this side's endpoints and the peer's announcements allow, or until the
-// joins that did not come up failed. A connection that is not MPTCP is
-// not waited for.
-func (g *gatherer) waitSubflows(ctx context.Context, c *mptcp.MPTCPConn, wait time.Duration) {
-	start := time.Now()
-	// Announcements come right after the connection is established:
-	// give them a moment even when no endpoint promises a subflow.
-	settle := min(wait, 500*time.Millisecond)
-	var eps []pm.Endpoint
-	if g.pmConn != nil {
-		eps, _ = g.pmConn.Endpoints()
-	}
-	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
-	for deadline := start.Add(wait); time.Now().Before(deadline); {
-		ok, err := c.MultipathTCP()
-		if err != nil || !ok {
-			return
-		}
-		info, err := c.MPTCPInfo()
-		if err != nil {
-			return
-		}
-		want := 0
-		for _, e := range eps {
-			if e.Flags&pm.FlagSubflow != 0 && e.Addr.Unmap() != local.Addr().Unmap() && e.Addr.Is4() == local.Addr().Unmap().Is4() {
-				want++
-			}
-		}
-		failed := 0
-		for _, ev := range g.eventsOf(info.Token) {
-			switch ev.Type {
-			case pm.EventAnnounced:
-				want++
-			case pm.EventSubflowClosed:
-				failed++
-			}
-		}
-		want = min(want, int(info.SubflowsMax))
-		// mptcp_info counts a join still in SYN_SENT: wait for it too.
-		subs, err := c.Subflows()
-		if err != nil {
-			return
-		}
-		if time.Since(start) >= settle && len(pendingJoins(subs)) == 0 && int(info.Subflows)+failed >= want {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // explainState explains a connection from its addresses and state, which
 // get samples before the connection closes.
 func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.Explanation {
@@ -491,18 +436,6 @@ func socketKind(local, remote netip.AddrPort) (kind, errText string) {
 		return explain.SocketFallback, ""
 	}
 	return "", ""
-}
-
-// pendingJoins lists the subflows still waiting for their SYN/ACK, as
-// "LOCAL -> REMOTE".
-func pendingJoins(subs []mptcp.Subflow) []string {
-	var p []string
-	for _, s := range subs {
-		if s.TCP.State == mptcp.TCPState(2) { // SYN_SENT, which the root package names no constant for
-			p = append(p, fmt.Sprintf("%v -> %v", s.Local, s.Remote))
-		}
-	}
-	return p
 }
 
 func addrOrEmpty(a netip.AddrPort) string {

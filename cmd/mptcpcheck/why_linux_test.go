@@ -390,3 +390,32 @@ func TestWhyMisbehavingServersEndInTime(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint whose address has no route to the server: the join fails
+// in connect, before its SYN, which no path manager event reports, only
+// the counter MPJoinSynTxConnectErr. why names it from the counter, and
+// at once rather than after its -wait.
+func TestWhyJoinNotSent(t *testing.T) {
+	b := testbed.New(t, 1)
+	b.Client.IP("link", "add", "x1", "type", "veth", "peer", "name", "x2")
+	b.Client.IP("addr", "add", "10.9.0.2/24", "dev", "x1")
+	b.Client.IP("link", "set", "x1", "up")
+	b.Client.IP("link", "set", "x2", "up")
+	b.Client.IP("rule", "add", "from", "10.9.0.2", "unreachable")
+	b.Client.IP("mptcp", "endpoint", "add", "10.9.0.2", "subflow")
+	addr := bannerServer(t, b, true, "hello\n")
+	start := time.Now()
+	rep := whyIn(t, b.Client, "-wait", "10s", addr)
+	took := time.Since(start)
+	wantCodes(t, rep, "join-failed")
+	e := rep.Explanations[0]
+	if !strings.Contains(e.Message, "the join from 10.9.0.2 could not be sent") || !strings.Contains(e.Message, "no route") ||
+		!strings.Contains(strings.Join(e.Evidence, "\n"), "MPJoinSynTxConnectErr +1") || !e.Inference {
+		t.Errorf("join-failed does not name the endpoint, the cause and the counter, as an inference: %+v", e)
+	}
+	// The dial and the evidence take milliseconds; half the -wait leaves
+	// a loaded machine room.
+	if took > 5*time.Second {
+		t.Errorf("why took %v with -wait 10s: it waited for a join that had already failed", took)
+	}
+}

@@ -57,6 +57,16 @@ var joinSendErrors = []struct{ counter, cause, check string }{
 	{"MPJoinSynTxCreatSkErr", "the kernel could not create its subflow's socket", "check the kernel log (dmesg) for %[2]s"},
 }
 
+// JoinNotSentCounters names the MPTcpExt counters of joins that failed
+// before their SYN left, which a wait for joins counts as failed joins.
+func JoinNotSentCounters() []string {
+	names := make([]string, len(joinSendErrors))
+	for i, j := range joinSendErrors {
+		names[i] = j.counter
+	}
+	return names
+}
+
 // explainJoinsNotSent reports joins that failed before sending their SYN,
 // from the namespace's counters: an inference, since another connection
 // may have moved them, which names the endpoints that gave no subflow.
