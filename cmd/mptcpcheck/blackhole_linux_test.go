@@ -60,6 +60,9 @@ func TestBlackholeDetection(t *testing.T) {
 		!strings.Contains(problems, "for 1h0m0s after it tripped") || !strings.Contains(problems, "sysctl -w net.mptcp.blackhole_timeout=3600") {
 		t.Errorf("doctor with the blackhole detection on: status %d, want %d and the detection named\n%s", code, exitFail, out)
 	}
+	if len(doc.Explanations) != 1 || doc.Explanations[0].Code != "blackhole" {
+		t.Errorf("doctor's explanations: %+v; want why's code, blackhole", doc.Explanations)
+	}
 
 	// The fix doctor names: writing the sysctl ends the period.
 	b.Client.Sysctl("net.mptcp.blackhole_timeout", "3600")

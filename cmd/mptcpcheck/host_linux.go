@@ -42,6 +42,7 @@ func checkHost() hostReport {
 	}
 	counters, _ := mib.Read(nil)
 	bh := readBlackhole(counters)
+	h.blackhole = bh
 	if e, ok := explain.HostBlackhole(bh); ok {
 		h.Problems = append(h.Problems, e.Message)
 	} else if bh != nil && bh.Detections > 0 && bh.ActiveKnown {

@@ -7,12 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -240,16 +237,12 @@ type gatherer struct {
 const maxEvents = 10000
 
 func startGather() *gatherer {
-	g := &gatherer{supported: runtime.GOOS == "linux", done: make(chan struct{})}
-	b, err := os.ReadFile("/proc/sys/net/mptcp/enabled")
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		g.supported = false
-	case err == nil:
-		g.enabled, g.enabledKnown = strings.TrimSpace(string(b)) != "0", true
-	}
+	g := &gatherer{done: make(chan struct{})}
 	g.before, g.beforeErr = mib.Read(nil)
 	g.pmConn, g.pmErr = pm.Dial(nil)
+	// The sysctl as the dial will see it.
+	h := readHost(nil, nil)
+	g.supported, g.enabled, g.enabledKnown = h.Supported, h.Enabled, h.EnabledKnown
 	if g.pmErr != nil {
 		g.subErr = g.pmErr
 		close(g.done)
@@ -316,15 +309,15 @@ func (g *gatherer) eventsOf(token uint32) []pm.Event {
 func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.Explanation {
 	isMPTCP, mptcpErr, info := st.mptcp, st.err, st.info
 	ev := explain.Evidence{
-		Supported:    g.supported,
-		OS:           runtime.GOOS,
-		Enabled:      g.enabled,
-		EnabledKnown: g.enabledKnown,
-		MPTCP:        isMPTCP && mptcpErr == nil,
-		Pending:      st.pending,
-		Local:        laddr.String(),
-		Remote:       raddr.String(),
+		Host:    readHost(g.pmConn, g.pmErr),
+		MPTCP:   isMPTCP && mptcpErr == nil,
+		Pending: st.pending,
+		Local:   laddr.String(),
+		Remote:  raddr.String(),
 	}
+	// What the socket was made under: the sysctl as it was before the
+	// dial.
+	ev.Supported, ev.Enabled, ev.EnabledKnown = g.supported, g.enabled, g.enabledKnown
 	if mptcpErr != nil && !errors.Is(mptcpErr, mptcp.ErrNotMPTCP) {
 		ev.MPTCPError = mptcpErr.Error()
 	}
@@ -352,30 +345,6 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 	if !ev.MPTCP && g.supported && g.enabled {
 		// After the counters: the probe moves them.
 		ev.Blackhole = readBlackhole(after)
-	}
-
-	if g.pmErr != nil {
-		ev.PathManagerError = g.pmErr.Error()
-	} else {
-		if l, err := g.pmConn.Limits(); err == nil {
-			ev.Limits = &explain.Limits{Subflows: l.Subflows, AddAddrAccepted: l.AddAddrAccepted}
-		} else {
-			ev.PathManagerError = err.Error()
-		}
-		eps, err := g.pmConn.Endpoints()
-		if err != nil && ev.PathManagerError == "" {
-			ev.PathManagerError = err.Error()
-		}
-		for _, e := range eps {
-			ev.Endpoints = append(ev.Endpoints, explain.Endpoint{
-				Addr: e.Addr.String(), IPv6: !e.Addr.Unmap().Is4(),
-				Subflow: e.Flags&pm.FlagSubflow != 0, Signal: e.Flags&pm.FlagSignal != 0,
-				Text: e.String(),
-			})
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/net/mptcp/pm_type"); err == nil && strings.TrimSpace(string(b)) == "1" {
-		ev.Userspace = true
 	}
 
 	if info != nil {

@@ -76,16 +76,9 @@ type Explanation struct {
 // side. Every source may be missing: its Error field then says why, and
 // the rules that need it are skipped or weakened to an inference.
 type Evidence struct {
-	// Supported is false where the system has no MPTCP at all (not Linux,
-	// or a Linux kernel without MPTCP): there are no counters, path
-	// manager or mptcp_info to read.
-	Supported bool
-	// OS names the system, for the message when Supported is false.
-	OS string
-
-	// Enabled is net.mptcp.enabled of the dialing namespace; EnabledKnown
-	// says whether it could be read.
-	Enabled, EnabledKnown bool
+	// Host is what is known of the dialing namespace apart from the
+	// connection, judged by the same rules as doctor's (ExplainHost).
+	Host
 
 	// MPTCP says whether the connection uses MPTCP (not plain TCP, not a
 	// fallback); MPTCPError says why that is unknown, if it is.
@@ -119,24 +112,10 @@ type Evidence struct {
 	Events      []Event
 	EventsError string
 
-	// Limits and Endpoints are the in-kernel path manager's settings on
-	// this side; Limits is nil when they could not be read, with
-	// PathManagerError saying why. Userspace is true when the namespace
-	// uses the userspace path manager (net.mptcp.pm_type=1).
-	Limits           *Limits
-	Endpoints        []Endpoint
-	PathManagerError string
-	Userspace        bool
-
 	// Handshake is what a capture of this connection's SYN and SYN/ACK
 	// saw, or nil when nothing was captured (HandshakeError says why).
 	Handshake      *Handshake
 	HandshakeError string
-
-	// Blackhole is the state of the kernel's blackhole detection in the
-	// dialing namespace, or nil where the kernel has none (before 6.12)
-	// or it could not be read.
-	Blackhole *Blackhole
 
 	// Local and Remote are the connection's addresses, for messages.
 	Local, Remote string
@@ -222,24 +201,8 @@ const StripNops = 4
 // with every path it can have.
 func Explain(ev Evidence) []Explanation {
 	out := []Explanation{}
-	if !ev.Supported {
-		system := ev.OS
-		if system == "" {
-			system = "this system"
-		}
-		return append(out, Explanation{
-			Code:     Unsupported,
-			Message:  fmt.Sprintf("MPTCP needs Linux with an MPTCP kernel; on %s there are no MPTCP sockets, counters or path manager, so the connection is plain TCP", system),
-			Evidence: []string{"system: " + system},
-		})
-	}
-	if ev.EnabledKnown && !ev.Enabled {
-		return append(out, Explanation{
-			Code:    MPTCPDisabled,
-			Message: "MPTCP is disabled on this host, so the connection is plain TCP; enable it with: sysctl -w net.mptcp.enabled=1",
-			Evidence: append([]string{"net.mptcp.enabled = 0 in this network namespace"},
-				mptcpLine(ev)...),
-		})
+	if e, ok := hostUnusable(ev.Host, "the connection is", mptcpLine(ev)); ok {
+		return append(out, e)
 	}
 	if !ev.MPTCP {
 		return append(out, explainFallback(ev)...)

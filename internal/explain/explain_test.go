@@ -13,13 +13,15 @@ import (
 // subflow endpoint and room for more: each case changes what it needs.
 func mptcpOK() Evidence {
 	return Evidence{
-		Supported: true, OS: "linux", Enabled: true, EnabledKnown: true,
-		MPTCP:     true,
-		Info:      &Info{Token: 0x1234, Subflows: 1, SubflowsMax: 8, AddAddrAcceptedMax: 8},
-		Counters:  map[string]uint64{"MPCapableSYNTX": 1, "MPCapableSYNACKRX": 1, "MPJoinSynTx": 1},
-		Limits:    &Limits{Subflows: 8, AddAddrAccepted: 8},
-		Endpoints: []Endpoint{{Addr: "10.0.2.2", Subflow: true, Text: "10.0.2.2 id 1 subflow dev c2"}},
-		Local:     "10.0.1.2:40000", Remote: "10.0.1.1:80",
+		Host: Host{
+			Supported: true, OS: "linux", Enabled: true, EnabledKnown: true,
+			Limits:    &Limits{Subflows: 8, AddAddrAccepted: 8},
+			Endpoints: []Endpoint{{Addr: "10.0.2.2", Subflow: true, Text: "10.0.2.2 id 1 subflow dev c2"}},
+		},
+		MPTCP:    true,
+		Info:     &Info{Token: 0x1234, Subflows: 1, SubflowsMax: 8, AddAddrAcceptedMax: 8},
+		Counters: map[string]uint64{"MPCapableSYNTX": 1, "MPCapableSYNACKRX": 1, "MPJoinSynTx": 1},
+		Local:    "10.0.1.2:40000", Remote: "10.0.1.1:80",
 	}
 }
 
@@ -39,7 +41,7 @@ func TestExplain(t *testing.T) {
 		says      string // in the first message
 	}{
 		{"two subflows", mptcpOK, nil, nil, ""},
-		{"not linux", func() Evidence { return Evidence{OS: "darwin"} }, []string{Unsupported}, []bool{false}, "darwin"},
+		{"not linux", func() Evidence { return Evidence{Host: Host{OS: "darwin"}} }, []string{Unsupported}, []bool{false}, "darwin"},
 		{"disabled", func() Evidence {
 			ev := fallback()
 			ev.Enabled, ev.Counters = false, map[string]uint64{}

@@ -144,7 +144,7 @@ func explainOneSubflow(ev Evidence) []Explanation {
 	if ev.Userspace {
 		return append(out, Explanation{
 			Code:      NoEndpoint,
-			Message:   "one subflow: the namespace uses the userspace path manager (net.mptcp.pm_type=1), which opens subflows only when a daemon such as mptcpd asks; run one, or switch back with sysctl -w net.mptcp.pm_type=0",
+			Message:   "one subflow: " + userspaceFix,
 			Evidence:  []string{"net.mptcp.pm_type = 1", fmt.Sprintf("mptcp_info: subflows %d", info.Subflows)},
 			Inference: true,
 		})
@@ -156,7 +156,7 @@ func explainOneSubflow(ev Evidence) []Explanation {
 		}
 		out = append(out, Explanation{
 			Code:     SubflowLimit,
-			Message:  "one subflow because the limit of additional subflows is 0; raise it with: ip mptcp limits set subflows 2 add_addr_accepted 2",
+			Message:  "one subflow because " + subflowLimitFix,
 			Evidence: lines,
 		})
 	}
@@ -182,9 +182,8 @@ func explainOneSubflow(ev Evidence) []Explanation {
 		}
 		lines = append(lines, fmt.Sprintf("mptcp_info: add_addr_accepted %d", info.AddAddrAccepted))
 		out = append(out, Explanation{
-			Code: NoEndpoint,
-			Message: "one subflow because this side has no subflow endpoint and the server announced no address; " +
-				"add one for a second interface with: ip mptcp endpoint add ADDR dev DEV subflow",
+			Code:     NoEndpoint,
+			Message:  "one subflow because this side has no subflow endpoint and the server announced no address; " + addEndpointFix,
 			Evidence: lines,
 		})
 	}
@@ -222,7 +221,7 @@ func explainOneSubflow(ev Evidence) []Explanation {
 	if ev.Limits == nil && ev.PathManagerError != "" && len(out) == 0 {
 		out = append(out, Explanation{
 			Code:      NoEndpoint,
-			Message:   "one subflow, and the path manager's endpoints and limits cannot be read to say why; check them with: ip mptcp endpoint show; ip mptcp limits show",
+			Message:   "one subflow, and " + pmUnreadableFix,
 			Evidence:  []string{"path manager: " + ev.PathManagerError, fmt.Sprintf("mptcp_info: subflows %d, subflows_max %d", info.Subflows, info.SubflowsMax)},
 			Inference: true,
 		})
