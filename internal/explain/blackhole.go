@@ -119,10 +119,13 @@ func explainBlackhole(ev Evidence, hs *Handshake, ev0 []string) ([]Explanation, 
 	// This host, now, and this connection: certain. The counters alone are
 	// the namespace's, and may come from another connection.
 	certain := b.Active && (early || (plainSYN && ev.Socket != SocketFallback))
+	// A connection seen offering MPTCP was not the one the detection
+	// kept from it, whatever the namespace's counters say.
+	offered := (hs != nil && hs.SYN && hs.SYNMPCapable) || ev.Socket == SocketFallback
 	switch {
 	case dropMoved && !early:
 		return explainDrop(b, ev0, drop, tripped, trippedMoved), true
-	case disabledMoved || certain:
+	case (disabledMoved && !offered) || certain:
 		lines := append(ev0, disabled...)
 		if plainSYN {
 			lines = append(lines, "captured SYN: left this host without MP_CAPABLE, and without the NOPs of a stripped option")

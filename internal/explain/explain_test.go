@@ -89,6 +89,13 @@ func TestExplain(t *testing.T) {
 			ev.Blackhole = &Blackhole{Active: true, ActiveKnown: true, Timeout: time.Hour, Detections: 1}
 			return ev
 		}, []string{BlackholeDetected}, []bool{false}, "for 1h0m0s after it tripped (net.mptcp.blackhole_timeout = 3600)"},
+		{"blackhole on, but this connection offered MPTCP", func() Evidence {
+			ev := fallback()
+			ev.Counters["MPCapableSYNTXDisabled"] = 1
+			ev.Handshake = &Handshake{SYN: true, SYNMPCapable: true, SYNACK: true}
+			ev.Blackhole = &Blackhole{Active: true, ActiveKnown: true, Timeout: time.Hour, Detections: 1}
+			return ev
+		}, []string{ServerNoMPTCP, OptionStripped}, []bool{true, true}, "either it does not speak MPTCP"},
 		{"blackhole: counter alone", func() Evidence {
 			ev := fallback()
 			ev.Counters = map[string]uint64{"MPCapableSYNTXDisabled": 1}
