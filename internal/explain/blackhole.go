@@ -90,7 +90,7 @@ func (b *Blackhole) lines() []string {
 			l = append(l, "probe: a new MPTCP socket still offers MPTCP")
 		}
 	}
-	l = append(l, fmt.Sprintf("counter Blackhole = %d since the namespace was made", b.Detections))
+	l = append(l, fmt.Sprintf("counter Blackhole = %d (its detections since the network namespace was created; for the host's own, since boot)", b.Detections))
 	if b.Timeout > 0 {
 		l = append(l, fmt.Sprintf("net.mptcp.blackhole_timeout = %d", int64(b.Timeout/time.Second)))
 	}

@@ -2,12 +2,19 @@
 // only one subflow, from evidence gathered around the dial: the change of
 // the kernel's MPTcpExt counters, the path manager's events for the
 // connection's token, the endpoints and limits of this side, the
-// connection's own mptcp_info, the net.mptcp.enabled sysctl and, where it
-// could be captured, the TCP options of the handshake's SYN and SYN/ACK.
+// connection's own mptcp_info, the net.mptcp.enabled sysctl, the state of
+// the kernel's blackhole detection and, where it could be captured, the
+// TCP options of the handshake's SYN and SYN/ACK.
 //
 // Explain works on an Evidence value alone, so that every rule is tested
 // on every platform without a kernel; gathering the evidence is the
-// caller's job (cmd/mptcpcheck's why and get).
+// caller's job (cmd/mptcpcheck's why and get). ExplainHost judges the
+// host part of the evidence alone (Host), with the same rules and codes,
+// for cmd/mptcpcheck's doctor: the two commands agree.
+//
+// Where the evidence cannot tell two causes apart, each is its own
+// explanation, marked as an inference, and the messages say that one or
+// the other holds (server-no-mptcp and option-stripped).
 //
 // Each Explanation names the evidence it rests on and says when it is an
 // inference rather than a direct observation of this connection: the
@@ -15,9 +22,7 @@
 // change across the dial may come from another connection.
 package explain
 
-import (
-	"fmt"
-)
+import "fmt"
 
 // The codes of an Explanation: a JSON contract of mptcpcheck, kept
 // stable.
