@@ -64,6 +64,13 @@ func TestBlackholeDetection(t *testing.T) {
 		t.Errorf("doctor's explanations: %+v; want why's code, blackhole", doc.Explanations)
 	}
 
+	// The probe needs no loopback: with it down, the same verdict.
+	b.Client.IP("link", "set", "lo", "down")
+	if code, out := doctorIn(t, b.Client); code != exitFail || !strings.Contains(out, "blackhole detection") {
+		t.Errorf("doctor with loopback down: status %d, want %d and the detection named\n%s", code, exitFail, out)
+	}
+	b.Client.IP("link", "set", "lo", "up")
+
 	// The fix doctor names: writing the sysctl ends the period.
 	b.Client.Sysctl("net.mptcp.blackhole_timeout", "3600")
 	code, out = doctorIn(t, b.Client)
