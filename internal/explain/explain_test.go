@@ -195,6 +195,12 @@ func TestExplain(t *testing.T) {
 			ev.Events = []Event{{Type: "created"}, {Type: "established"}}
 			return ev
 		}, []string{JoinFailed}, []bool{true}, "the join from 10.0.2.2 could not be sent: connecting its subflow failed at once, most often because the endpoint's address has no route to the server; check the route with: ip route get 10.0.1.1 from 10.0.2.2"},
+		{"join not sent by another connection", func() Evidence {
+			ev := mptcpOK()
+			ev.Counters["MPJoinSynTxConnectErr"] = 1
+			ev.Events = []Event{{Type: "sub_established", Local: "10.0.2.2:41000", Remote: "10.0.1.1:80"}}
+			return ev
+		}, nil, nil, ""},
 		{"join not sent, another came up", func() Evidence {
 			ev := mptcpOK()
 			ev.Counters["MPJoinSynTxBindErr"] = 1
