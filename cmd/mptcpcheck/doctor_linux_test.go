@@ -260,35 +260,42 @@ func TestDoctorAndWhyAgree(t *testing.T) {
 	hostLevel := map[string]bool{explain.Unsupported: true, explain.MPTCPDisabled: true, explain.BlackholeDetected: true,
 		explain.NoEndpoint: true, explain.SubflowLimit: true}
 	for _, tc := range []struct {
-		name  string
-		setup func(b *testbed.Bed)
-		plain bool     // the server listens with plain TCP
-		why   []string // why's codes; doctor's are those of them that are host-level
+		name   string
+		setup  func(b *testbed.Bed)
+		plain  bool     // the server listens with plain TCP
+		silent bool     // the server sends no banner
+		why    []string // why's codes; doctor's are those of them that are host-level
 	}{
 		// One subflow endpoint added: two subflows, and doctor ready,
 		// although the client accepts no announced address.
-		{"subflow endpoint", func(b *testbed.Bed) { b.Endpoint(b.Client, b.Links[1].Client, "subflow") }, false, nil},
-		{"no endpoint", func(b *testbed.Bed) {}, false, []string{"no-endpoint"}},
+		{"subflow endpoint", func(b *testbed.Bed) { b.Endpoint(b.Client, b.Links[1].Client, "subflow") }, false, false, nil},
+		{"no endpoint", func(b *testbed.Bed) {}, false, false, []string{"no-endpoint"}},
 		{"subflow limit", func(b *testbed.Bed) {
 			b.Endpoint(b.Client, b.Links[1].Client, "subflow")
 			b.Client.IP("mptcp", "limits", "set", "subflows", "0", "add_addr_accepted", "0")
-		}, false, []string{"subflow-limit"}},
-		{"disabled", func(b *testbed.Bed) { b.Client.Sysctl("net.mptcp.enabled", "0") }, false, []string{"mptcp-disabled"}},
+		}, false, false, []string{"subflow-limit"}},
+		{"disabled", func(b *testbed.Bed) { b.Client.Sysctl("net.mptcp.enabled", "0") }, false, false, []string{"mptcp-disabled"}},
 		{"userspace path manager", func(b *testbed.Bed) {
 			b.Endpoint(b.Client, b.Links[1].Client, "subflow")
 			b.Client.Sysctl("net.mptcp.pm_type", "1")
-		}, false, []string{"no-endpoint"}},
-		{"server without MPTCP", func(b *testbed.Bed) { b.Endpoint(b.Client, b.Links[1].Client, "subflow") }, true, []string{"server-no-mptcp", "option-stripped"}},
+		}, false, false, []string{"no-endpoint"}},
+		{"server without MPTCP", func(b *testbed.Bed) { b.Endpoint(b.Client, b.Links[1].Client, "subflow") }, true, false, []string{"server-no-mptcp", "option-stripped"}},
 		{"join dropped", func(b *testbed.Bed) {
 			b.Endpoint(b.Client, b.Links[1].Client, "subflow")
 			b.Server.Run("iptables", "-A", "INPUT", "-i", b.Links[1].ServerDev, "-p", "tcp", "--syn", "-j", "DROP")
-		}, false, []string{"join-pending"}},
+		}, false, false, []string{"join-pending"}},
+		{"join without a route", routelessEndpoint, false, false, []string{"join-failed"}},
+		{"silent server", func(b *testbed.Bed) { b.Endpoint(b.Client, b.Links[1].Client, "subflow") }, false, true, []string{"not-established"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := testbed.New(t, 2)
 			b.Client.IP("mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "0")
 			tc.setup(b)
-			addr := bannerServer(t, b, !tc.plain, "hello\n")
+			banner := "hello\n"
+			if tc.silent {
+				banner = ""
+			}
+			addr := bannerServer(t, b, !tc.plain, banner)
 			rep := whyIn(t, b.Client, "-wait", "1s", addr)
 			wantCodes(t, rep, tc.why...)
 

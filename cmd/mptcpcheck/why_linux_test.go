@@ -391,18 +391,25 @@ func TestWhyMisbehavingServersEndInTime(t *testing.T) {
 	}
 }
 
-// An endpoint whose address has no route to the server: the join fails
-// in connect, before its SYN, which no path manager event reports, only
-// the counter MPJoinSynTxConnectErr. why names it from the counter, and
-// at once rather than after its -wait.
-func TestWhyJoinNotSent(t *testing.T) {
-	b := testbed.New(t, 1)
+// routelessEndpoint gives the bed's client a subflow endpoint, 10.9.0.2,
+// on a spare link, from which a rule forbids every route: its joins fail
+// in connect, before their SYN.
+func routelessEndpoint(b *testbed.Bed) {
 	b.Client.IP("link", "add", "x1", "type", "veth", "peer", "name", "x2")
 	b.Client.IP("addr", "add", "10.9.0.2/24", "dev", "x1")
 	b.Client.IP("link", "set", "x1", "up")
 	b.Client.IP("link", "set", "x2", "up")
 	b.Client.IP("rule", "add", "from", "10.9.0.2", "unreachable")
 	b.Client.IP("mptcp", "endpoint", "add", "10.9.0.2", "subflow")
+}
+
+// An endpoint whose address has no route to the server: the join fails
+// in connect, before its SYN, which no path manager event reports, only
+// the counter MPJoinSynTxConnectErr. why names it from the counter, and
+// at once rather than after its -wait.
+func TestWhyJoinNotSent(t *testing.T) {
+	b := testbed.New(t, 1)
+	routelessEndpoint(b)
 	addr := bannerServer(t, b, true, "hello\n")
 	start := time.Now()
 	rep := whyIn(t, b.Client, "-wait", "10s", addr)
