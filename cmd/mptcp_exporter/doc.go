@@ -39,6 +39,9 @@
 // rest is served. On systems other than Linux the exporter runs and
 // reports every collector as failing.
 //
+// At most 10 scrapes run at once: more get 503 Service Unavailable at
+// once, and so does a scrape that takes over 30 s.
+//
 // Alerting and recording rules to go with it are in rules/mptcp.rules.yml
 // beside this file; load them with Prometheus's rule_files.
 //
