@@ -22,7 +22,8 @@
 //	                            (a container's) or /run/netns/NAME, or a NAME made by ip netns add;
 //	                            default the exporter's own. It is checked before serving: a path
 //	                            that is not a network namespace is a usage error (exit status 2).
-//	                            Entering another namespace needs CAP_SYS_ADMIN.
+//	                            Entering another namespace needs CAP_SYS_ADMIN, and opening
+//	                            /proc/PID/ns/net of another user's process CAP_SYS_PTRACE.
 //	--log.level=info            debug, info, warn or error
 //	--log.format=logfmt         logfmt or json
 //	--version                   print the version and exit
@@ -43,7 +44,9 @@
 // once, and so does a scrape that takes over 30 s.
 //
 // Alerting and recording rules to go with it are in rules/mptcp.rules.yml
-// beside this file; load them with Prometheus's rule_files.
+// beside this file; load them with Prometheus's rule_files. A systemd
+// unit, which runs it with no capability, and a drop-in for --netns,
+// which adds CAP_SYS_ADMIN, are in systemd/.
 //
 // Exit status: 0 after SIGINT or SIGTERM, 1 when it cannot serve, 2 for a
 // usage error.
