@@ -46,7 +46,8 @@
 // Alerting and recording rules to go with it are in rules/mptcp.rules.yml
 // beside this file; load them with Prometheus's rule_files. A systemd
 // unit, which runs it with no capability, and a drop-in for --netns,
-// which adds CAP_SYS_ADMIN, are in systemd/.
+// which adds CAP_SYS_ADMIN, are in systemd/; a Grafana dashboard is
+// dashboard/mptcp.json.
 //
 // Exit status: 0 after SIGINT or SIGTERM, 1 when it cannot serve, 2 for a
 // usage error.

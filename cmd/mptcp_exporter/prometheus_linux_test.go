@@ -28,7 +28,8 @@ import (
 // bed's client namespace, gives a real Prometheus the numbers of that
 // namespace: N MPTCP connections with two subflows each and M that fell
 // back to TCP, the handshake counters they moved, the endpoint, and the
-// shipped recording rules computed over them.
+// shipped recording rules computed over them, and every query of the
+// Grafana dashboard gives data.
 func TestPrometheus(t *testing.T) {
 	prometheus, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -93,6 +94,9 @@ func TestPrometheus(t *testing.T) {
 	} {
 		prom.wait(t, w.query, w.want)
 	}
+
+	// The Grafana dashboard's queries, over the same numbers.
+	checkDashboard(t, prom, "mptcp", exp.addr)
 
 	if d, err := prom.query(`scrape_duration_seconds{job="mptcp"}`); err == nil {
 		t.Logf("scrape_duration_seconds: %.4f s", d)
