@@ -104,19 +104,7 @@ func checkDashboard(t *testing.T, p *promServer, job, instance string) {
 		t.Errorf("no variable %s", name)
 	}
 
-	// The metrics a query may name: those of the exporter's page, and
-	// the kernel counters of older and newer kernels that docs/metrics.md
-	// lists (the collector's tests check that list). A query naming a
-	// counter this kernel lacks may give nothing; any other must give data.
-	onPage := exposedMetrics(t, instance)
-	known := maps.Clone(onPage)
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range docCounterRE.FindAllStringSubmatch(string(doc), -1) {
-		known[m[1]] = true
-	}
+	onPage, known := exporterMetrics(t, instance)
 
 	queries := 0
 	for _, panel := range d.Panels {
@@ -166,6 +154,52 @@ var metricNameRE = regexp.MustCompile(`\bmptcp_[a-z0-9_]+`)
 // docCounterRE matches a kernel counter's metric name in the table of
 // docs/metrics.md.
 var docCounterRE = regexp.MustCompile("(?m)^\\| `[A-Za-z0-9_]+` \\| `(mptcp_ext_[a-z0-9_]+)` \\|")
+
+// exporterMetrics returns the metric names of the exporter at addr: those
+// on its page now, and those it may send, which adds the kernel counters
+// of older and newer kernels that docs/metrics.md lists (the collector's
+// tests check that list against the kernels' names). A query naming a
+// counter this kernel lacks may give nothing; any other must give data.
+func exporterMetrics(t *testing.T, addr string) (onPage, known map[string]bool) {
+	t.Helper()
+	onPage = exposedMetrics(t, addr)
+	known = maps.Clone(onPage)
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range docCounterRE.FindAllStringSubmatch(string(doc), -1) {
+		known[m[1]] = true
+	}
+	return onPage, known
+}
+
+// checkRuleNames checks that the rules and their tests name only metrics
+// the exporter sends: a rule over a name it does not send (a kernel
+// counter's name as the kernel spells it, say) would pass its own tests
+// and never fire.
+func checkRuleNames(t *testing.T, known map[string]bool) {
+	t.Helper()
+	for _, f := range []string{"mptcp.rules.yml", "mptcp.rules_test.yml"} {
+		text, err := os.ReadFile(filepath.Join("rules", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, metric := range anyMetricNameRE.FindAllString(string(text), -1) {
+			// The program's name, and prefixes in prose (mptcp_ext_mp_join_*).
+			if metric == name || strings.HasSuffix(metric, "_") {
+				continue
+			}
+			if !known[metric] {
+				t.Errorf("rules/%s names %s, which the exporter does not send", f, metric)
+			}
+		}
+	}
+}
+
+// anyMetricNameRE matches what may be a metric name of the exporter,
+// in any case.
+var anyMetricNameRE = regexp.MustCompile(`\bmptcp_[A-Za-z0-9_]+`)
 
 // exposedMetrics returns the names of the series on the exporter's
 // metrics page at addr, histograms by their _bucket, _sum and _count.

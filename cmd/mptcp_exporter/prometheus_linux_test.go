@@ -97,6 +97,9 @@ func TestPrometheus(t *testing.T) {
 
 	// The Grafana dashboard's queries, over the same numbers.
 	checkDashboard(t, prom, "mptcp", exp.addr)
+	// The rules name what the exporter sends.
+	_, known := exporterMetrics(t, exp.addr)
+	checkRuleNames(t, known)
 
 	if d, err := prom.query(`scrape_duration_seconds{job="mptcp"}`); err == nil {
 		t.Logf("scrape_duration_seconds: %.4f s", d)
