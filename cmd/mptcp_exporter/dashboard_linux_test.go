@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -205,22 +204,10 @@ var anyMetricNameRE = regexp.MustCompile(`\bmptcp_[A-Za-z0-9_]+`)
 // metrics page at addr, histograms by their _bucket, _sum and _count.
 func exposedMetrics(t *testing.T, addr string) map[string]bool {
 	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
 	names := map[string]bool{}
-	for line := range strings.Lines(string(body)) {
-		if name, _, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
-			name, _, _ = strings.Cut(name, "{")
-			names[name] = true
-		}
+	for sample := range scrapeText(t, addr) {
+		name, _, _ := strings.Cut(sample, "{")
+		names[name] = true
 	}
 	return names
 }

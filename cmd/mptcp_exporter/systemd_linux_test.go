@@ -118,12 +118,12 @@ func asService(caps []uintptr) *syscall.SysProcAttr {
 	}
 }
 
-// scrapeText fetches the exporter's metrics and returns each sample's
-// value by the exposition's name{labels}.
-func scrapeText(t *testing.T, e *exporter) map[string]float64 {
+// scrapeText fetches the metrics of the exporter at addr and returns
+// each sample's value by the exposition's name{labels}.
+func scrapeText(t *testing.T, addr string) map[string]float64 {
 	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + e.addr + "/metrics")
+	resp, err := client.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestSystemdUnitPrivileges(t *testing.T) {
 	if len(own) != 0 {
 		t.Errorf("the unit grants capabilities %v, want none", own)
 	}
-	m := scrapeText(t, startExporterWith(t, asService(own)))
+	m := scrapeText(t, startExporterWith(t, asService(own)).addr)
 	wantAllParts(t, "own namespace, no capability", m)
 	if v := m[`mptcp_connections{state="listen"}`]; v < 1 {
 		t.Errorf("own namespace, no capability: %v MPTCP listeners, want root's one or more", v)
@@ -217,7 +217,7 @@ func TestSystemdUnitPrivileges(t *testing.T) {
 	}
 	netns := unitCaps(t, "", unitFile, dropInFile)
 	wantBed("--netns /run/netns/NAME, the drop-in's capabilities",
-		scrapeText(t, startExporterWith(t, asService(netns), "--netns", bed.Client.Path())))
+		scrapeText(t, startExporterWith(t, asService(netns), "--netns", bed.Client.Path()).addr))
 
 	// A process of root's in that namespace, as a container's would be.
 	sleep := exec.Command("ip", "netns", "exec", bed.Client.Name, "sleep", "300")
@@ -238,7 +238,7 @@ func TestSystemdUnitPrivileges(t *testing.T) {
 	}
 	withPtrace := unitCaps(t, "#   ", dropInFile)
 	wantBed("--netns /proc/PID/ns/net, the drop-in's commented capabilities",
-		scrapeText(t, startExporterWith(t, asService(withPtrace), "--netns", proc)))
+		scrapeText(t, startExporterWith(t, asService(withPtrace), "--netns", proc).addr))
 }
 
 // nsInode returns the inode of the namespace file path, which names the
