@@ -77,7 +77,9 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"report says why, with its evidence (see mptcpcheck why -h).\n\n"+
 			"Exit status: 0 for a 2xx answer read to the end; 1 when the fetch fails, the\n"+
 			"answer is not 2xx or FILE cannot be written (checked before the fetch);\n"+
-			"2 for a usage error; 130 when interrupted (Ctrl-C), leaving FILE partial.\n\n")
+			"2 for a usage error; 130 when interrupted (Ctrl-C). FILE is replaced only by\n"+
+			"a complete 2xx body (written beside it, then renamed, keeping its mode): a\n"+
+			"fetch that fails or is interrupted leaves it as it was, and says so.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -131,28 +133,35 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 	defer cancel()
 	shown := redact(opts.url)
 
-	// Open the output first, so that an unwritable path fails before
+	// Prepare the output first, so that an unwritable path fails before
 	// any traffic.
 	var dst io.Writer = io.Discard
 	report := stdout
+	var out *outFile
 	switch opts.out {
 	case "":
 	case "-":
 		dst, report = stdout, stderr
 	default:
-		f, err := os.OpenFile(opts.out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
-		if err != nil {
+		var err error
+		if out, err = createOut(opts.out); err != nil {
 			fmt.Fprintf(stderr, "mptcpcheck get: -o: %v\n", err)
 			return exitFail
 		}
-		defer f.Close()
-		dst = f
+		dst = out
 	}
+	// keepOut says, on a failure, that -o FILE was left as it was.
+	keepOut := func() {
+		if out != nil {
+			if what := out.abort(); what != "" {
+				fmt.Fprintf(stderr, "mptcpcheck get: %s\n", what)
+			}
+		}
+	}
+	defer keepOut()
 	failed := func(code int, format string, args ...any) int {
 		fmt.Fprintf(stderr, "mptcpcheck get: "+format+"\n", args...)
-		if opts.out != "" && opts.out != "-" {
-			fmt.Fprintf(stderr, "mptcpcheck get: %s is partial\n", opts.out)
-		}
+		keepOut()
 		if interrupted.Err() != nil {
 			return exitInterrupted
 		}
@@ -197,11 +206,9 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		if interrupted.Err() != nil {
-			fmt.Fprintf(stderr, "mptcpcheck get: interrupted before the answer from %s\n", shown)
-			return exitInterrupted
+			return failed(exitInterrupted, "interrupted before the answer from %s", shown)
 		}
-		fmt.Fprintf(stderr, "mptcpcheck get: cannot fetch %s: %v\n", shown, unwrapURLError(err))
-		return exitFail
+		return failed(exitFail, "cannot fetch %s: %v", shown, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 
@@ -217,6 +224,13 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 			return failed(exitFail, "interrupted after %d bytes of %s", got.Load(), shown)
 		}
 		return failed(exitFail, "reading %s after %d bytes: %v", shown, got.Load(), err)
+	}
+	// Only a complete 2xx body replaces -o FILE: an error page is no
+	// download, and its status shows in the report.
+	if out != nil && resp.StatusCode/100 == 2 {
+		if err := out.commit(); err != nil {
+			return failed(exitFail, "-o: %v", err)
+		}
 	}
 	elapsed := time.Since(start)
 	rep := getReport{URL: shown, Status: resp.Status, Bytes: got.Load(), Seconds: elapsed.Seconds(), Explanations: []explain.Explanation{}}

@@ -158,9 +158,9 @@ func TestGetOutputToStdout(t *testing.T) {
 	}
 }
 
-// Interrupted mid-download, get exits with its own status and says the
-// file is partial.
-func TestGetInterruptedSaysPartial(t *testing.T) {
+// Interrupted mid-download, get exits with its own status, leaves the
+// -o file as it was and says so.
+func TestGetInterruptedKeepsFile(t *testing.T) {
 	wrote := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
@@ -175,17 +175,24 @@ func TestGetInterruptedSaysPartial(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	out := filepath.Join(t.TempDir(), "body")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "body")
+	if err := os.WriteFile(out, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"get", "-o", out, srv.URL + "/"}, &stdout, &stderr) }()
 	<-wrote
-	// Wait for the first bytes to reach the file.
+	// Wait for the first bytes to reach the temporary file beside it.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if fi, err := os.Stat(out); err == nil && fi.Size() == 1000 {
-			break
+		tmp, _ := filepath.Glob(filepath.Join(dir, ".body.*"))
+		if len(tmp) == 1 {
+			if fi, err := os.Stat(tmp[0]); err == nil && fi.Size() == 1000 {
+				break
+			}
 		}
 	}
 	cancel() // as Ctrl-C does, through signal.NotifyContext
@@ -195,9 +202,10 @@ func TestGetInterruptedSaysPartial(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("get did not stop within 10s of the interrupt")
 	}
-	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted after 1000 bytes") || !strings.Contains(stderr.String(), out+" is partial") {
-		t.Errorf("interrupted get: status %d, stderr %q; want status %d and that %s is partial", code, stderr.String(), exitInterrupted, out)
+	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted after 1000 bytes") || !strings.Contains(stderr.String(), out+" is unchanged") {
+		t.Errorf("interrupted get: status %d, stderr %q; want status %d and that %s is unchanged", code, stderr.String(), exitInterrupted, out)
 	}
+	wantDir(t, dir, map[string]string{"body": "old"})
 }
 
 // listenMPTCP listens on loopback over MPTCP until the test ends.
