@@ -53,6 +53,17 @@ type getReport struct {
 	// subflow, from the evidence gathered around the fetch (see why);
 	// [] when there is nothing to explain.
 	Explanations []explain.Explanation `json:"explanations"`
+	// Redirects are the answers that sent get on, in order: the first is
+	// the URL asked for, and URL is the one fetched last. [] when there
+	// was none.
+	Redirects []redirectReport `json:"redirects"`
+}
+
+// redirectReport is one redirect get followed: the URL that answered
+// with it, and its status line.
+type redirectReport struct {
+	URL    string `json:"url"` // password redacted
+	Status string `json:"status"`
 }
 
 // exitInterrupted is get's status when interrupted (Ctrl-C, SIGTERM),
@@ -68,7 +79,8 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck get [-o FILE] [-json] [-timeout D] URL\n\n"+
 			"Fetches URL (http or https) over MPTCP and reports the connection that carried\n"+
-			"the final body, after any redirects: MPTCP or fallback, its subflows and the\n"+
+			"the final body, after any redirects (each gets a line; the report names the\n"+
+			"URL fetched last): MPTCP or fallback, its subflows and the\n"+
 			"bytes each received. If the server closed it at the end of the body, the\n"+
 			"report is its state just before it closed, and says so. On a terminal a\n"+
 			"progress bar shows the rate of each subflow. With -o - the body goes to\n"+
@@ -202,15 +214,32 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mptcpcheck get: %v\n", unwrapURLError(err))
 		return exitUsage
 	}
+	// The redirects followed, and the URL asked for last, which is the
+	// one to name: the body and any failure are that URL's.
+	redirects := []redirectReport{}
+	client := &http.Client{Transport: tr, CheckRedirect: func(next *http.Request, via []*http.Request) error {
+		// next.Response is the answer that redirected the last request.
+		status := ""
+		if next.Response != nil {
+			status = next.Response.Status
+		}
+		redirects = append(redirects, redirectReport{URL: via[len(via)-1].URL.Redacted(), Status: status})
+		shown = next.URL.Redacted()
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}}
 	start := time.Now()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		if interrupted.Err() != nil {
-			return failed(exitInterrupted, "interrupted before the answer from %s", shown)
+			return failed(exitInterrupted, "interrupted before the answer from %s%s", shown, redirected(redirects))
 		}
-		return failed(exitFail, "cannot fetch %s: %v", shown, unwrapURLError(err))
+		return failed(exitFail, "cannot fetch %s%s: %v", shown, redirected(redirects), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
+	shown = resp.Request.URL.Redacted()
 
 	var got atomic.Int64
 	stopBar := func() {}
@@ -233,7 +262,7 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		}
 	}
 	elapsed := time.Since(start)
-	rep := getReport{URL: shown, Status: resp.Status, Bytes: got.Load(), Seconds: elapsed.Seconds(), Explanations: []explain.Explanation{}}
+	rep := getReport{URL: shown, Redirects: redirects, Status: resp.Status, Bytes: got.Load(), Seconds: elapsed.Seconds(), Explanations: []explain.Explanation{}}
 	if c := final.Load(); c != nil && opts.keepConn != nil {
 		opts.keepConn(c)
 		if resp.StatusCode/100 != 2 {
@@ -265,6 +294,9 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
 	} else {
+		for _, r := range rep.Redirects {
+			fmt.Fprintf(report, "GET %s: %s\n", r.URL, r.Status)
+		}
 		fmt.Fprintf(report, "GET %s: %s, %d bytes in %.2fs (%s)\n", rep.URL, rep.Status, rep.Bytes, rep.Seconds, rate(float64(rep.Bytes)/elapsed.Seconds()))
 		rep.Connection.writeText(report)
 		if rep.Note != "" {
@@ -278,6 +310,19 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// maxRedirects is how many redirects get follows, as http.Client does
+// by default.
+const maxRedirects = 10
+
+// redirected says, for a message about the URL fetched last, where the
+// redirects started; "" when there was none.
+func redirected(redirects []redirectReport) string {
+	if len(redirects) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (redirected from %s, %d redirect(s))", redirects[0].URL, len(redirects))
 }
 
 // trackedConns wraps a dial func so that its connections are
