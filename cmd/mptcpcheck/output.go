@@ -72,9 +72,16 @@ func createOut(name string) (*outFile, error) {
 	tmp := filepath.Join(filepath.Dir(o.target), "."+filepath.Base(o.target)+".mptcpcheck-"+hex.EncodeToString(b[:]))
 	o.f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
-		// Named for FILE: the temporary name means nothing to the user.
+		// The temporary name means nothing to the user. A FILE that
+		// could be written in place but not replaced (a directory its
+		// user may not write) is refused too: writing in place is what
+		// loses the old contents when the fetch fails.
 		var pe *fs.PathError
-		if errors.As(err, &pe) {
+		switch {
+		case !errors.As(err, &pe):
+		case o.existed:
+			err = fmt.Errorf("cannot make the file that replaces %s once the body is complete in %s: %w", name, filepath.Dir(o.target), pe.Err)
+		default:
 			err = &fs.PathError{Op: "open", Path: name, Err: pe.Err}
 		}
 		return nil, err

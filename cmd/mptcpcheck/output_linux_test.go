@@ -158,41 +158,57 @@ func TestGetSuccessReplacesFile(t *testing.T) {
 	}
 }
 
-// An existing file its user may not write is refused before the fetch,
-// as os.Create refused it, though the directory would let a rename
-// replace it: the built command, run as nobody.
-func TestGetReadOnlyFileRefused(t *testing.T) {
+// Run as nobody (the built command), get refuses before the fetch an
+// existing file it may not write, as os.Create refused it, though the
+// directory would let a rename replace it; and a file it may write in a
+// directory it may not, which it could only truncate, not replace.
+func TestGetAsNobodyRefusesBeforeFetch(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testenv.SkipOrFail(t, "running the command as nobody needs root")
 	}
 	srv, requests := countingServer(t, "x")
-	// Directories nobody may enter, and one it may write.
-	dir, err := os.MkdirTemp("", "mptcpcheck-ro")
+	dir, err := os.MkdirTemp("", "mptcpcheck-nobody")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
 	bin := filepath.Join(dir, "mptcpcheck")
 	if out, err := exec.Command(requireTool(t, "go"), "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	out := filepath.Join(dir, "ro")
-	if err := os.WriteFile(out, []byte("keep"), 0o444); err != nil {
-		t.Fatal(err)
+	open, closed := filepath.Join(dir, "open"), filepath.Join(dir, "closed")
+	for d, mode := range map[string]fs.FileMode{dir: 0o755, open: 0o777, closed: 0o755} {
+		if err := os.MkdirAll(d, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "get", "-o", out, srv.URL+"/")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	errs, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != exitFail || !strings.Contains(string(errs), "-o: open "+out+": permission denied") || requests.Load() != 0 {
-		t.Errorf("get -o a read-only file, as nobody: %v, output %q, %d request(s); want status 1, permission denied and no request", err, errs, requests.Load())
+	readOnly, inClosed := filepath.Join(open, "ro"), filepath.Join(closed, "rw")
+	for name, mode := range map[string]fs.FileMode{readOnly: 0o444, inClosed: 0o666} {
+		if err := os.WriteFile(name, []byte("keep"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(name, mode); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if b, _ := os.ReadFile(out); string(b) != "keep" {
-		t.Errorf("the read-only file holds %q", b)
+	for _, tc := range []struct{ file, want string }{
+		{readOnly, "-o: open " + readOnly + ": permission denied"},
+		{inClosed, "-o: cannot make the file that replaces " + inClosed + " once the body is complete in " + closed + ": permission denied"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, bin, "get", "-o", tc.file, srv.URL+"/")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		errs, err := cmd.CombinedOutput()
+		cancel()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != exitFail || !strings.Contains(string(errs), tc.want) || requests.Load() != 0 {
+			t.Errorf("get -o %s, as nobody: %v, output %q, %d request(s); want status 1, %q and no request", tc.file, err, errs, requests.Load(), tc.want)
+		}
+		if b, _ := os.ReadFile(tc.file); string(b) != "keep" {
+			t.Errorf("%s holds %q", tc.file, b)
+		}
 	}
 }
