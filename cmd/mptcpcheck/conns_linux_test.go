@@ -524,27 +524,7 @@ func TestConnsFamilyAsShown(t *testing.T) {
 	b := testbed.New(t, 1)
 	l := mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified())
 	server := netip.AddrPortFrom(b.Links[0].Server, uint16(l.Addr().(*net.TCPAddr).Port))
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := l.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := b.Client.Dialer((&mptcp.Dialer{}).DialContext)(ctx, "tcp4", server.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var s net.Conn
-	select {
-	case s = <-accepted:
-		defer s.Close()
-	case <-ctx.Done():
-		t.Fatal("accept timed out")
-	}
-	testbed.PingPong(t, c, s)
+	c, _ := mptcptest.ConnectTo(t, b, nil, l, "tcp4", server.String())
 	client := c.LocalAddr().String()
 
 	list := func(args ...string) []string {
