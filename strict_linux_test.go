@@ -5,13 +5,18 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
 // Every dial path returns a nil net.Conn on error, as net.Dialer does:
@@ -136,5 +141,141 @@ func TestDialRefusedPort(t *testing.T) {
 	}
 	if !errors.Is(err, syscall.ECONNREFUSED) || took >= timeout/2 {
 		t.Errorf("dial to a refused port: %v after %v, want ECONNREFUSED at once", err, took)
+	}
+}
+
+// Hostile and odd inputs to a strict dial: a nil context, a zero Dialer,
+// a deadline already passed, a hook that fails. Clear errors, nothing
+// connects where it must not, never a panic.
+func TestStrictDialHostileInputs(t *testing.T) {
+	requireMPTCP(t)
+	l := listenLoopback(t, "tcp4")
+	accepted := acceptAll(l)
+	addr := l.Addr().String()
+	noneAccepted := func(what string) {
+		t.Helper()
+		select {
+		case c := <-accepted:
+			c.Close()
+			t.Errorf("%s: the server accepted a connection", what)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	for name, d := range map[string]*Dialer{"zero Dialer": {}, "strict Dialer": {RequireMPTCP: true}} {
+		//lint:ignore SA1012 a nil context is the hostile input under test
+		c, err := d.DialContext(nil, "tcp", addr)
+		if c != nil || !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("%s: DialContext(nil context) = %v, %v; want nil and an error matching os.ErrInvalid", name, c, err)
+		}
+		//lint:ignore SA1012 a nil context is the hostile input under test
+		tc, err := d.DialTCP(nil, "tcp", netip.AddrPort{}, netip.MustParseAddrPort(addr))
+		if tc != nil || !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("%s: DialTCP(nil context) = %v, %v; want nil and an error matching os.ErrInvalid", name, tc, err)
+		}
+	}
+	noneAccepted("nil context")
+
+	// RequireMPTCP alone, every other field zero.
+	c, err := (&Dialer{RequireMPTCP: true}).Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("strict zero Dialer: %v", err)
+	}
+	mustMultipath(t, "strict zero Dialer", c.(*MPTCPConn), true)
+	c.Close()
+	(<-accepted).Close()
+
+	for name, d := range map[string]*Dialer{
+		"Deadline passed":  {RequireMPTCP: true, Deadline: time.Now().Add(-time.Hour)},
+		"negative Timeout": {RequireMPTCP: true, Timeout: -time.Second},
+	} {
+		c, err := d.Dial("tcp", addr)
+		var ne net.Error
+		if c != nil || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("%s: %v, %v; want nil and a timeout", name, c, err)
+		}
+		noneAccepted(name)
+	}
+
+	boom := errors.New("boom")
+	d := &Dialer{RequireMPTCP: true, ControlContext: func(context.Context, string, string, syscall.RawConn) error { return boom }}
+	if c, err := d.Dial("tcp", addr); c != nil || !errors.Is(err, boom) {
+		t.Errorf("hook that fails: %v, %v; want nil and the hook's error", c, err)
+	}
+	noneAccepted("hook that fails")
+
+	// Contradictory settings: MPTCP turned off, and required.
+	d = &Dialer{RequireMPTCP: true}
+	d.SetMultipathTCP(false)
+	if c, err := d.Dial("tcp", addr); c != nil || !errors.Is(err, ErrNotMPTCP) {
+		t.Errorf("SetMultipathTCP(false) with RequireMPTCP: %v, %v; want nil and ErrNotMPTCP", c, err)
+	}
+	noneAccepted("SetMultipathTCP(false) with RequireMPTCP")
+}
+
+// A strict dial to a name tries its next address when one is refused or
+// is not MPTCP, whatever Fast Fallback's settings, and names every
+// address in its error when none gives MPTCP. On loopback: ::1 and
+// 127.0.0.1, under a name of the test's own resolver.
+func TestStrictDialName(t *testing.T) {
+	requireMPTCP(t)
+	if len(networks(t)) < 2 {
+		testenv.SkipOrFail(t, "the test needs an IPv6 loopback address")
+	}
+	l := listenLoopback(t, "tcp4")
+	accepted := acceptAll(l)
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	r := fakeResolver(map[string][]netip.Addr{
+		"two.mptcp.test": {netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")},
+	})
+	for name, d := range map[string]*Dialer{
+		"default":             {},
+		"no Fast Fallback":    {FallbackDelay: -1},
+		"Fast Fallback in 1h": {FallbackDelay: time.Hour},
+		"DualStack":           {DualStack: true},
+		"Timeout":             {Timeout: 5 * time.Second},
+	} {
+		d.RequireMPTCP, d.Resolver = true, r
+		c, err := d.Dial("tcp", net.JoinHostPort("two.mptcp.test", port))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		mustMultipath(t, name, c.(*MPTCPConn), true)
+		c.Close()
+		(<-accepted).Close()
+	}
+
+	// A TCP-only server on 127.0.0.1, nothing on ::1.
+	pl := listenPlainTCP(t, "tcp4")
+	go func() {
+		for {
+			c, err := pl.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	d := &Dialer{RequireMPTCP: true, Resolver: r}
+	_, err := d.Dial("tcp", net.JoinHostPort("two.mptcp.test", strconv.Itoa(pl.Addr().(*net.TCPAddr).Port)))
+	var oe *net.OpError
+	switch {
+	case !errors.As(err, &oe):
+		t.Fatalf("no address gives MPTCP: %v, want a *net.OpError", err)
+	case !errors.Is(err, ErrNotMPTCP) || !errors.Is(err, syscall.ECONNREFUSED):
+		t.Errorf("no address gives MPTCP: %v; want ErrNotMPTCP and ECONNREFUSED both", err)
+	case !strings.Contains(err.Error(), "[::1]:") || !strings.Contains(err.Error(), "127.0.0.1:"):
+		t.Errorf("no address gives MPTCP: %q does not name both addresses", err)
+	}
+	if ne, ok := err.(net.Error); !ok || ne.Timeout() {
+		t.Errorf("no address gives MPTCP: %v: Timeout() true, and no deadline passed", err)
+	}
+
+	// A name the resolver does not know: the resolver's error, as net.Dialer's.
+	_, err = d.Dial("tcp", "nowhere.mptcp.test:80")
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
+		t.Errorf("unknown name: %v; want a *net.DNSError, not found", err)
 	}
 }

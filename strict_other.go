@@ -1,0 +1,20 @@
+//go:build !linux
+
+package mptcp
+
+import (
+	"errors"
+	"syscall"
+)
+
+// toMPTCPSocket fails: only Linux has MPTCP sockets, so a strict dial
+// fails before it connects.
+func toMPTCPSocket(c syscall.RawConn) error {
+	if err := checkOpen(c); err != nil {
+		return err
+	}
+	return &noMPTCPSocketError{errNoPlatformMPTCP}
+}
+
+// errNoPlatformMPTCP is why no MPTCP socket exists outside Linux.
+var errNoPlatformMPTCP = &wrapErr{"MPTCP sockets exist on Linux only", errors.ErrUnsupported}
