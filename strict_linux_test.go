@@ -247,18 +247,9 @@ func TestStrictDialName(t *testing.T) {
 	}
 
 	// A TCP-only server on 127.0.0.1, nothing on ::1.
-	pl := listenPlainTCP(t, "tcp4")
-	go func() {
-		for {
-			c, err := pl.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	_, plainPort, _ := net.SplitHostPort(plainServer(t))
 	d := &Dialer{RequireMPTCP: true, Resolver: r}
-	_, err := d.Dial("tcp", net.JoinHostPort("two.mptcp.test", strconv.Itoa(pl.Addr().(*net.TCPAddr).Port)))
+	_, err := d.Dial("tcp", net.JoinHostPort("two.mptcp.test", plainPort))
 	var oe *net.OpError
 	switch {
 	case !errors.As(err, &oe):

@@ -28,30 +28,14 @@ func TestTestbedStrictDialSendsNoPlainSYN(t *testing.T) {
 	syns := b.Client.CountSYNs()
 	server := b.Links[0].Server
 	l := b.Server.Listen(mptcpListen)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	closeAccepted(l)
 	port := l.Addr().(*net.TCPAddr).Port
 	// Ports of their own: one where the server drops SYNs, one closed,
 	// one whose path strips the MPTCP option from the SYN on its way in.
 	dropped, closed := port+1, port+2
 	b.Server.Run("iptables", "-A", "INPUT", "-p", "tcp", "--dport", strconv.Itoa(dropped), "-j", "DROP")
 	stripped := b.Server.Listen(mptcpListen)
-	go func() {
-		for {
-			c, err := stripped.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	closeAccepted(stripped)
 	b.Server.Run("iptables", "-t", "mangle", "-A", "PREROUTING", "-p", "tcp", "--dport",
 		strconv.Itoa(stripped.Addr().(*net.TCPAddr).Port), "-j", "TCPOPTSTRIP", "--strip-options", "30")
 
@@ -59,33 +43,36 @@ func TestTestbedStrictDialSendsNoPlainSYN(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		d         *mptcp.Dialer
+		dialTCP   bool // with DialTCP, the netip form, rather than DialContext
 		ctx       func() (context.Context, context.CancelFunc)
 		address   string
 		want      func(error) bool
 		wantMPTCP int    // MPTCP SYNs: at least 1, or exactly 0
 		sysctl    string // a net.mptcp sysctl the case sets to 128
 	}{
-		{"timeout", &mptcp.Dialer{RequireMPTCP: true, Timeout: 300 * time.Millisecond}, nil, addr(dropped),
+		{"timeout", &mptcp.Dialer{RequireMPTCP: true, Timeout: 300 * time.Millisecond}, false, nil, addr(dropped),
 			isTimeout, 1, ""},
-		{"cancel", &mptcp.Dialer{RequireMPTCP: true}, func() (context.Context, context.CancelFunc) {
+		{"cancel", &mptcp.Dialer{RequireMPTCP: true}, false, func() (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(300*time.Millisecond, cancel)
 			return ctx, cancel
 		}, addr(dropped), func(err error) bool { return errors.Is(err, context.Canceled) }, 1, ""},
-		{"cancel by the Cancel channel", &mptcp.Dialer{RequireMPTCP: true, Cancel: make(chan struct{})}, nil, addr(dropped),
+		{"cancel by the Cancel channel", &mptcp.Dialer{RequireMPTCP: true, Cancel: make(chan struct{})}, false, nil, addr(dropped),
 			func(err error) bool { return errors.Is(err, context.Canceled) }, 1, ""},
-		{"refused", &mptcp.Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}, nil, addr(closed),
+		{"refused", &mptcp.Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}, false, nil, addr(closed),
 			func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }, 1, ""},
-		{"option stripped", &mptcp.Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}, nil, addr(stripped.Addr().(*net.TCPAddr).Port),
+		{"refused, DialTCP", &mptcp.Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}, true, nil, addr(closed),
+			func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }, 1, ""},
+		{"option stripped", &mptcp.Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}, false, nil, addr(stripped.Addr().(*net.TCPAddr).Port),
 			func(err error) bool { return errors.Is(err, mptcp.ErrNotMPTCP) }, 1, ""},
-		{"deadline passed", &mptcp.Dialer{RequireMPTCP: true, Deadline: time.Now().Add(-time.Second)}, nil, addr(port),
+		{"deadline passed", &mptcp.Dialer{RequireMPTCP: true, Deadline: time.Now().Add(-time.Second)}, false, nil, addr(port),
 			isTimeout, 0, ""},
 		// From 6.12 the kernel itself retransmits an unanswered MPTCP SYN
 		// without the option after syn_retrans_before_tcp_fallback
 		// retransmissions (2: after about 3 s here); at 128 or more it
 		// never does, and a strict dial that waits longer sends no plain
 		// SYN either. This case is last: the sysctl stays set.
-		{"timeout past the kernel's fallback", &mptcp.Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}, nil, addr(dropped),
+		{"timeout past the kernel's fallback", &mptcp.Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}, false, nil, addr(dropped),
 			isTimeout, 1, "syn_retrans_before_tcp_fallback"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,7 +91,17 @@ func TestTestbedStrictDialSendsNoPlainSYN(t *testing.T) {
 			}
 			defer cancel()
 			before := syns()
-			c, err := b.Client.Dialer(tc.d.DialContext)(ctx, "tcp", tc.address)
+			dial := tc.d.DialContext
+			if tc.dialTCP {
+				dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+					c, err := tc.d.DialTCP(ctx, network, netip.AddrPort{}, netip.MustParseAddrPort(address))
+					if err != nil {
+						return nil, err
+					}
+					return c, nil
+				}
+			}
+			c, err := b.Client.Dialer(dial)(ctx, "tcp", tc.address)
 			if err == nil {
 				c.Close()
 				t.Fatal("strict dial succeeded")
@@ -129,6 +126,19 @@ func TestTestbedStrictDialSendsNoPlainSYN(t *testing.T) {
 			}
 		})
 	}
+}
+
+// closeAccepted closes every connection l accepts, until l is closed.
+func closeAccepted(l net.Listener) {
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 }
 
 func isTimeout(err error) bool {
@@ -159,15 +169,7 @@ func TestTestbedStrictDialTriesEveryAddress(t *testing.T) {
 	syns := b.Client.CountSYNs()
 	listen := func(network string) int {
 		l := b.Server.Listen(func() (net.Listener, error) { return mptcp.Listen(network, ":0") })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
+		closeAccepted(l)
 		return l.Addr().(*net.TCPAddr).Port
 	}
 	dual := listen("tcp")
