@@ -209,18 +209,27 @@ func (d *Dialer) DialTCP(ctx context.Context, network string, laddr, raddr netip
 
 // DialUDP is net.Dialer.DialUDP: UDP has no MPTCP.
 func (d *Dialer) DialUDP(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*net.UDPConn, error) {
+	if ctx == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
+	}
 	nd := d.netDialer(nil)
 	return nd.DialUDP(ctx, network, laddr, raddr)
 }
 
 // DialIP is net.Dialer.DialIP.
 func (d *Dialer) DialIP(ctx context.Context, network string, laddr, raddr netip.Addr) (*net.IPConn, error) {
+	if ctx == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
+	}
 	nd := d.netDialer(nil)
 	return nd.DialIP(ctx, network, laddr, raddr)
 }
 
 // DialUnix is net.Dialer.DialUnix.
 func (d *Dialer) DialUnix(ctx context.Context, network string, laddr, raddr *net.UnixAddr) (*net.UnixConn, error) {
+	if ctx == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
+	}
 	nd := d.netDialer(nil)
 	return nd.DialUnix(ctx, network, laddr, raddr)
 }

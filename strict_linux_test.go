@@ -172,6 +172,18 @@ func TestStrictDialHostileInputs(t *testing.T) {
 		if tc != nil || !errors.Is(err, os.ErrInvalid) {
 			t.Errorf("%s: DialTCP(nil context) = %v, %v; want nil and an error matching os.ErrInvalid", name, tc, err)
 		}
+		//lint:ignore SA1012 a nil context is the hostile input under test
+		if _, err := d.DialUDP(nil, "udp", netip.AddrPort{}, netip.MustParseAddrPort(addr)); !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("%s: DialUDP(nil context): %v; want an error matching os.ErrInvalid", name, err)
+		}
+		//lint:ignore SA1012 a nil context is the hostile input under test
+		if _, err := d.DialIP(nil, "ip4:tcp", netip.Addr{}, netip.MustParseAddr("127.0.0.1")); !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("%s: DialIP(nil context): %v; want an error matching os.ErrInvalid", name, err)
+		}
+		//lint:ignore SA1012 a nil context is the hostile input under test
+		if _, err := d.DialUnix(nil, "unix", nil, &net.UnixAddr{Name: "/nonexistent", Net: "unix"}); !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("%s: DialUnix(nil context): %v; want an error matching os.ErrInvalid", name, err)
+		}
 	}
 	noneAccepted("nil context")
 
