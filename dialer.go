@@ -127,19 +127,19 @@ type Dialer struct {
 	// whether the dial's deadline passed. With a single address the
 	// error is that address's, as with net.Dialer.
 	//
-	// What the kernel sends on its own is beyond the Dialer's reach.
-	// From Linux 6.12 an MPTCP socket whose SYN goes unanswered is
-	// retransmitted without the MPTCP option after
+	// The kernel too may fall back on its own. From Linux 6.12 it
+	// retransmits an unanswered SYN without the MPTCP option after
 	// net.mptcp.syn_retrans_before_tcp_fallback retransmissions (2 by
-	// default: after about 3 s with the default timers, measured on
-	// 6.18), and while the kernel's blackhole detection
+	// default: 3 s after the first SYN with the default timers). A strict
+	// dial gives up on the address 250 ms before that, from the sysctls
+	// of the dialing thread's namespace and a first SYN timeout of 1 s,
+	// with an error matched by ErrNotMPTCP whose Timeout method reports
+	// true; the next address, if any, is tried. Set the sysctl to 128 or
+	// more for the kernel, and so the dial, to keep waiting. Beyond the
+	// Dialer's reach: while the kernel's blackhole detection
 	// (net.mptcp.blackhole_timeout) has turned MPTCP off, MPTCP sockets
-	// connect with plain SYNs. The connection that results is refused
-	// like any other that is not MPTCP, but its SYN has left. Where no
-	// plain SYN may ever leave, set syn_retrans_before_tcp_fallback to
-	// 128 or more (it never falls back then) and blackhole_timeout to 0,
-	// or keep each address's share of the dial's deadline under the
-	// kernel's fallback.
+	// connect with plain SYNs; the connection is then refused like any
+	// other that is not MPTCP, but its SYN has left.
 	RequireMPTCP bool
 
 	noMPTCP bool // set by SetMultipathTCP(false)
@@ -198,9 +198,14 @@ func (d *Dialer) DialTCP(ctx context.Context, network string, laddr, raddr netip
 	if ctx == nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
 	}
-	st := d.strict()
-	nd := d.netDialer(st)
-	tc, err := nd.DialTCP(ctx, network, laddr, raddr)
+	if d.RequireMPTCP {
+		ctx, cancel := d.dialCtx(ctx)
+		defer cancel()
+		return d.dialStrictOne(ctx, network, func(ctx context.Context, nd *net.Dialer) (*net.TCPConn, error) {
+			return nd.DialTCP(ctx, network, laddr, raddr)
+		})
+	}
+	tc, err := d.netDialer(nil).DialTCP(ctx, network, laddr, raddr)
 	if err != nil {
 		return nil, err
 	}

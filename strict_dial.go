@@ -37,7 +37,7 @@ func (d *Dialer) dialStrict(ctx context.Context, network, address string) (*MPTC
 	case err != nil:
 		return nil, err
 	case addrs == nil: // nothing to resolve: net.Dialer dials it, or says why not
-		return d.dialStrictOne(ctx, network, address)
+		return d.dialStrictAddr(ctx, network, address)
 	}
 	var primaries, fallbacks []netip.AddrPort
 	if d.FallbackDelay >= 0 && network == "tcp" {
@@ -232,7 +232,7 @@ func (d *Dialer) dialStrictSerial(ctx context.Context, network string, addrs []n
 				dialCtx, cancel = context.WithDeadline(ctx, share)
 			}
 		}
-		c, err := d.dialStrictOne(dialCtx, network, a.String())
+		c, err := d.dialStrictAddr(dialCtx, network, a.String())
 		cancel()
 		if err == nil {
 			return c, nil
@@ -258,21 +258,71 @@ func partialDeadline(now, deadline time.Time, remaining int) time.Time {
 	return now.Add(share)
 }
 
-// dialStrictOne dials one address with net.Dialer, every socket made
-// MPTCP by the strict hook, and refuses a connection that fell back.
-// ctx carries the dial's deadline and cancellation.
-func (d *Dialer) dialStrictOne(ctx context.Context, network, address string) (*MPTCPConn, error) {
+// dialStrictAddr dials one address, given as a string.
+func (d *Dialer) dialStrictAddr(ctx context.Context, network, address string) (*MPTCPConn, error) {
+	return d.dialStrictOne(ctx, network, func(ctx context.Context, nd *net.Dialer) (*net.TCPConn, error) {
+		c, err := nd.DialContext(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		return c.(*net.TCPConn), nil // always, for a TCP network
+	})
+}
+
+// dialStrictOne dials one address with nd, every socket made MPTCP by
+// the strict hook, and refuses a connection that fell back. ctx carries
+// the dial's deadline and cancellation.
+//
+// The attempt ends before the kernel would retransmit its SYN without
+// the MPTCP option (kernelFallbackAfter): past that point the socket can
+// no longer give MPTCP, and the plain SYN would be the kernel's, sent in
+// the strict dial's name. That end is reported as a failure to get MPTCP
+// from the address, not as the dial's timeout.
+func (d *Dialer) dialStrictOne(ctx context.Context, network string, dial func(context.Context, *net.Dialer) (*net.TCPConn, error)) (*MPTCPConn, error) {
 	nd := d.netDialer(d.strict())
 	// dialCtx put Timeout, Deadline and Cancel into ctx, for the whole dial.
 	nd.Timeout, nd.Deadline = 0, time.Time{}
 	//lint:ignore SA1019 the deprecated channel is in ctx already
 	nd.Cancel = nil
-	c, err := nd.DialContext(ctx, network, address)
+	attempt := ctx
+	after, retrans := kernelFallbackAfter()
+	if after > 0 {
+		limit := time.Now().Add(after - fallbackMargin)
+		if deadline, ok := ctx.Deadline(); !ok || limit.Before(deadline) {
+			var cancel context.CancelFunc
+			attempt, cancel = context.WithDeadline(ctx, limit)
+			defer cancel()
+		}
+	}
+	tc, err := dial(attempt, nd)
 	if err != nil {
+		if oe, ok := err.(*net.OpError); ok && attempt != ctx && attempt.Err() != nil && ctx.Err() == nil {
+			capped := *oe
+			capped.Err = &synFallbackError{retrans}
+			err = &capped
+		}
 		return nil, err
 	}
-	return d.finish(c.(*net.TCPConn), network) // always, for a TCP network
+	return d.finish(tc, network)
 }
+
+// fallbackMargin is how long before the kernel's own fallback the
+// attempt ends: time for the timer to fire and the socket to close,
+// on a loaded machine too.
+const fallbackMargin = 250 * time.Millisecond
+
+// synFallbackError is the failure of an attempt that ran until the
+// kernel would have retransmitted its SYN without the MPTCP option.
+type synFallbackError struct{ retrans int }
+
+func (e *synFallbackError) Error() string {
+	return fmt.Sprintf("mptcp: no answer to the MPTCP SYN and its %d retransmissions; "+
+		"the kernel would go on without MPTCP (net.mptcp.syn_retrans_before_tcp_fallback)", e.retrans)
+}
+func (e *synFallbackError) Is(target error) bool { return target == ErrNotMPTCP }
+
+// Timeout reports true: the address did not answer in time.
+func (e *synFallbackError) Timeout() bool { return true }
 
 // addrsError is the error of a strict dial to a name when none of its
 // addresses gave MPTCP: it names each address with its own failure.

@@ -2,7 +2,10 @@ package mptcp
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,4 +57,50 @@ func replaceWithMPTCP(fd int) error {
 		return os.NewSyscallError("dup3", err)
 	}
 	return nil
+}
+
+// kernelFallbackAfter returns how long after connect the kernel sends
+// the SYN of an unanswered MPTCP connection without the MPTCP option,
+// and after how many retransmissions; 0 where it never does. From 6.12
+// it does after net.mptcp.syn_retrans_before_tcp_fallback
+// retransmissions (that sysctl since 6.15; 2 before, and the default),
+// 128 or more meaning never. The SYN's first timeout is 1 s
+// (TCP_TIMEOUT_INIT); the first net.ipv4.tcp_syn_linear_timeouts
+// retransmissions (6.5+) keep it, later ones double it. With the
+// defaults: SYNs at 0, 1 and 2 s, and the plain one at 3 s (measured on
+// 6.18). The sysctls are those of the calling thread's namespace, where
+// the dial's socket is made.
+func kernelFallbackAfter() (time.Duration, int) {
+	n, err := readSysctl("/proc/sys/net/mptcp/syn_retrans_before_tcp_fallback")
+	if err != nil {
+		// blackhole_timeout came with the fallback, in 6.12.
+		if _, err := os.Stat("/proc/sys/net/mptcp/blackhole_timeout"); err != nil {
+			return 0, 0
+		}
+		n = 2
+	}
+	if n < 0 || n >= 128 {
+		return 0, 0
+	}
+	linear, err := readSysctl("/proc/sys/net/ipv4/tcp_syn_linear_timeouts")
+	if err != nil {
+		linear = 0
+	}
+	var after time.Duration
+	rto := time.Second
+	for i := 0; i <= n; i++ {
+		after += rto
+		if i >= linear {
+			rto = min(2*rto, 120*time.Second) // TCP_RTO_MAX
+		}
+	}
+	return after, n
+}
+
+func readSysctl(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
 }

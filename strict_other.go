@@ -5,6 +5,7 @@ package mptcp
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 // toMPTCPSocket fails: only Linux has MPTCP sockets, so a strict dial
@@ -18,3 +19,6 @@ func toMPTCPSocket(c syscall.RawConn) error {
 
 // errNoPlatformMPTCP is why no MPTCP socket exists outside Linux.
 var errNoPlatformMPTCP = &wrapErr{"MPTCP sockets exist on Linux only", errors.ErrUnsupported}
+
+// kernelFallbackAfter returns 0: no kernel here falls back on its own.
+func kernelFallbackAfter() (time.Duration, int) { return 0, 0 }

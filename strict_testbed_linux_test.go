@@ -69,11 +69,16 @@ func TestTestbedStrictDialSendsNoPlainSYN(t *testing.T) {
 			isTimeout, 0, ""},
 		// From 6.12 the kernel itself retransmits an unanswered MPTCP SYN
 		// without the option after syn_retrans_before_tcp_fallback
-		// retransmissions (2: after about 3 s here); at 128 or more it
-		// never does, and a strict dial that waits longer sends no plain
-		// SYN either. This case is last: the sysctl stays set.
+		// retransmissions (2: after 3 s here). The strict dial gives up
+		// on the address before, with an error that says why.
 		{"timeout past the kernel's fallback", &mptcp.Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}, false, nil, addr(dropped),
-			isTimeout, 1, "syn_retrans_before_tcp_fallback"},
+			func(err error) bool {
+				return errors.Is(err, mptcp.ErrNotMPTCP) && isTimeout(err) && strings.Contains(err.Error(), "syn_retrans_before_tcp_fallback")
+			}, 1, ""},
+		// At 128 or more the kernel never falls back: the dial waits out
+		// its Timeout. This case is last: the sysctl stays set.
+		{"timeout, the kernel's fallback off", &mptcp.Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}, false, nil, addr(dropped),
+			func(err error) bool { return isTimeout(err) && !errors.Is(err, mptcp.ErrNotMPTCP) }, 1, "syn_retrans_before_tcp_fallback"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.sysctl != "" {
