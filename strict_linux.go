@@ -86,15 +86,21 @@ func kernelFallbackAfter() (time.Duration, int) {
 	if err != nil {
 		linear = 0
 	}
+	return synFallbackAfter(n, linear), n
+}
+
+// synFallbackAfter is when the kernel sends the SYN that follows n
+// retransmissions, the first linear of them with the first timeout.
+func synFallbackAfter(n, linear int) time.Duration {
 	var after time.Duration
-	rto := time.Second
+	rto := time.Second // TCP_TIMEOUT_INIT
 	for i := 0; i <= n; i++ {
 		after += rto
 		if i >= linear {
 			rto = min(2*rto, 120*time.Second) // TCP_RTO_MAX
 		}
 	}
-	return after, n
+	return after
 }
 
 func readSysctl(path string) (int, error) {

@@ -314,3 +314,24 @@ func listenBoth(t *testing.T, mptcp bool) (net.Listener, string) {
 	t.Fatal("no port free on both 127.0.0.1 and ::1 in 20 tries")
 	return nil, ""
 }
+
+// When the kernel would send an unanswered connection's SYN without
+// MPTCP: the SYN timeouts of the kernel's documentation of
+// tcp_syn_linear_timeouts ("1, 1, 1, 1, 1, 2, 4, ..." for 4), and what
+// 6.18 was measured to do with the defaults (the plain SYN at 3 s).
+func TestSYNFallbackAfter(t *testing.T) {
+	for _, c := range []struct {
+		n, linear int
+		want      time.Duration
+	}{
+		{2, 4, 3 * time.Second}, // the defaults since 6.5
+		{2, 0, 7 * time.Second}, // 1 + 2 + 4: no linear timeouts
+		{0, 4, time.Second},
+		{6, 4, 11 * time.Second}, // 1+1+1+1+1+2+4
+		{127, 4, 5*time.Second + (2+4+8+16+32+64)*time.Second + 117*120*time.Second}, // capped at TCP_RTO_MAX
+	} {
+		if got := synFallbackAfter(c.n, c.linear); got != c.want {
+			t.Errorf("synFallbackAfter(%d, %d) = %v, want %v", c.n, c.linear, got, c.want)
+		}
+	}
+}
