@@ -40,7 +40,15 @@ func replaceWithMPTCP(fd int) error {
 		return os.NewSyscallError("getsockopt", err)
 	}
 	s, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ipprotoMPTCP)
-	if err != nil {
+	switch err {
+	case nil:
+	case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+		// Out of descriptors or memory: nothing to do with MPTCP.
+		return os.NewSyscallError("socket", err)
+	default:
+		// The kernel just made a TCP socket of this family: any other
+		// refusal is of MPTCP (EPROTONOSUPPORT, ENOPROTOOPT for
+		// net.mptcp.enabled=0, EINVAL before 5.6, a security policy).
 		return &noMPTCPSocketError{os.NewSyscallError("socket", err)}
 	}
 	defer unix.Close(s)

@@ -335,3 +335,45 @@ func TestSYNFallbackAfter(t *testing.T) {
 		}
 	}
 }
+
+// A strict dial with one descriptor left: package net's socket takes it,
+// and the MPTCP socket that replaces it fails with EMFILE, which is
+// reported as such, not as a host without MPTCP.
+func TestStrictDialOutOfDescriptors(t *testing.T) {
+	if !inChild(t, "strict-emfile") {
+		return
+	}
+	addr := plainServer(t)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = 256
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	var held []int
+	for range 256 {
+		fd, err := unix.Dup(0)
+		if err != nil {
+			break
+		}
+		held = append(held, fd)
+	}
+	unix.Close(held[len(held)-1])
+	held = held[:len(held)-1]
+	c, err := (&Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}).Dial("tcp4", addr)
+	for _, fd := range held {
+		unix.Close(fd)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if c != nil {
+		c.Close()
+	}
+	if !errors.Is(err, unix.EMFILE) || errors.Is(err, ErrNotMPTCP) {
+		t.Errorf("strict dial with one descriptor left: %v, %v; want EMFILE, not ErrNotMPTCP", c, err)
+	}
+}
