@@ -73,9 +73,9 @@ func replaceWithMPTCP(fd int) error {
 // it does after net.mptcp.syn_retrans_before_tcp_fallback
 // retransmissions (a sysctl of later kernels, 6.18 among them; fixed at
 // 2 before it, and 2 by default), 128 or more meaning never. The SYN's
-// first timeout is 1 s
-// (TCP_TIMEOUT_INIT); the first net.ipv4.tcp_syn_linear_timeouts
-// retransmissions (6.5+) keep it, later ones double it. With the
+// first timeout is 1 s (TCP_TIMEOUT_INIT); the first
+// net.ipv4.tcp_syn_linear_timeouts retransmissions (6.5+) keep it,
+// later ones double it. With the
 // defaults: SYNs at 0, 1 and 2 s, and the plain one at 3 s (measured on
 // 6.18). The sysctls are those of the calling thread's namespace, where
 // the dial's socket is made.
