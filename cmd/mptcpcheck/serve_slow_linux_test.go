@@ -88,7 +88,10 @@ func TestServeThousandSlowReaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, ln, serveOptions{maxDownloads: readers, maxConns: readers + 100})
+	// The readers all come from one address and all hold a download: the
+	// limits on connections and downloads are raised so that the floor
+	// alone drops them (TestServeUnderAttack holds serve to its defaults).
+	srv := startServer(t, ln, serveOptions{maxDownloads: readers, maxConns: readers + 100, maxPerAddr: readers + 100})
 	addr := ln.Addr().String()
 	window := srv.opts.rateWindow
 
