@@ -112,6 +112,7 @@ type inFlight struct {
 	start   time.Time
 	size    int64
 	written atomic.Int64
+	pending atomic.Int64 // bytes of the write in progress (rateGuard)
 	recent  atomic.Int64 // bytes per second the client received lately (rateGuard)
 }
 
@@ -328,12 +329,14 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 	})
 	defer guard.stop()
 	for size > 0 {
-		m := min(size, int64(len(zeros)))
+		m := min(size, guard.chunk())
+		d.pending.Store(m)
 		if _, err := w.Write(zeros[:m]); err != nil {
 			return
 		}
-		size -= m
 		d.written.Add(m)
+		d.pending.Store(0)
+		size -= m
 	}
 	if exclusive {
 		conn.SetLinger(-1)

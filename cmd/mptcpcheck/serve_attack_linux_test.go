@@ -77,15 +77,7 @@ func (a *attacker) halt() {
 func (a *attacker) hold(k attackKind, src net.IP) {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 2 * time.Second}
 	if k == attackDownload {
-		d.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<10)
-			}); err != nil {
-				return err
-			}
-			return serr
-		}
+		d.Control = rcvbufControl(4 << 10)
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -112,6 +104,20 @@ func (a *attacker) hold(k attackKind, src net.IP) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// rcvbufControl is a net.Dialer's Control that sets SO_RCVBUF to n
+// before the connection is made, so that the window it offers stays small.
+func rcvbufControl(n int) func(_, _ string, c syscall.RawConn) error {
+	return func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+		}); err != nil {
+			return err
+		}
+		return serr
 	}
 }
 

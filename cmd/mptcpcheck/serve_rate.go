@@ -71,15 +71,37 @@ func (g *rateGuard) stop() {
 	g.mu.Unlock()
 }
 
-// delivered returns the bytes of the body the client has received.
+// delivered returns the bytes of the body the client has received, or
+// slightly more: the write in progress counts whole, as the part of it
+// the kernel took cannot be told from the part still to be copied. A
+// reader is thus never counted slower than it is, and chunk keeps the
+// excess small for a slow one.
 func (g *rateGuard) delivered() int64 {
-	n := g.d.written.Load()
+	n := g.d.written.Load() + g.d.pending.Load()
 	if g.conn != nil {
 		if u, ok := unsentBytes(g.conn); ok {
 			n = max(0, n-u)
 		}
 	}
 	return n
+}
+
+// Bounds of chunk.
+const (
+	minChunk = 16 << 10
+	maxChunk = int64(len(zeros))
+)
+
+// chunk returns how much the handler should write at once: a quarter
+// second of what the client received lately, so that the write in
+// progress, which delivered counts whole, is a small part of what a slow
+// reader's average is measured on; minChunk until the first measurement.
+func (g *rateGuard) chunk() int64 {
+	r := g.d.recent.Load()
+	if r == math.MaxInt64 {
+		return minChunk
+	}
+	return min(max(r/4, minChunk), maxChunk)
 }
 
 func (g *rateGuard) check() {
