@@ -110,3 +110,60 @@ func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
 		t.Errorf("the HTTP/2 connection's send buffer was fixed at -sndbuf (%d)", sndbuf)
 	}
 }
+
+// Over HTTP/2, the 503 for a download over -max-downloads leaves the
+// connection open: the client's download in progress and its next
+// request go on over the same connection, with no GOAWAY.
+func TestDownloadRefusedOverHTTP2KeepsTheConnection(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	cert, err := loadCert(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := mptcp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &recordingListener{Listener: inner}
+	startServer(t, ln, serveOptions{tlsCert: &cert, maxDownloads: 1})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	base := "https://" + inner.Addr().String()
+
+	first, err := client.Get(base + "/download?size=33554432")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Body.Close()
+	if first.ProtoMajor != 2 {
+		t.Fatalf("the download came over %s; the test needs HTTP/2", first.Proto)
+	}
+	second, err := client.Get(base + "/download?size=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, second.Body)
+	second.Body.Close()
+	if second.StatusCode != http.StatusServiceUnavailable || second.Header.Get("Retry-After") == "" {
+		t.Fatalf("a second download at -max-downloads 1: %s, Retry-After %q; want 503 and when to retry", second.Status, second.Header.Get("Retry-After"))
+	}
+	next, err := client.Get(base + "/?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, next.Body)
+	next.Body.Close()
+	if next.StatusCode != http.StatusOK {
+		t.Errorf("the request after the 503: %s", next.Status)
+	}
+	if n, err := io.Copy(io.Discard, first.Body); err != nil || n == 0 {
+		t.Errorf("the download in progress after the 503: %d bytes, %v; want it whole", n, err)
+	}
+	ln.mu.Lock()
+	n := len(ln.conns)
+	ln.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d connections accepted; want the one HTTP/2 connection to serve every request", n)
+	}
+}
