@@ -59,6 +59,7 @@ type serveOptions struct {
 	maxPerAddr   int           // connections at once from one client address (an IPv6 /64)
 	minRate      int64         // bytes per second below which a download is dropped; < 0: no floor
 	rateWindow   time.Duration // the grace of minRate (rateGuard)
+	maxStall     time.Duration // the longest a download may receive nothing
 	sndBuf       int           // SO_SNDBUF of a download's connection; < 0: the kernel's autotuning
 
 	tlsCert *tls.Certificate // serveOn serves HTTPS with it when set
@@ -82,6 +83,9 @@ func (o serveOptions) withDefaults() serveOptions {
 	}
 	if o.rateWindow <= 0 {
 		o.rateWindow = rateWindow
+	}
+	if o.maxStall <= 0 {
+		o.maxStall = maxStall
 	}
 	if o.sndBuf == 0 {
 		o.sndBuf = defaultSndBuf
@@ -324,7 +328,7 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
 		return
 	}
-	guard := startRateGuard(d, queue, s.opts.minRate, s.opts.rateWindow, func() {
+	guard := startRateGuard(d, queue, s.opts.minRate, s.opts.rateWindow, s.opts.maxStall, func() {
 		rc.SetWriteDeadline(time.Now())
 	})
 	defer guard.stop()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/netip"
@@ -41,7 +42,8 @@ func TestConnTrackerShedsCheapestFirst(t *testing.T) {
 		admit(name)
 	}
 	tr.connState(tracked["idleOld"], http.StateIdle)
-	tr.connState(tracked["idleNew"], http.StateIdle)
+	// Over TLS, the hook sees the *tls.Conn around the connection.
+	tr.connState(tls.Server(tracked["idleNew"], nil), http.StateIdle)
 	tr.connState(tracked["busy"], http.StateActive)
 	for name, rate := range map[string]int64{"slow": 10, "fast": 1 << 20} {
 		d := &inFlight{}

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// maxStall is the longest a download may deliver nothing at all, however
-// far ahead of the rate floor it is: without it, a reader that took half
-// of a large download at once and then stopped would hold its download
-// slot and connection for as long as its lead lasts, an hour at the
-// default floor.
+// maxStall is the default of serveOptions.maxStall, the longest a
+// download may deliver nothing at all, however far ahead of the rate
+// floor it is: without it, a reader that took half of a large download at
+// once and then stopped would hold its download slot and connection for
+// as long as its lead lasts, an hour at the default floor.
 const maxStall = writeTimeout
 
 // rateGuard drops a download that falls behind the rate floor or stalls.
@@ -37,6 +37,7 @@ type rateGuard struct {
 	conn   syscall.Conn // nil when the queue is not the download's own
 	floor  int64        // bytes per second; <= 0: none
 	window time.Duration
+	stall  time.Duration // maxStall, or less in tests
 	tick   time.Duration
 	drop   func() // makes the handler's write fail
 
@@ -50,9 +51,9 @@ type rateGuard struct {
 
 // startRateGuard checks d every quarter window until stop is called, and
 // calls drop, once, when d falls behind.
-func startRateGuard(d *inFlight, conn syscall.Conn, floor int64, window time.Duration, drop func()) *rateGuard {
+func startRateGuard(d *inFlight, conn syscall.Conn, floor int64, window, stall time.Duration, drop func()) *rateGuard {
 	g := &rateGuard{
-		d: d, conn: conn, floor: floor, window: window, drop: drop,
+		d: d, conn: conn, floor: floor, window: window, stall: stall, drop: drop,
 		tick:      max(window/4, 50*time.Millisecond),
 		lastCheck: d.start, lastProgress: d.start,
 	}
@@ -120,7 +121,7 @@ func (g *rateGuard) check() {
 	}
 	g.lastCheck, g.lastDelivered = now, delivered
 	behind := g.floor > 0 && float64(delivered) < float64(g.floor)*(now.Sub(g.d.start)-g.window).Seconds()
-	if behind || now.Sub(g.lastProgress) > maxStall {
+	if behind || now.Sub(g.lastProgress) > g.stall {
 		g.stopped = true
 		g.drop()
 		return

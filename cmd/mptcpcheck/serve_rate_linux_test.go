@@ -160,3 +160,30 @@ func TestServeRateFloorDropsSlowReaders(t *testing.T) {
 		})
 	}
 }
+
+// A reader that takes a large part of a download at once and then stops
+// is far ahead of the floor for an hour; it is dropped once it has
+// received nothing for maxStall (30 s; 2 s here), so that it does not
+// hold its download slot and connection all that time.
+func TestServeRateFloorDropsReaderThatStops(t *testing.T) {
+	const stall = 2 * time.Second
+	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, ln, serveOptions{maxStall: stall})
+	c, resp := startDownload(t, ln.Addr().String(), 0, defaultMaxSize)
+	if _, err := io.CopyN(io.Discard, resp.Body, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	waitFor(t, 4*stall, "the download to be dropped", func() bool { return tcpState(c) != unix.BPF_TCP_ESTABLISHED })
+	took := time.Since(stopped)
+	if took < stall {
+		t.Errorf("dropped %v after it stopped reading; want no sooner than %v", took, stall)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); !isReset(err) {
+		t.Errorf("after the drop: %v; want a reset", err)
+	}
+	t.Logf("16 MiB read, then nothing: dropped after %v (floor %d bytes/s)", took.Round(time.Millisecond), srv.opts.minRate)
+}
