@@ -181,14 +181,7 @@ func normalClient(addr string, src net.IP, n int, bound time.Duration) (failures
 	}
 	for i := range n {
 		start := time.Now()
-		resp, err := client.Get("http://" + addr + "/")
-		if err == nil {
-			_, err = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("status %s", resp.Status)
-			}
-		}
+		err := getOK(client, "http://"+addr+"/")
 		took := time.Since(start)
 		slowest = max(slowest, took)
 		if err == nil && took > bound {
@@ -200,6 +193,23 @@ func normalClient(addr string, src net.IP, n int, bound time.Duration) (failures
 		time.Sleep(time.Until(start.Add(time.Second)))
 	}
 	return failures, slowest
+}
+
+// getOK gets url and reads the answer whole; any status but 200 is an
+// error.
+func getOK(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return nil
 }
 
 // buildMptcpcheck builds the command into a temporary directory.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/netip"
@@ -255,20 +256,14 @@ func (t *connTracker) startDownload(c *servedConn, d *inFlight) (done func()) {
 	}
 }
 
-// unwrapServed finds the *servedConn under c through NetConn methods
-// (*tls.Conn has one).
+// unwrapServed returns the *servedConn that c is, or that the *tls.Conn
+// c wraps, or nil.
 func unwrapServed(c net.Conn) *servedConn {
-	for range 8 {
-		switch v := c.(type) {
-		case *servedConn:
-			return v
-		case interface{ NetConn() net.Conn }:
-			c = v.NetConn()
-		default:
-			return nil
-		}
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
 	}
-	return nil
+	sc, _ := c.(*servedConn)
+	return sc
 }
 
 // trackingListener admits each connection it accepts to its tracker and

@@ -32,12 +32,11 @@ func (l *recordingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// Over HTTP/2 a download shares its connection with the client's other
-// requests: one cut short must not leave that connection to end with a
-// reset (SO_LINGER 0), which would discard whatever the server wrote
-// last for the other requests, nor shrink its send buffer. Both apply to
-// HTTP/1 connections only, which carry one download at a time.
-func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
+// startHTTP2Server starts serve over HTTPS with opts, on a listener that
+// records what it accepts, and returns a client that speaks HTTP/2 to it
+// and its URL.
+func startHTTP2Server(t *testing.T, opts serveOptions) (*server, *recordingListener, *http.Client, string) {
+	t.Helper()
 	certFile, keyFile, pool := selfSigned(t)
 	cert, err := loadCert(certFile, keyFile)
 	if err != nil {
@@ -48,11 +47,20 @@ func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln := &recordingListener{Listener: inner}
-	srv := startServer(t, ln, serveOptions{tlsCert: &cert})
+	opts.tlsCert = &cert
+	srv := startServer(t, ln, opts)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	base := "https://" + inner.Addr().String()
+	t.Cleanup(tr.CloseIdleConnections)
+	return srv, ln, &http.Client{Transport: tr, Timeout: 10 * time.Second}, "https://" + inner.Addr().String()
+}
+
+// Over HTTP/2 a download shares its connection with the client's other
+// requests: one cut short must not leave that connection to end with a
+// reset (SO_LINGER 0), which would discard whatever the server wrote
+// last for the other requests, nor shrink its send buffer. Both apply to
+// HTTP/1 connections only, which carry one download at a time.
+func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
+	srv, ln, client, base := startHTTP2Server(t, serveOptions{})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/download?size=33554432", nil)
@@ -115,21 +123,7 @@ func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
 // connection open: the client's download in progress and its next
 // request go on over the same connection, with no GOAWAY.
 func TestDownloadRefusedOverHTTP2KeepsTheConnection(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t)
-	cert, err := loadCert(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inner, err := mptcp.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := &recordingListener{Listener: inner}
-	startServer(t, ln, serveOptions{tlsCert: &cert, maxDownloads: 1})
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	base := "https://" + inner.Addr().String()
+	_, ln, client, base := startHTTP2Server(t, serveOptions{maxDownloads: 1})
 
 	first, err := client.Get(base + "/download?size=33554432")
 	if err != nil {
