@@ -179,6 +179,17 @@ func securityHeaders(h http.Handler) http.Handler {
 		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
 		// Requests have no body worth reading: bound what a client may send.
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+		if r.ContentLength != 0 && r.ProtoMajor == 1 {
+			// net/http reads what is left of an HTTP/1 body after the
+			// answer, up to 256 KiB and for as long as the read timeout,
+			// so that a client trickling one would hold a connection that
+			// looks busy: count it as a request still unfinished, which
+			// is shed for a newcomer, and close it after the answer.
+			w.Header().Set("Connection", "close")
+			if tc := servedFromContext(r.Context()); tc != nil {
+				tc.t.setClass(tc, classNew)
+			}
+		}
 		h.ServeHTTP(w, r)
 	})
 }

@@ -426,3 +426,36 @@ func TestServeBoundsOneAddress(t *testing.T) {
 	}
 	t.Logf("attacker's connections open: %d of %d; shed %d; other client's open: %d of %d", held, attackers, srv.conns.shed.Load(), count(mine), others)
 }
+
+// TestServeShedsUnfinishedBodies: 600 connections from 200 addresses
+// each send a request with a body and then only its first byte. net/http
+// reads what is left of a body after the answer, for as long as the read
+// timeout, so that these connections look busy; serve counts them as
+// unfinished requests, which a newcomer sheds, and a client at another
+// address is served.
+func TestServeShedsUnfinishedBodies(t *testing.T) {
+	const attackers = 600
+	raiseFileLimit(t, 2*attackers+200)
+	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, ln, serveOptions{})
+	addr := ln.Addr().String()
+	srcs := loopbackAddrs(200)
+	for i := range attackers {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: srcs[i%len(srcs)]}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nx")
+	}
+	failures, slowest := normalClient(addr, net.IPv4(127, 1, 0, 1), 3, time.Second)
+	for _, f := range failures {
+		t.Errorf("the other client: %s", f)
+	}
+	t.Logf("%d unfinished bodies: %d connections shed, %d refused; the other client's slowest answer %v",
+		attackers, srv.conns.shed.Load(), srv.conns.refused.Load(), slowest.Round(time.Millisecond))
+}
