@@ -132,3 +132,12 @@ func TestServeSndbufFlag(t *testing.T) {
 		t.Errorf("serve -sndbuf -1: status %d, stdout %q, stderr %q; want %d and the flag named", code, out, errs, exitUsage)
 	}
 }
+
+// TestServeMaxConnsPerAddrFlag checks that -max-conns-per-addr below 1 is
+// a usage error naming the flag, before anything is served.
+func TestServeMaxConnsPerAddrFlag(t *testing.T) {
+	code, out, errs := runCmd(t, "serve", "-addr", "127.0.0.1:0", "-max-conns-per-addr", "0")
+	if code != exitUsage || !strings.Contains(errs, "-max-conns-per-addr must be at least 1") || strings.Contains(out, "serving on") {
+		t.Errorf("serve -max-conns-per-addr 0: status %d, stdout %q, stderr %q; want %d and the flag named", code, out, errs, exitUsage)
+	}
+}
