@@ -161,3 +161,36 @@ func TestDownloadRefusedOverHTTP2KeepsTheConnection(t *testing.T) {
 		t.Errorf("%d connections accepted; want the one HTTP/2 connection to serve every request", n)
 	}
 }
+
+// Over HTTP/2, a download whose reader stops is dropped as over HTTP/1,
+// by resetting its stream alone: the connection serves the next request.
+func TestDownloadStalledOverHTTP2ResetsTheStreamAlone(t *testing.T) {
+	const stall = 2 * time.Second
+	srv, ln, client, base := startHTTP2Server(t, serveOptions{maxStall: stall})
+	resp, err := client.Get(base + "/download?size=67108864")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the download came over %s; the test needs HTTP/2", resp.Proto)
+	}
+	// Read nothing: the stream's flow-control window fills, then nothing
+	// moves.
+	waitFor(t, 5*stall, "the stalled download to be dropped", func() bool { return srv.active.Load() == 0 })
+	if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+		t.Error("the stalled download's body ended without an error; want its stream reset")
+	}
+	next, err := client.Get(base + "/?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, next.Body)
+	next.Body.Close()
+	ln.mu.Lock()
+	n := len(ln.conns)
+	ln.mu.Unlock()
+	if next.StatusCode != http.StatusOK || n != 1 {
+		t.Errorf("after the drop: %s over %d connections; want 200 over the one connection", next.Status, n)
+	}
+}
