@@ -54,6 +54,28 @@ func startHTTP2Server(t *testing.T, opts serveOptions) (*server, *recordingListe
 	return srv, ln, &http.Client{Transport: tr, Timeout: 10 * time.Second}, "https://" + inner.Addr().String()
 }
 
+// getOverHTTP2 gets url with client and fails t unless the answer came
+// over HTTP/2.
+func getOverHTTP2(t *testing.T, client *http.Client, url string) *http.Response {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ProtoMajor != 2 {
+		resp.Body.Close()
+		t.Fatalf("%s came over %s; the test needs HTTP/2", url, resp.Proto)
+	}
+	return resp
+}
+
+// accepted returns how many connections l accepted.
+func (l *recordingListener) accepted() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
 // Over HTTP/2 a download shares its connection with the client's other
 // requests: one cut short must not leave that connection to end with a
 // reset (SO_LINGER 0), which would discard whatever the server wrote
@@ -125,14 +147,8 @@ func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
 func TestDownloadRefusedOverHTTP2KeepsTheConnection(t *testing.T) {
 	_, ln, client, base := startHTTP2Server(t, serveOptions{maxDownloads: 1})
 
-	first, err := client.Get(base + "/download?size=33554432")
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := getOverHTTP2(t, client, base+"/download?size=33554432")
 	defer first.Body.Close()
-	if first.ProtoMajor != 2 {
-		t.Fatalf("the download came over %s; the test needs HTTP/2", first.Proto)
-	}
 	second, err := client.Get(base + "/download?size=10")
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +170,7 @@ func TestDownloadRefusedOverHTTP2KeepsTheConnection(t *testing.T) {
 	if n, err := io.Copy(io.Discard, first.Body); err != nil || n == 0 {
 		t.Errorf("the download in progress after the 503: %d bytes, %v; want it whole", n, err)
 	}
-	ln.mu.Lock()
-	n := len(ln.conns)
-	ln.mu.Unlock()
+	n := ln.accepted()
 	if n != 1 {
 		t.Errorf("%d connections accepted; want the one HTTP/2 connection to serve every request", n)
 	}
@@ -167,14 +181,8 @@ func TestDownloadRefusedOverHTTP2KeepsTheConnection(t *testing.T) {
 func TestDownloadStalledOverHTTP2ResetsTheStreamAlone(t *testing.T) {
 	const stall = 2 * time.Second
 	srv, ln, client, base := startHTTP2Server(t, serveOptions{maxStall: stall})
-	resp, err := client.Get(base + "/download?size=67108864")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getOverHTTP2(t, client, base+"/download?size=67108864")
 	defer resp.Body.Close()
-	if resp.ProtoMajor != 2 {
-		t.Fatalf("the download came over %s; the test needs HTTP/2", resp.Proto)
-	}
 	// Read nothing: the stream's flow-control window fills, then nothing
 	// moves.
 	waitFor(t, 5*stall, "the stalled download to be dropped", func() bool { return srv.active.Load() == 0 })
@@ -187,9 +195,7 @@ func TestDownloadStalledOverHTTP2ResetsTheStreamAlone(t *testing.T) {
 	}
 	io.Copy(io.Discard, next.Body)
 	next.Body.Close()
-	ln.mu.Lock()
-	n := len(ln.conns)
-	ln.mu.Unlock()
+	n := ln.accepted()
 	if next.StatusCode != http.StatusOK || n != 1 {
 		t.Errorf("after the drop: %s over %d connections; want 200 over the one connection", next.Status, n)
 	}
