@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/multipath-go/mptcp"
 )
@@ -20,7 +19,7 @@ type connClass int8
 
 const (
 	classIdle     connClass = iota // keep-alive between requests: the client reconnects at no loss
-	classNew                       // accepted, request not read yet (slow or unfinished headers)
+	classNew                       // request unfinished: headers not read yet, or a body to come
 	classDownload                  // an HTTP/1 download: shed the slowest, which lose least
 	classBusy                      // answering another request, or HTTP/2 with streams: never shed
 	numClasses
@@ -58,7 +57,6 @@ type servedConn struct {
 
 	// Guarded by t.mu.
 	class      connClass
-	since      time.Time // when the connection entered its class
 	prev, next *servedConn
 	listed     bool
 
@@ -144,7 +142,7 @@ func (t *connTracker) admit(c net.Conn) *servedConn {
 		}
 	}
 	if ok {
-		tc.class, tc.since, tc.listed = classNew, time.Now(), true
+		tc.class, tc.listed = classNew, true
 		t.lists[classNew].pushBack(tc)
 		t.n++
 		t.perAddr[tc.addr]++
@@ -216,7 +214,7 @@ func (t *connTracker) setClass(c *servedConn, class connClass) {
 	t.mu.Lock()
 	if c.listed && c.class != class {
 		t.lists[c.class].unlink(c)
-		c.class, c.since = class, time.Now()
+		c.class = class
 		t.lists[class].pushBack(c)
 	}
 	t.mu.Unlock()
