@@ -3,10 +3,10 @@ package mptcp
 import "net"
 
 // ConnOf returns the *MPTCPConn behind c, and whether it found one: c
-// itself, a *net.TCPConn wrapped with [NewConn], or either of them
-// under connections that return the one underneath from a NetConn
-// method, as *tls.Conn does. Anything else, nil included, gives nil and
-// false.
+// itself, a *net.TCPConn wrapped with [NewConn] (a new *MPTCPConn at
+// each call), or either of them under connections that return the one
+// underneath from a NetConn method, as *tls.Conn does. Anything else,
+// nil included, gives nil and false.
 //
 // Its main use is the connection of an http.Client's request, which only
 // the hooks of net/http/httptrace reveal:
@@ -29,6 +29,7 @@ import "net"
 // connection's state at its own moment. It needs no particular dialer:
 // a connection of net.Dialer, which is plain TCP unless
 // net.Dialer.SetMultipathTCP asked for MPTCP, reports what it is too.
+// Through a proxy, the connection is the one to the proxy.
 //
 // When to read: while the connection is open, which for a request is
 // from GotConn until its response body has been read to the end or
