@@ -73,13 +73,7 @@ func ExampleMPTCPConn_MultipathTCP() {
 		log.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
+	go serveDiscard(ln) // reads what the client sends until it closes
 
 	c, err := mptcp.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -102,13 +96,7 @@ func ExampleNewConn() {
 		log.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
+	go serveDiscard(ln) // reads what the client sends until it closes
 
 	var d net.Dialer
 	d.SetMultipathTCP(false)

@@ -68,13 +68,7 @@ func ExampleMPTCPConn_Subflows() {
 		log.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
+	go serveDiscard(ln) // reads what the client sends until it closes
 
 	c, err := mptcp.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -154,4 +148,14 @@ func startServer() string {
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ConnContext: mptcp.ConnContext, Handler: http.HandlerFunc(reportMPTCP)}
 	go srv.Serve(ln)
 	return ln.Addr().String()
+}
+
+// serveDiscard accepts one connection on ln and reads it until the client
+// closes it.
+func serveDiscard(ln net.Listener) {
+	c, err := ln.Accept()
+	if err == nil {
+		io.Copy(io.Discard, c)
+		c.Close()
+	}
 }
