@@ -2,6 +2,7 @@ package mptcp_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/mptcptest"
@@ -46,12 +49,14 @@ func TestConnOfHTTPClient(t *testing.T) {
 		major int
 		tls   bool
 		http0 bool // a raw HTTP/1.0 server instead of srv, closing after the body
+		xnet  bool // golang.org/x/net/http2's Transport, which dials TLS itself
 	}{
 		{name: "HTTP/1.1", start: (*httptest.Server).Start, proto: (*http.Protocols).SetHTTP1, major: 1},
 		{name: "HTTP/1.0 closing after the body", http0: true, major: 1},
 		{name: "TLS 1.3 HTTP/1.1", start: (*httptest.Server).StartTLS, proto: (*http.Protocols).SetHTTP1, major: 1, tls: true},
 		{name: "HTTP/2 over TLS", start: (*httptest.Server).StartTLS, proto: (*http.Protocols).SetHTTP2, major: 2, tls: true},
 		{name: "HTTP/2 without TLS", start: (*httptest.Server).Start, proto: (*http.Protocols).SetUnencryptedHTTP2, major: 2},
+		{name: "x/net/http2 Transport", start: (*httptest.Server).StartTLS, proto: (*http.Protocols).SetHTTP2, major: 2, tls: true, xnet: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := b.Server.Listen(mptcpListen)
@@ -77,8 +82,29 @@ func TestConnOfHTTPClient(t *testing.T) {
 				tr.Protocols = new(http.Protocols)
 				tc.proto(tr.Protocols, true)
 			}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			var rt interface {
+				http.RoundTripper
+				CloseIdleConnections()
+			} = tr
+			if tc.xnet {
+				rt = &http2.Transport{
+					TLSClientConfig: tr.TLSClientConfig,
+					DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
+						c, err := mptcpDial(ctx, network, addr)
+						if err != nil {
+							return nil, err
+						}
+						tc := tls.Client(c, cfg)
+						if err := tc.HandshakeContext(ctx); err != nil {
+							c.Close()
+							return nil, err
+						}
+						return tc, nil
+					},
+				}
+			}
+			defer rt.CloseIdleConnections()
+			client := &http.Client{Transport: rt, Timeout: 10 * time.Second}
 
 			first := tracedGet(t, client, url, tc.major, tc.tls)
 			if first.reused || !first.uses || first.err != nil {
@@ -89,6 +115,7 @@ func TestConnOfHTTPClient(t *testing.T) {
 			if n := len(first.subflows); n < 1 || n > 2 {
 				t.Errorf("first request: %d subflows, want 1 or 2", n)
 			}
+			t.Logf("first request: %d subflows at its first response byte", len(first.subflows))
 			if tc.http0 {
 				// The Transport closes its end once the body is read: too
 				// late to ask then.
