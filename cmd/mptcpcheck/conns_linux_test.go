@@ -189,7 +189,7 @@ func TestConnsBackup(t *testing.T) {
 	}
 }
 
-// The JSON document has the documented keys, the README documents them,
+// The JSON document has the documented keys, docs/mptcpcheck.md documents them,
 // and an empty namespace has "connections": [], not null.
 func TestConnsJSONKeys(t *testing.T) {
 	b := testbed.New(t, 2)
@@ -204,16 +204,16 @@ func TestConnsJSONKeys(t *testing.T) {
 	if err := json.Unmarshal([]byte(connsIn(t, b.Client, "-json")), &doc); err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	page, err := os.ReadFile(docPage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The README's paragraphs on conns, up to the next section.
-	_, section, _ := strings.Cut(string(readme), "`mptcpcheck conns` lists")
+	// The page's paragraphs on conns, up to the next section.
+	_, section, _ := strings.Cut(string(page), "`mptcpcheck conns` lists")
 	section, _, _ = strings.Cut(section, "\n## ")
 	documented := func(key string) {
 		if !strings.Contains(section, "`"+key+"`") {
-			t.Errorf("README's conns section does not document the key %q", key)
+			t.Errorf("%s: the conns section does not document the key %q", docPage, key)
 		}
 	}
 	documented("connections")
