@@ -1,5 +1,7 @@
 package mptcp_test
 
+//lint:file-ignore SA1019 golang.org/x/net/http2.Transport, deprecated, is one of the transports tested
+
 import (
 	"bufio"
 	"context"
@@ -87,6 +89,8 @@ func TestConnOfHTTPClient(t *testing.T) {
 				CloseIdleConnections()
 			} = tr
 			if tc.xnet {
+				// Deprecated for net/http's own, which from Go 1.27 it wraps,
+				// but still in programs that ConnOf must serve.
 				rt = &http2.Transport{
 					TLSClientConfig: tr.TLSClientConfig,
 					DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
