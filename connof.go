@@ -39,13 +39,16 @@ import "net"
 // matched by net.ErrClosed; with an empty body that may already be so
 // when Client.Do returns. So read in the hooks:
 //
-//   - GotConn: the state as the request starts. A new connection without
-//     TLS has carried no data yet, so its MPTCP handshake is not complete:
-//     it has one subflow, and a fallback caused by the first data
-//     exchange is still to come.
+//   - GotConn: the state as the request starts. A new HTTP/1 connection
+//     without TLS has carried no data yet, so its MPTCP handshake is not
+//     complete: it has one subflow, and a fallback caused by the first
+//     data exchange is still to come. Over TLS, and in HTTP/2, the
+//     handshake or the connection preface has carried some by then.
 //   - GotFirstResponseByte: the state once the request went out and its
 //     answer began to arrive over the connection, the MPTCP handshake
-//     complete. This is the moment the examples use.
+//     complete. The path manager adds subflows from that handshake's end
+//     on, so a new connection may not have them all yet: the reading is
+//     of that moment. This is the moment the examples use.
 //
 // The hooks run on the Transport's goroutines: each reading is one or a
 // few system calls, short enough to take there.

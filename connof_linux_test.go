@@ -119,7 +119,12 @@ func TestConnOfHTTPClient(t *testing.T) {
 			if n := len(first.subflows); n < 1 || n > 2 {
 				t.Errorf("first request: %d subflows, want 1 or 2", n)
 			}
-			t.Logf("first request: %d subflows at its first response byte", len(first.subflows))
+			t.Logf("first request: %d subflows at GotConn, %d at its first response byte", first.atGotConn, len(first.subflows))
+			// As ConnOf's documentation says: before the first data, no
+			// subflow has joined.
+			if first.atGotConnErr != nil || (tc.major == 1 && !tc.tls && first.atGotConn != 1) {
+				t.Errorf("first request: %d subflows at GotConn, %v; want 1 on a new connection that carried no data", first.atGotConn, first.atGotConnErr)
+			}
 			if tc.http0 {
 				// The Transport closes its end once the body is read: too
 				// late to ask then.
@@ -179,12 +184,15 @@ func TestConnOfHTTPClient(t *testing.T) {
 
 // traced is what one request's hooks read.
 type traced struct {
-	conn     *mptcp.MPTCPConn
-	reused   bool
-	uses     bool
-	subflows []mptcp.Subflow
-	err      error
-	body     string
+	conn   *mptcp.MPTCPConn
+	reused bool
+	uses   bool
+	// atGotConn is the number of subflows in GotConn.
+	atGotConn    int
+	atGotConnErr error
+	subflows     []mptcp.Subflow
+	err          error
+	body         string
 }
 
 // tracedGet makes a GET request that reads its connection's state at the
@@ -198,6 +206,10 @@ func tracedGet(t *testing.T, client *http.Client, url string, major int, useTLS 
 		GotConn: func(ci httptrace.GotConnInfo) {
 			r.conn, found = mptcp.ConnOf(ci.Conn)
 			r.reused = ci.Reused
+			if found {
+				subs, err := r.conn.Subflows()
+				r.atGotConn, r.atGotConnErr = len(subs), err
+			}
 		},
 		GotFirstResponseByte: func() {
 			if r.uses, r.err = r.conn.MultipathTCP(); r.uses && r.err == nil {
