@@ -22,7 +22,7 @@ var errNoConn error = invalidError("mptcp: no connection: the MPTCPConn holds no
 // the message names the remedy for both.
 var errNilConn error = invalidError("mptcp: no connection: nil *MPTCPConn " +
 	"(ConnFromContext finds one only if http.Server.ConnContext is mptcp.ConnContext; " +
-	"ConnOf finds the one behind any net.Conn)")
+	"ConnOf finds the one behind a net.Conn)")
 
 // errNoListener is the error of a Listener that holds no listener: its
 // zero value, a nil pointer, or one made from a nil *net.TCPListener.
