@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
 // examplesTimeout bounds one run of a package's examples.
@@ -26,12 +28,14 @@ var (
 // namespace with MPTCP on and once in one with net.mptcp.enabled=0, where
 // every MPTCP socket falls back to TCP. It fails t unless every example
 // passes in both, so that no example's output depends on whether the
-// machine has MPTCP. The namespaces are a test bed's client namespace,
-// loopback up.
+// machine has MPTCP. The namespaces have loopback up and no other link.
 func RunExamples(t *testing.T) {
 	for _, enabled := range []string{"1", "0"} {
 		t.Run("net.mptcp.enabled="+enabled, func(t *testing.T) {
-			ns := New(t, 1).Client
+			if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err != nil {
+				testenv.SkipOrFail(t, "turning MPTCP on and off needs a kernel with MPTCP: %v", err)
+			}
+			ns := NewNS(t)
 			ns.Sysctl("net.mptcp.enabled", enabled)
 			ctx, cancel := context.WithTimeout(context.Background(), examplesTimeout)
 			defer cancel()
