@@ -23,9 +23,15 @@ import (
 type Config struct {
 	// NetNS is the path of a network namespace file, such as
 	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
-	// New opens it once and the Collector keeps it open until Close, so
-	// every scrape reads the same namespace even if the name is removed
-	// or reused. Entering a namespace needs CAP_SYS_ADMIN.
+	// New opens it and checks that it is a network namespace this
+	// process may enter (entering one needs CAP_SYS_ADMIN); then each
+	// scrape opens it again and reads the namespace the path names at
+	// that moment. A name removed ("ip netns del", a container that
+	// ended) makes every part of the scrape fail, rather than report the
+	// last values of a namespace that nobody sees any more; a name made
+	// again reports the new namespace. To read one namespace for the
+	// Collector's whole life, whatever becomes of its name, pass a
+	// descriptor in NetNSFD instead.
 	//
 	// When NetNS is empty and NetNSFD is 0, each scrape reads the
 	// namespace of the OS thread that runs Collect. A prometheus.Registry
@@ -38,7 +44,8 @@ type Config struct {
 	// NetNSFD is an open file descriptor of a network namespace, used
 	// when NetNS is empty; 0 means none. New duplicates it, so the caller
 	// may close its own descriptor once New returns; the copy is closed by
-	// Close.
+	// Close. The copy keeps that namespace alive, and every scrape reads
+	// it, until Close. New checks it as it checks NetNS.
 	NetNSFD int
 
 	// Logger, when not nil, receives the error of each part of a scrape
@@ -66,9 +73,14 @@ type Collector struct {
 	// the namespace's descriptor, so that Close cannot close it under a
 	// scrape.
 	mu     sync.RWMutex
-	ns     *os.File // nil for the namespace of the thread that runs Collect
+	path   string   // Config.NetNS, opened at each scrape; "" for none
+	ns     *os.File // Config.NetNSFD's copy; nil for none
 	closed bool
 	logger *slog.Logger
+
+	// lastID identifies the namespace path named at the last scrape
+	// that opened it, so that a change is logged once.
+	lastID atomic.Pointer[nsID]
 
 	// hasBytes records that a connection of this kernel reported the
 	// 6.5 byte counters: they are then exported, as sums, even while no
@@ -76,18 +88,20 @@ type Collector struct {
 	// process).
 	hasBytes atomic.Bool
 
-	// descs caches the descriptors of the kernel counters, by kernel
-	// name: their names are the kernel's, known only at scrape time.
-	descs sync.Map // string -> *prometheus.Desc
+	// descs caches how each kernel counter is sent, by kernel name:
+	// the names come from the running kernel, known only at scrape time.
+	descs sync.Map // string -> *counterMetric
 }
 
 // New returns a Collector of the namespace cfg names, or of the thread
 // that runs Collect when cfg is nil or names none (see Config.NetNS).
-// It opens (or duplicates) the namespace once and checks that it is a
-// network namespace: a path that does not exist gives an error matching
-// os.ErrNotExist, a negative NetNSFD or a file that is no network
-// namespace one matching os.ErrInvalid. Off Linux, where there are no
-// namespaces, naming one is an error matching errors.ErrUnsupported.
+// It opens (or duplicates) the namespace and checks that it is a
+// network namespace that this process may enter: a path that does not
+// exist gives an error matching os.ErrNotExist, a negative NetNSFD or a
+// file that is no network namespace one matching os.ErrInvalid, a
+// process without the privilege to enter it (CAP_SYS_ADMIN) one
+// matching os.ErrPermission. Off Linux, where there are no namespaces,
+// naming one is an error matching errors.ErrUnsupported.
 func New(cfg *Config) (*Collector, error) {
 	if cfg == nil {
 		cfg = &Config{}
@@ -96,14 +110,26 @@ func New(cfg *Config) (*Collector, error) {
 	switch {
 	case cfg.NetNS != "":
 		f, err := openNS(cfg.NetNS)
+		if err == nil {
+			err = checkEnter(f)
+			if id, ok := idOf(f); ok {
+				c.lastID.Store(&id)
+			}
+			f.Close()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("collector: namespace %s: %w", cfg.NetNS, err)
 		}
-		c.ns = f
+		c.path = cfg.NetNS
 	case cfg.NetNSFD < 0:
 		return nil, fmt.Errorf("collector: negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)
 	case cfg.NetNSFD > 0:
-		f, err := dupNS(cfg.NetNSFD)
+		f, err := dupNS(cfg.NetNSFD, fmt.Sprintf("netns fd %d", cfg.NetNSFD))
+		if err == nil {
+			if err = checkEnter(f); err != nil {
+				f.Close()
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("collector: namespace descriptor %d: %w", cfg.NetNSFD, err)
 		}
@@ -148,7 +174,8 @@ var parts = [...]string{partCounters, partConnections, partPM, partSysctl}
 // Collect reads the namespace and sends its metrics. A part that fails
 // sends none of its own metrics and reports 0 in
 // mptcp_scrape_collector_success; the other parts are unaffected. A nil
-// or closed Collector reports every part failed.
+// or closed Collector, or one whose Config.NetNS no longer names a
+// network namespace, reports every part failed.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c == nil {
 		for _, p := range parts {
@@ -158,32 +185,57 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	ns, nsErr := c.scrapeNS()
+	if ns != nil && ns != c.ns {
+		defer ns.Close()
+	}
 	fd := 0 // the packages' "no namespace": the thread's own
-	if c.ns != nil && !c.closed {
-		fd = int(c.ns.Fd())
+	if ns != nil {
+		fd = int(ns.Fd())
 	}
 	for _, p := range parts {
 		start := time.Now()
 		var err error
-		if c.closed {
-			err = os.ErrClosed
-		} else {
-			switch p {
-			case partCounters:
-				err = c.collectCounters(ch, fd)
-			case partConnections:
-				err = c.collectConnections(ch, fd)
-			case partPM:
-				err = c.collectPM(ch, fd)
-			case partSysctl:
-				err = c.collectSysctl(ch)
-			}
+		switch {
+		case nsErr != nil:
+			err = nsErr
+		case p == partCounters:
+			err = c.collectCounters(ch, fd)
+		case p == partConnections:
+			err = c.collectConnections(ch, fd)
+		case p == partPM:
+			err = c.collectPM(ch, fd)
+		case p == partSysctl:
+			err = c.collectSysctl(ch, ns)
 		}
 		if err != nil && c.logger != nil {
 			c.logger.Warn("mptcp collector: scrape failed", "collector", p, "err", err)
 		}
 		sendScrape(ch, p, time.Since(start), err)
 	}
+}
+
+// scrapeNS returns the namespace a scrape reads: Config.NetNS opened
+// anew, NetNSFD's copy, or nil for the thread's own. Opening the path at
+// each scrape is what makes a removed or remade name show: a descriptor
+// held from New would keep the old namespace alive and go on reading it.
+func (c *Collector) scrapeNS() (*os.File, error) {
+	switch {
+	case c.closed:
+		return nil, os.ErrClosed
+	case c.path == "":
+		return c.ns, nil
+	}
+	f, err := openNS(c.path)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", c.path, err)
+	}
+	if id, ok := idOf(f); ok {
+		if last := c.lastID.Swap(&id); last != nil && *last != id && c.logger != nil {
+			c.logger.Info("mptcp collector: the namespace path names another namespace now", "netns", c.path)
+		}
+	}
+	return f, nil
 }
 
 func sendScrape(ch chan<- prometheus.Metric, part string, d time.Duration, err error) {
@@ -207,12 +259,18 @@ var (
 		"MPTCP connections (not listeners) in the namespace that fell back to plain TCP.", nil, nil)
 	descSubflows = prometheus.NewDesc("mptcp_connection_subflows",
 		"Subflows, the first included, of each established MPTCP connection that did not fall back to TCP.", nil, nil)
-	descSent = prometheus.NewDesc("mptcp_connections_sent_bytes",
-		"Bytes sent at the MPTCP level, on all subflows and retransmissions included, summed over the connections open now (Linux 6.5+).", nil, nil)
-	descReceived = prometheus.NewDesc("mptcp_connections_received_bytes",
-		"Bytes received in order at the MPTCP level, summed over the connections open now (Linux 6.5+).", nil, nil)
-	descRetrans = prometheus.NewDesc("mptcp_connections_retransmitted_bytes",
-		"Bytes retransmitted at the MPTCP level, summed over the connections open now (Linux 6.5+).", nil, nil)
+	// The byte sums are named for the connections open now and their
+	// help says they fall, so that nobody takes rate() of them: rate()
+	// reads each fall as a counter reset and adds the whole sum again.
+	descSent = prometheus.NewDesc("mptcp_open_connections_sent_bytes",
+		"Bytes sent at the MPTCP level, on all subflows and retransmissions included, summed over the connections open at the scrape (Linux 6.5+). "+
+			"A gauge that falls when a connection closes: not for rate() or increase().", nil, nil)
+	descReceived = prometheus.NewDesc("mptcp_open_connections_received_bytes",
+		"Bytes received in order at the MPTCP level, summed over the connections open at the scrape (Linux 6.5+). "+
+			"A gauge that falls when a connection closes: not for rate() or increase().", nil, nil)
+	descRetrans = prometheus.NewDesc("mptcp_open_connections_retransmitted_bytes",
+		"Bytes retransmitted at the MPTCP level, summed over the connections open at the scrape (Linux 6.5+). "+
+			"A gauge that falls when a connection closes: not for rate() or increase().", nil, nil)
 	descEndpoints = prometheus.NewDesc("mptcp_endpoints",
 		"Endpoints of the in-kernel path manager (ip mptcp endpoint).", nil, nil)
 	descEndpointsFlag = prometheus.NewDesc("mptcp_endpoints_flag",
@@ -225,40 +283,37 @@ var (
 		"Whether new sockets of the namespace may use MPTCP (sysctl net.mptcp.enabled): 1 or 0; 0 on a kernel without MPTCP.", nil, nil)
 )
 
-// counterDesc returns the descriptor of the kernel counter name, or nil
-// for a name that cannot be part of a metric name.
-func (c *Collector) counterDesc(name string, gauge bool) *prometheus.Desc {
-	if d, ok := c.descs.Load(name); ok {
-		return d.(*prometheus.Desc)
-	}
-	if !validName(name) {
-		return nil
-	}
-	help := "MPTcpExt counter " + name + ", not documented by this collector."
-	if d, ok := counters.Describe(name); ok {
-		help = d.Help
-	}
-	metric := "mptcp_ext_" + name
-	if !gauge {
-		metric += "_total"
-	}
-	d, _ := c.descs.LoadOrStore(name, prometheus.NewDesc(metric, help, nil, nil))
-	return d.(*prometheus.Desc)
+// counterMetric is how a kernel counter is sent.
+type counterMetric struct {
+	desc  *prometheus.Desc
+	name  string // the metric's, from MetricName
+	gauge bool
 }
 
-// validName reports whether name may follow "mptcp_ext_" in a metric
-// name of the classic character set, which every Prometheus accepts.
-func validName(name string) bool {
-	if name == "" {
-		return false
+// counterMetric returns how the kernel counter name is sent, or nil for
+// a name that cannot be part of a metric name.
+func (c *Collector) counterMetric(name string) *counterMetric {
+	if m, ok := c.descs.Load(name); ok {
+		return m.(*counterMetric)
 	}
-	for i := 0; i < len(name); i++ {
-		b := name[i]
-		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_') {
-			return false
-		}
+	metric, ok := MetricName(name)
+	if !ok {
+		return nil
 	}
-	return true
+	// The kernel's name, as nstat prints it, leads the help: the metric's
+	// name is the kernel's in snake_case, which the kernel's documentation
+	// and nstat do not show.
+	help := "MPTcpExt" + name + ": a kernel counter not documented by this collector."
+	d, known := counters.Describe(name)
+	if known {
+		help = "MPTcpExt" + name + ": " + d.Help
+	}
+	m, _ := c.descs.LoadOrStore(name, &counterMetric{
+		desc:  prometheus.NewDesc(metric, help, nil, nil),
+		name:  metric,
+		gauge: d.Kind == counters.KindGauge,
+	})
+	return m.(*counterMetric)
 }
 
 func (c *Collector) collectCounters(ch chan<- prometheus.Metric, fd int) error {
@@ -266,27 +321,30 @@ func (c *Collector) collectCounters(ch chan<- prometheus.Metric, fd int) error {
 	if err != nil {
 		return err
 	}
-	// The kernel names each counter once; a repeated name would make the
-	// registry refuse the whole scrape, so only its first value is sent.
+	sendCounters(ch, cs, c.counterMetric)
+	return nil
+}
+
+// sendCounters sends the counters cs as metric gives them, leaving out
+// those it gives none. Two counters whose metrics would have the same
+// name are never both sent: the registry would refuse the whole scrape.
+// The kernel names each counter once, and no two names of the kernels
+// known collide in snake_case (TestMetricNamesUnique), but a kernel to
+// come might: the first, in the kernel's order, is sent.
+func sendCounters(ch chan<- prometheus.Metric, cs counters.Counters, metric func(name string) *counterMetric) {
 	seen := make(map[string]bool, len(cs))
 	for _, k := range cs {
-		if seen[k.Name] {
+		m := metric(k.Name)
+		if m == nil || seen[m.name] {
 			continue
 		}
-		seen[k.Name] = true
-		d, _ := counters.Describe(k.Name)
-		gauge := d.Kind == counters.KindGauge
-		desc := c.counterDesc(k.Name, gauge)
-		if desc == nil {
-			continue
-		}
+		seen[m.name] = true
 		t := prometheus.CounterValue
-		if gauge {
+		if m.gauge {
 			t = prometheus.GaugeValue
 		}
-		ch <- prometheus.MustNewConstMetric(desc, t, float64(k.Value))
+		ch <- prometheus.MustNewConstMetric(m.desc, t, float64(k.Value))
 	}
-	return nil
 }
 
 // stateNames are the label values of mptcp_connections, by the kernel's
@@ -422,8 +480,8 @@ func (c *Collector) collectPM(ch chan<- prometheus.Metric, fd int) error {
 	return nil
 }
 
-func (c *Collector) collectSysctl(ch chan<- prometheus.Metric) error {
-	text, err := readEnabled(c.ns)
+func (c *Collector) collectSysctl(ch chan<- prometheus.Metric, ns *os.File) error {
+	text, err := readEnabled(ns)
 	if errors.Is(err, os.ErrNotExist) {
 		// No net.mptcp: a kernel without MPTCP, where no socket can use it.
 		text, err = "0", nil

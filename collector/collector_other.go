@@ -10,6 +10,12 @@ import (
 
 func openNS(string) (*os.File, error) { return nil, platform.ErrNotLinux }
 
-func dupNS(int) (*os.File, error) { return nil, platform.ErrNotLinux }
+func dupNS(int, string) (*os.File, error) { return nil, platform.ErrNotLinux }
+
+func checkEnter(*os.File) error { return platform.ErrNotLinux }
+
+type nsID struct{}
+
+func idOf(*os.File) (nsID, bool) { return nsID{}, false }
 
 func readEnabled(*os.File) (string, error) { return "", platform.ErrNotLinux }

@@ -37,11 +37,16 @@ const name = "mptcp_exporter"
 // it is one that list was not seen to use, and may have to move.
 const defaultAddress = ":9867"
 
+// maxInFlight is how many scrapes may run at once; more get 503 Service
+// Unavailable at once. Each reads the kernel on its own: a bound keeps a
+// flood of scrapes from holding as many sockets and threads.
+const maxInFlight = 10
+
 // Exit statuses.
 const (
 	exitOK    = 0
 	exitFail  = 1 // the server could not start or failed
-	exitUsage = 2 // bad flags, or a --netns that is not a network namespace
+	exitUsage = 2 // bad flags, or a --netns that is not a network namespace or that needs a privilege the exporter lacks
 )
 
 func main() {
@@ -102,13 +107,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o.log.Writer = stderr
 	logger := promslog.New(&o.log)
 
-	// The collector opens and checks the namespace now, so that a
-	// mistyped --netns stops the exporter before it serves instead of
-	// failing every scrape.
+	// The collector opens and checks the namespace now, and enters it
+	// once, so that a mistyped --netns, or one this process has not the
+	// privilege to enter, stops the exporter before it serves instead of
+	// failing every scrape. Later scrapes open the name anew: see
+	// collector.Config.NetNS.
 	mc, err := collector.New(&collector.Config{NetNS: netnsPath(o.netns), Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: error: --netns: %v\n", name, err)
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrInvalid) || errors.Is(err, errors.ErrUnsupported) {
+		switch {
+		case errors.Is(err, os.ErrPermission):
+			// The capability setns asks for, whichever step failed: a
+			// file the exporter may not open is also one it could not
+			// enter without the capability.
+			fmt.Fprintf(stderr, "%s: --netns needs CAP_SYS_ADMIN, and the right to open %s: run it as root, "+
+				"or with that capability (systemd's AmbientCapabilities=CAP_SYS_ADMIN, or setcap cap_sys_admin+ep on the binary)\n",
+				name, netnsPath(o.netns))
+			return exitUsage
+		case errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrInvalid) || errors.Is(err, errors.ErrUnsupported):
 			return exitUsage
 		}
 		return exitFail
@@ -168,7 +184,7 @@ func newHandler(o *options, mc prometheus.Collector, logger *slog.Logger) (http.
 		// already says which part failed.
 		ErrorHandling:       promhttp.ContinueOnError,
 		Registry:            reg,
-		MaxRequestsInFlight: 10,
+		MaxRequestsInFlight: maxInFlight,
 		Timeout:             30 * time.Second,
 	}))
 	mux := http.NewServeMux()

@@ -189,7 +189,7 @@ func TestConnsBackup(t *testing.T) {
 	}
 }
 
-// The JSON document has the documented keys, the README documents them,
+// The JSON document has the documented keys, docs/mptcpcheck.md documents them,
 // and an empty namespace has "connections": [], not null.
 func TestConnsJSONKeys(t *testing.T) {
 	b := testbed.New(t, 2)
@@ -204,16 +204,16 @@ func TestConnsJSONKeys(t *testing.T) {
 	if err := json.Unmarshal([]byte(connsIn(t, b.Client, "-json")), &doc); err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	page, err := os.ReadFile(docPage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The README's paragraphs on conns, up to the next section.
-	_, section, _ := strings.Cut(string(readme), "`mptcpcheck conns` lists")
+	// The page's paragraphs on conns, up to the next section.
+	_, section, _ := strings.Cut(string(page), "`mptcpcheck conns` lists")
 	section, _, _ = strings.Cut(section, "\n## ")
 	documented := func(key string) {
 		if !strings.Contains(section, "`"+key+"`") {
-			t.Errorf("README's conns section does not document the key %q", key)
+			t.Errorf("%s: the conns section does not document the key %q", docPage, key)
 		}
 	}
 	documented("connections")
@@ -513,5 +513,43 @@ func TestConnsWatchRates(t *testing.T) {
 	}
 	if moving == 0 {
 		t.Errorf("no subflow sends in the second sample nor the third:\n%s", out)
+	}
+}
+
+// A dual-stack listener's connection from an IPv4 client is an IPv6
+// socket with IPv4-mapped addresses. conns shows it as IPv4, so -4 lists
+// it, with its subflow, and -6 does not; the listener, shown as [::],
+// the other way round.
+func TestConnsFamilyAsShown(t *testing.T) {
+	b := testbed.New(t, 1)
+	l := mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified())
+	server := netip.AddrPortFrom(b.Links[0].Server, uint16(l.Addr().(*net.TCPAddr).Port))
+	c, _ := mptcptest.ConnectTo(t, b, nil, l, "tcp4", server.String())
+	client := c.LocalAddr().String()
+
+	list := func(args ...string) []string {
+		t.Helper()
+		var got []string
+		for _, conn := range connsJSON(t, b.Server, args...).Connections {
+			got = append(got, fmt.Sprintf("%s %s -> %s, %d subflow(s)", conn.State, conn.Local, conn.Remote, len(conn.Subflows)))
+		}
+		return got
+	}
+	conn := fmt.Sprintf("ESTABLISHED %s -> %s, 1 subflow(s)", server, client)
+	listener := fmt.Sprintf("LISTEN [::]:%d -> [::]:0, 0 subflow(s)", server.Port())
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-state", "established"}, []string{conn}},
+		{[]string{"-state", "established", "-4"}, []string{conn}},
+		{[]string{"-state", "established", "-6"}, nil},
+		{[]string{"-state", "listening", "-6"}, []string{listener}},
+		{[]string{"-state", "listening", "-4"}, nil},
+		{[]string{"-4", "-local", "10.0.0.0/8"}, []string{conn}},
+	} {
+		if got := list(tc.args...); !slices.Equal(got, tc.want) {
+			t.Errorf("conns %q lists %q, want %q", tc.args, got, tc.want)
+		}
 	}
 }

@@ -4,7 +4,10 @@ package main
 
 import (
 	"runtime"
+	"syscall"
 
+	mib "github.com/multipath-go/mptcp/counters"
+	"github.com/multipath-go/mptcp/internal/explain"
 	"github.com/multipath-go/mptcp/internal/platform"
 )
 
@@ -12,3 +15,9 @@ import (
 func checkHost() hostReport {
 	return hostReport{OS: runtime.GOOS, Problems: []string{platform.ErrNotLinux.Error()}}
 }
+
+// readBlackhole returns nil: only Linux has the blackhole detection.
+func readBlackhole(mib.Counters) *explain.Blackhole { return nil }
+
+// isMPTCPSocket returns false: only Linux has MPTCP sockets.
+func isMPTCPSocket(syscall.Conn) bool { return false }

@@ -12,6 +12,7 @@
 //	mptcpcheck monitor [-json]    print the path manager's events
 //	mptcpcheck conns [-json] [-watch INTERVAL] [filters]
 //	                              list the namespace's MPTCP connections and their subflows
+//	mptcpcheck version            print the version, VCS revision and Go version (also -version)
 //
 // Run "mptcpcheck -h" or "mptcpcheck MODE -h" for every flag. It uses
 // the module's public API, packages mptcp, pm, diag and counters, and
@@ -90,6 +91,8 @@ Usage:
                                   addresses, token, fallback, bytes; RTT, cwnd and bytes per
                                   subflow; filters by state, address, port and family;
                                   -watch INTERVAL redraws with each subflow's rates
+  mptcpcheck version              print this binary's version, VCS revision, build time and
+                                  Go version (also -version)
 
 Run "mptcpcheck MODE -h" for the flags of a mode.
 `
@@ -127,6 +130,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return connsCmd(ctx, args[1:], stdout, stderr)
 	case "why":
 		return whyCmd(ctx, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		return versionCmd(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
