@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -44,13 +46,23 @@ func bootArgs(vmlinuz, initrd, appendLine string) []string {
 }
 
 // kernelCmdline is what the kernel and the init are told.
-func kernelCmdline(expect string, testTimeout time.Duration, run, skip string) string {
+// skips are -test.skip patterns by package: the key "" holds those of
+// every package (kmatrix.skip), another those of the package it names
+// (kmatrix.skip.NAME).
+func kernelCmdline(expect string, testTimeout time.Duration, run string, skips map[string]string) string {
 	s := fmt.Sprintf("console=ttyS0 rdinit=/init panic=-1 quiet kmatrix.expect=%s kmatrix.timeout=%s", expect, testTimeout)
 	if run != "" {
 		s += " kmatrix.run=" + run
 	}
-	if skip != "" {
-		s += " kmatrix.skip=" + skip
+	for _, pkg := range slices.Sorted(maps.Keys(skips)) {
+		if skips[pkg] == "" {
+			continue
+		}
+		if pkg == "" {
+			s += " kmatrix.skip=" + skips[pkg]
+		} else {
+			s += " kmatrix.skip." + pkg + "=" + skips[pkg]
+		}
 	}
 	return s
 }

@@ -256,7 +256,9 @@ func runRow(ctx context.Context, cfg config, qemu, initrd, work string, r *row) 
 		}
 		initrd = kinitrd
 	}
-	args := bootArgs(r.Kernel.Vmlinuz, initrd, kernelCmdline(r.Expect, testTimeout, cfg.Run, joinSkips(r.Kernel.Spec.skipPattern(), cfg.Skip)))
+	skips := r.Kernel.Spec.skipPatterns()
+	skips[""] = joinSkips(skips[""], cfg.Skip)
+	args := bootArgs(r.Kernel.Vmlinuz, initrd, kernelCmdline(r.Expect, testTimeout, cfg.Run, skips))
 	cfg.Logf("%s: booting %s", r.Name, r.Kernel.Release)
 	t0 := time.Now()
 	out, err := boot(ctx, qemu, args, cfg.Timeout, logFile)
@@ -482,8 +484,12 @@ func printTable(w io.Writer, m *matrix) {
 			continue
 		}
 		if k := r.Kernel; k != nil {
-			for _, g := range k.Spec.Skips {
-				fmt.Fprintf(w, "\n%s: not run: %s:\n    %s\n", r.Name, g.Why, strings.Join(g.Tests, " "))
+			for _, g := range k.Spec.skips() {
+				pkg := "every package"
+				if g.Package != "" {
+					pkg = "package " + g.Package
+				}
+				fmt.Fprintf(w, "\n%s: not run (%s): %s:\n    %s\n", r.Name, pkg, g.Why, strings.Join(g.Tests, " "))
 			}
 		}
 		if r.Result != nil && r.Result.count("SKIP") > 0 {

@@ -15,6 +15,7 @@
 //	kmatrix.timeout=600s     all the test binaries' time, shared; each is killed 30 s after its -test.timeout
 //	kmatrix.run=REGEXP       the test binaries' -test.run (default: every test)
 //	kmatrix.skip=REGEXP      the test binaries' -test.skip
+//	kmatrix.skip.NAME=REGEXP more of it for the tests of package NAME
 //
 // Before the tests it loads the kernel modules of socket diagnostics the
 // harness put in /kmatrix/modules (Debian builds them as modules), one
@@ -114,8 +115,15 @@ func runTests(bin, dir string, timeout time.Duration, params map[string]string) 
 	if r := params["kmatrix.run"]; r != "" {
 		args = append(args, "-test.run="+r)
 	}
-	if s := params["kmatrix.skip"]; s != "" {
-		args = append(args, "-test.skip="+s)
+	skip := params["kmatrix.skip"]
+	if s := params["kmatrix.skip."+filepath.Base(dir)]; s != "" {
+		if skip != "" {
+			skip += "|"
+		}
+		skip += s
+	}
+	if skip != "" {
+		args = append(args, "-test.skip="+skip)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Second)
 	defer cancel()
