@@ -58,8 +58,14 @@ func dupNS(fd int, name string) (*os.File, error) {
 // capabilities alone can tell.
 func checkEnter(ns *os.File) error {
 	err := netns.Do(ns, func() error { return nil })
-	if errors.Is(err, os.ErrPermission) {
+	switch {
+	case errors.Is(err, os.ErrPermission):
 		return fmt.Errorf("%w (entering a network namespace needs CAP_SYS_ADMIN)", err)
+	case errors.Is(err, unix.EINVAL):
+		// Where the kernel does not answer NS_GET_NSTYPE (before 4.11,
+		// and to 32-bit programs on 6.1), dupNS lets any namespace
+		// through: setns refuses one of another kind with EINVAL.
+		return fmt.Errorf("%w (not a network namespace: %w)", err, os.ErrInvalid)
 	}
 	return err
 }

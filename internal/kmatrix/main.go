@@ -70,6 +70,7 @@ type config struct {
 	HostExpect string        // MPTCP_KMATRIX_EXPECT for the host row
 	Keep       string        // keep logs and images here; empty: a temporary directory, removed
 	ModuleDir  string        // the module root: the package under test
+	GOARCH     string        // the test binaries' GOARCH: amd64 (empty) or 386
 	Logf       func(format string, args ...any)
 }
 
@@ -136,7 +137,7 @@ func runMatrix(ctx context.Context, cfg config) (*matrix, error) {
 
 	t0 := time.Now()
 	initrd := filepath.Join(work, "initrd.gz")
-	tests, err := buildImage(ctx, cfg.ModuleDir, work, initrd)
+	tests, err := buildImage(ctx, cfg.ModuleDir, cfg.GOARCH, work, initrd)
 	if err != nil {
 		return nil, err
 	}
@@ -202,16 +203,24 @@ func packageName(dir string) string {
 	return filepath.Base(dir)
 }
 
-// buildImage builds the static test binaries and the init and packs
-// them; it returns the test binaries, for the host row.
-func buildImage(ctx context.Context, moduleDir, work, initrd string) ([]packageTest, error) {
+// buildImage builds the static test binaries, for goarch (amd64 when
+// empty), and the init, always amd64, and packs them; it returns the test
+// binaries, for the host row. A 386 test binary runs on the machines'
+// 64-bit kernels through their IA32 emulation, which Debian's kernels
+// have: that is how CI tests the 32-bit layouts on a host that cannot run
+// 32-bit programs itself.
+func buildImage(ctx context.Context, moduleDir, goarch, work, initrd string) ([]packageTest, error) {
+	if goarch == "" {
+		goarch = "amd64"
+	}
 	initBin := filepath.Join(work, "init")
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	base := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	type build struct {
 		what string
 		args []string
+		env  []string
 	}
-	builds := []build{{"init", []string{"build", "-o", initBin, "./internal/kmatrix/vminit"}}}
+	builds := []build{{"init", []string{"build", "-o", initBin, "./internal/kmatrix/vminit"}, append(base, "GOARCH=amd64")}}
 	var tests []packageTest
 	for _, dir := range kernelPackages {
 		pt := packageTest{Name: packageName(dir), Binary: filepath.Join(work, packageName(dir)+".test")}
@@ -219,13 +228,13 @@ func buildImage(ctx context.Context, moduleDir, work, initrd string) ([]packageT
 			pt.Testdata = filepath.Join(moduleDir, dir, "testdata")
 		}
 		tests = append(tests, pt)
-		builds = append(builds, build{"test binary of " + dir, []string{"test", "-c", "-o", pt.Binary, dir}})
+		builds = append(builds, build{"test binary of " + dir, []string{"test", "-c", "-o", pt.Binary, dir}, append(base, "GOARCH="+goarch)})
 	}
 	for _, b := range builds {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		cmd := exec.CommandContext(ctx, "go", b.args...)
 		cmd.Dir = moduleDir
-		cmd.Env = env
+		cmd.Env = b.env
 		cmd.WaitDelay = 5 * time.Second
 		out, err := cmd.CombinedOutput()
 		cancel()
@@ -643,7 +652,12 @@ func main() {
 	skip := flag.String("skip", "", "do not run the tests matching this regexp (no spaces) inside the machines")
 	host := flag.Bool("host", false, "add a row for this machine's own kernel (runs the tests here, as root)")
 	keep := flag.String("keep", "", "keep the initramfs, test binary and console logs in this directory")
+	goarch := flag.String("goarch", "amd64", "GOARCH of the test binaries: amd64, or 386 (run by the kernels' IA32 emulation; not on the 5.10 built with MPTCP, which has none)")
 	flag.Parse()
+	if *goarch != "amd64" && *goarch != "386" {
+		fmt.Fprintf(os.Stderr, "kmatrix: -goarch %s: want amd64 or 386\n", *goarch)
+		os.Exit(2)
+	}
 
 	specs, err := selectKernels(*kernels)
 	if err != nil {
@@ -660,6 +674,7 @@ func main() {
 	cfg := config{
 		Kernels: specs, CacheDir: *cacheDir, Refresh: *refresh, Parallel: *parallel,
 		Timeout: *timeout, Run: *run, Skip: *skip, Host: *host, HostExpect: hostExpect(), Keep: *keep, ModuleDir: mod,
+		GOARCH: *goarch,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "kmatrix: "+format+"\n", args...)
 		},
