@@ -23,9 +23,15 @@ import (
 type Config struct {
 	// NetNS is the path of a network namespace file, such as
 	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
-	// New opens it once and the Collector keeps it open until Close, so
-	// every scrape reads the same namespace even if the name is removed
-	// or reused. Entering a namespace needs CAP_SYS_ADMIN.
+	// New opens it and checks that it is a network namespace this
+	// process may enter (entering one needs CAP_SYS_ADMIN); then each
+	// scrape opens it again and reads the namespace the path names at
+	// that moment. A name removed ("ip netns del", a container that
+	// ended) makes every part of the scrape fail, rather than report the
+	// last values of a namespace that nobody sees any more; a name made
+	// again reports the new namespace. To read one namespace for the
+	// Collector's whole life, whatever becomes of its name, pass a
+	// descriptor in NetNSFD instead.
 	//
 	// When NetNS is empty and NetNSFD is 0, each scrape reads the
 	// namespace of the OS thread that runs Collect. A prometheus.Registry
@@ -38,7 +44,8 @@ type Config struct {
 	// NetNSFD is an open file descriptor of a network namespace, used
 	// when NetNS is empty; 0 means none. New duplicates it, so the caller
 	// may close its own descriptor once New returns; the copy is closed by
-	// Close.
+	// Close. The copy keeps that namespace alive, and every scrape reads
+	// it, until Close. New checks it as it checks NetNS.
 	NetNSFD int
 
 	// Logger, when not nil, receives the error of each part of a scrape
@@ -66,9 +73,14 @@ type Collector struct {
 	// the namespace's descriptor, so that Close cannot close it under a
 	// scrape.
 	mu     sync.RWMutex
-	ns     *os.File // nil for the namespace of the thread that runs Collect
+	path   string   // Config.NetNS, opened at each scrape; "" for none
+	ns     *os.File // Config.NetNSFD's copy; nil for none
 	closed bool
 	logger *slog.Logger
+
+	// lastID identifies the namespace path named at the last scrape
+	// that opened it, so that a change is logged once.
+	lastID atomic.Pointer[nsID]
 
 	// hasBytes records that a connection of this kernel reported the
 	// 6.5 byte counters: they are then exported, as sums, even while no
@@ -83,11 +95,13 @@ type Collector struct {
 
 // New returns a Collector of the namespace cfg names, or of the thread
 // that runs Collect when cfg is nil or names none (see Config.NetNS).
-// It opens (or duplicates) the namespace once and checks that it is a
-// network namespace: a path that does not exist gives an error matching
-// os.ErrNotExist, a negative NetNSFD or a file that is no network
-// namespace one matching os.ErrInvalid. Off Linux, where there are no
-// namespaces, naming one is an error matching errors.ErrUnsupported.
+// It opens (or duplicates) the namespace and checks that it is a
+// network namespace that this process may enter: a path that does not
+// exist gives an error matching os.ErrNotExist, a negative NetNSFD or a
+// file that is no network namespace one matching os.ErrInvalid, a
+// process without the privilege to enter it (CAP_SYS_ADMIN) one
+// matching os.ErrPermission. Off Linux, where there are no namespaces,
+// naming one is an error matching errors.ErrUnsupported.
 func New(cfg *Config) (*Collector, error) {
 	if cfg == nil {
 		cfg = &Config{}
@@ -96,14 +110,26 @@ func New(cfg *Config) (*Collector, error) {
 	switch {
 	case cfg.NetNS != "":
 		f, err := openNS(cfg.NetNS)
+		if err == nil {
+			err = checkEnter(f)
+			if id, ok := idOf(f); ok {
+				c.lastID.Store(&id)
+			}
+			f.Close()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("collector: namespace %s: %w", cfg.NetNS, err)
 		}
-		c.ns = f
+		c.path = cfg.NetNS
 	case cfg.NetNSFD < 0:
 		return nil, fmt.Errorf("collector: negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)
 	case cfg.NetNSFD > 0:
-		f, err := dupNS(cfg.NetNSFD)
+		f, err := dupNS(cfg.NetNSFD, fmt.Sprintf("netns fd %d", cfg.NetNSFD))
+		if err == nil {
+			if err = checkEnter(f); err != nil {
+				f.Close()
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("collector: namespace descriptor %d: %w", cfg.NetNSFD, err)
 		}
@@ -148,7 +174,8 @@ var parts = [...]string{partCounters, partConnections, partPM, partSysctl}
 // Collect reads the namespace and sends its metrics. A part that fails
 // sends none of its own metrics and reports 0 in
 // mptcp_scrape_collector_success; the other parts are unaffected. A nil
-// or closed Collector reports every part failed.
+// or closed Collector, or one whose Config.NetNS no longer names a
+// network namespace, reports every part failed.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c == nil {
 		for _, p := range parts {
@@ -158,32 +185,57 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	ns, nsErr := c.scrapeNS()
+	if ns != nil && ns != c.ns {
+		defer ns.Close()
+	}
 	fd := 0 // the packages' "no namespace": the thread's own
-	if c.ns != nil && !c.closed {
-		fd = int(c.ns.Fd())
+	if ns != nil {
+		fd = int(ns.Fd())
 	}
 	for _, p := range parts {
 		start := time.Now()
 		var err error
-		if c.closed {
-			err = os.ErrClosed
-		} else {
-			switch p {
-			case partCounters:
-				err = c.collectCounters(ch, fd)
-			case partConnections:
-				err = c.collectConnections(ch, fd)
-			case partPM:
-				err = c.collectPM(ch, fd)
-			case partSysctl:
-				err = c.collectSysctl(ch)
-			}
+		switch {
+		case nsErr != nil:
+			err = nsErr
+		case p == partCounters:
+			err = c.collectCounters(ch, fd)
+		case p == partConnections:
+			err = c.collectConnections(ch, fd)
+		case p == partPM:
+			err = c.collectPM(ch, fd)
+		case p == partSysctl:
+			err = c.collectSysctl(ch, ns)
 		}
 		if err != nil && c.logger != nil {
 			c.logger.Warn("mptcp collector: scrape failed", "collector", p, "err", err)
 		}
 		sendScrape(ch, p, time.Since(start), err)
 	}
+}
+
+// scrapeNS returns the namespace a scrape reads: Config.NetNS opened
+// anew, NetNSFD's copy, or nil for the thread's own. Opening the path at
+// each scrape is what makes a removed or remade name show: a descriptor
+// held from New would keep the old namespace alive and go on reading it.
+func (c *Collector) scrapeNS() (*os.File, error) {
+	switch {
+	case c.closed:
+		return nil, os.ErrClosed
+	case c.path == "":
+		return c.ns, nil
+	}
+	f, err := openNS(c.path)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", c.path, err)
+	}
+	if id, ok := idOf(f); ok {
+		if last := c.lastID.Swap(&id); last != nil && *last != id && c.logger != nil {
+			c.logger.Info("mptcp collector: the namespace path names another namespace now", "netns", c.path)
+		}
+	}
+	return f, nil
 }
 
 func sendScrape(ch chan<- prometheus.Metric, part string, d time.Duration, err error) {
@@ -422,8 +474,8 @@ func (c *Collector) collectPM(ch chan<- prometheus.Metric, fd int) error {
 	return nil
 }
 
-func (c *Collector) collectSysctl(ch chan<- prometheus.Metric) error {
-	text, err := readEnabled(c.ns)
+func (c *Collector) collectSysctl(ch chan<- prometheus.Metric, ns *os.File) error {
+	text, err := readEnabled(ns)
 	if errors.Is(err, os.ErrNotExist) {
 		// No net.mptcp: a kernel without MPTCP, where no socket can use it.
 		text, err = "0", nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -366,4 +367,53 @@ func TestCollectWithoutDescriptors(t *testing.T) {
 	}
 	s.wantSuccess(t, "without descriptors", 0)
 	gather(t, reg).wantSuccess(t, "after", 1)
+}
+
+// A Collector of a namespace's name follows the name: once "ip netns
+// delete" removes it, every part of a scrape fails and sends nothing of
+// its own, though a process (here the test's Collector of a descriptor)
+// still holds the namespace; once the name is made again, with other
+// limits, the scrape reads the new namespace, and says so in the log.
+func TestCollectFollowsNetNSName(t *testing.T) {
+	ns := testbed.NewNS(t)
+	ns.IP("mptcp", "limits", "set", "subflows", "3")
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	byName := register(t, newCollector(t, &collector.Config{NetNS: ns.Path(), Logger: logger}))
+	f, err := os.Open(ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byFD := register(t, newCollector(t, &collector.Config{NetNSFD: int(f.Fd())}))
+	f.Close()
+
+	s := gather(t, byName)
+	s.wantSuccess(t, "before", 1)
+	s.want(t, "before", 3, "mptcp_limit_subflows")
+
+	ns.Delete()
+	s = gather(t, byName)
+	s.wantSuccess(t, "deleted", 0)
+	for name := range s {
+		if !strings.HasPrefix(name, "mptcp_scrape_collector_") {
+			t.Errorf("deleted: the scrape sent %s", name)
+		}
+	}
+	if !strings.Contains(log.String(), ns.Path()) {
+		t.Errorf("deleted: the log does not name %s:\n%s", ns.Path(), log.String())
+	}
+	// The descriptor holds the old namespace, as documented.
+	held := gather(t, byFD)
+	held.wantSuccess(t, "held by descriptor", 1)
+	held.want(t, "held by descriptor", 3, "mptcp_limit_subflows")
+
+	ns.Add()
+	ns.IP("mptcp", "limits", "set", "subflows", "5")
+	s = gather(t, byName)
+	s.wantSuccess(t, "made again", 1)
+	s.want(t, "made again", 5, "mptcp_limit_subflows")
+	if !strings.Contains(log.String(), "names another namespace now") {
+		t.Errorf("made again: no log of the change:\n%s", log.String())
+	}
+	gather(t, byFD).want(t, "held by descriptor, after", 3, "mptcp_limit_subflows")
 }

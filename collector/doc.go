@@ -15,7 +15,9 @@
 // namespace's MPTCP connections (package diag), asks the path manager for
 // its endpoints and limits (package pm) and reads sysctl
 // net.mptcp.enabled. None of these needs a privilege in the caller's own
-// namespace; reading another namespace needs CAP_SYS_ADMIN to enter it.
+// namespace; reading another namespace needs CAP_SYS_ADMIN to enter it,
+// which New checks. A namespace named by its path (Config.NetNS) is
+// opened anew at each scrape: once it is deleted, every part fails.
 //
 // # Metrics
 //

@@ -91,7 +91,10 @@ func (f SubflowFlags) String() string { return flagfmt.Format(uint64(f), subflow
 // selects every MPTCP connection, without subflows.
 type Filter struct {
 	// Network is "tcp" (or empty) for both address families, "tcp4" or
-	// "tcp6" for one.
+	// "tcp6" for one: the family of the addresses a Connection shows,
+	// not of its socket. A dual-stack listener's connection from an IPv4
+	// client is an IPv6 socket with IPv4-mapped addresses, shown (and
+	// so selected) as IPv4.
 	Network string
 	// States selects connections in these states; none selects all.
 	States []mptcp.TCPState
@@ -105,14 +108,13 @@ type Filter struct {
 	Subflows bool
 }
 
-// families returns the address families the filter's network selects,
-// in Linux's numbering.
+// families returns the socket address families to list for the
+// filter's network, in Linux's numbering. IPv4 connections live in both:
+// an IPv6 socket's IPv4-mapped ones are IPv4 too; match sorts them out.
 func (f *Filter) families() ([]uint8, error) {
 	switch f.Network {
-	case "", "tcp":
+	case "", "tcp", "tcp4":
 		return []uint8{afInet, afInet6}, nil
-	case "tcp4":
-		return []uint8{afInet}, nil
 	case "tcp6":
 		return []uint8{afInet6}, nil
 	}
@@ -139,11 +141,14 @@ func (f *Filter) stateMask() uint32 {
 	return m
 }
 
-// match applies the address and port filters, which the kernel is not
-// asked to apply.
+// match applies the network, address and port filters, which the
+// kernel is not asked to apply. The addresses are unmapped already: an
+// IPv4-mapped address is IPv4 here, as a Connection shows it.
 func (f *Filter) match(c *Connection) bool {
 	switch {
-	case f.LocalPort != 0 && c.Local.Port() != f.LocalPort,
+	case f.Network == "tcp4" && !c.Local.Addr().Is4(),
+		f.Network == "tcp6" && c.Local.Addr().Is4(),
+		f.LocalPort != 0 && c.Local.Port() != f.LocalPort,
 		f.RemotePort != 0 && c.Remote.Port() != f.RemotePort,
 		f.Local.IsValid() && !f.Local.Contains(c.Local.Addr()),
 		f.Remote.IsValid() && !f.Remote.Contains(c.Remote.Addr()):

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -278,5 +279,41 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := diag.Dial(&diag.Config{NetNS: "/nonexistent/netns"}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing NetNS: %v, want os.ErrNotExist", err)
+	}
+}
+
+// Filter.Network selects by the addresses a Connection shows: a
+// dual-stack listener's connection from an IPv4 client, an IPv6 socket
+// with IPv4-mapped addresses, is shown as IPv4 and is "tcp4", with its
+// subflow; the listener, on [::], is "tcp6".
+func TestNetworkAsShown(t *testing.T) {
+	b := testbed.New(t, 1)
+	l := mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified())
+	server := netip.AddrPortFrom(b.Links[0].Server, uint16(l.Addr().(*net.TCPAddr).Port))
+	mptcptest.ConnectTo(t, b, nil, l, "tcp4", server.String())
+	dc := dialNS(t, b.Server)
+	for _, tc := range []struct {
+		network string
+		want    []string // state and local address of each connection
+	}{
+		{"tcp", []string{"ESTABLISHED " + server.String(), "LISTEN [::]:" + strconv.Itoa(int(server.Port()))}},
+		{"tcp4", []string{"ESTABLISHED " + server.String()}},
+		{"tcp6", []string{"LISTEN [::]:" + strconv.Itoa(int(server.Port()))}},
+	} {
+		conns, err := dc.All(&diag.Filter{Network: tc.network, Subflows: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range conns {
+			got = append(got, c.State.String()+" "+c.Local.String())
+			if c.State == mptcp.StateEstablished && len(c.Subflows) != 1 {
+				t.Errorf("%s: %s has %d subflows listed, want 1", tc.network, c.Local, len(c.Subflows))
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Network %q lists %q, want %q", tc.network, got, tc.want)
+		}
 	}
 }

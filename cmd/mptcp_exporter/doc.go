@@ -21,8 +21,11 @@
 //	--netns=PATH                the network namespace to export: a file such as /proc/PID/ns/net
 //	                            (a container's) or /run/netns/NAME, or a NAME made by ip netns add;
 //	                            default the exporter's own. It is checked before serving: a path
-//	                            that is not a network namespace is a usage error (exit status 2).
-//	                            Entering another namespace needs CAP_SYS_ADMIN.
+//	                            that is not a network namespace, or one the exporter may not enter
+//	                            (that needs CAP_SYS_ADMIN), is a usage error (exit status 2). Each
+//	                            scrape opens the path anew: once the namespace is deleted every
+//	                            part fails (mptcp_scrape_collector_success 0, no other mptcp_*
+//	                            series), and a namespace made again under the name is the one read.
 //	--log.level=info            debug, info, warn or error
 //	--log.format=logfmt         logfmt or json
 //	--version                   print the version and exit

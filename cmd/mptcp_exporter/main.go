@@ -41,7 +41,7 @@ const defaultAddress = ":9867"
 const (
 	exitOK    = 0
 	exitFail  = 1 // the server could not start or failed
-	exitUsage = 2 // bad flags, or a --netns that is not a network namespace
+	exitUsage = 2 // bad flags, or a --netns that is not a network namespace or that needs a privilege the exporter lacks
 )
 
 func main() {
@@ -102,13 +102,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o.log.Writer = stderr
 	logger := promslog.New(&o.log)
 
-	// The collector opens and checks the namespace now, so that a
-	// mistyped --netns stops the exporter before it serves instead of
-	// failing every scrape.
+	// The collector opens and checks the namespace now, and enters it
+	// once, so that a mistyped --netns, or one this process has not the
+	// privilege to enter, stops the exporter before it serves instead of
+	// failing every scrape. Later scrapes open the name anew: see
+	// collector.Config.NetNS.
 	mc, err := collector.New(&collector.Config{NetNS: netnsPath(o.netns), Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: error: --netns: %v\n", name, err)
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrInvalid) || errors.Is(err, errors.ErrUnsupported) {
+		switch {
+		case errors.Is(err, os.ErrPermission):
+			// The capability setns asks for, whichever step failed: a
+			// file the exporter may not open is also one it could not
+			// enter without the capability.
+			fmt.Fprintf(stderr, "%s: --netns needs CAP_SYS_ADMIN, and the right to open %s: run it as root, "+
+				"or with that capability (systemd's AmbientCapabilities=CAP_SYS_ADMIN, or setcap cap_sys_admin+ep on the binary)\n",
+				name, netnsPath(o.netns))
+			return exitUsage
+		case errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrInvalid) || errors.Is(err, errors.ErrUnsupported):
 			return exitUsage
 		}
 		return exitFail

@@ -515,3 +515,41 @@ func TestConnsWatchRates(t *testing.T) {
 		t.Errorf("no subflow sends in the second sample nor the third:\n%s", out)
 	}
 }
+
+// A dual-stack listener's connection from an IPv4 client is an IPv6
+// socket with IPv4-mapped addresses. conns shows it as IPv4, so -4 lists
+// it, with its subflow, and -6 does not; the listener, shown as [::],
+// the other way round.
+func TestConnsFamilyAsShown(t *testing.T) {
+	b := testbed.New(t, 1)
+	l := mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified())
+	server := netip.AddrPortFrom(b.Links[0].Server, uint16(l.Addr().(*net.TCPAddr).Port))
+	c, _ := mptcptest.ConnectTo(t, b, nil, l, "tcp4", server.String())
+	client := c.LocalAddr().String()
+
+	list := func(args ...string) []string {
+		t.Helper()
+		var got []string
+		for _, conn := range connsJSON(t, b.Server, args...).Connections {
+			got = append(got, fmt.Sprintf("%s %s -> %s, %d subflow(s)", conn.State, conn.Local, conn.Remote, len(conn.Subflows)))
+		}
+		return got
+	}
+	conn := fmt.Sprintf("ESTABLISHED %s -> %s, 1 subflow(s)", server, client)
+	listener := fmt.Sprintf("LISTEN [::]:%d -> [::]:0, 0 subflow(s)", server.Port())
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-state", "established"}, []string{conn}},
+		{[]string{"-state", "established", "-4"}, []string{conn}},
+		{[]string{"-state", "established", "-6"}, nil},
+		{[]string{"-state", "listening", "-6"}, []string{listener}},
+		{[]string{"-state", "listening", "-4"}, nil},
+		{[]string{"-4", "-local", "10.0.0.0/8"}, []string{conn}},
+	} {
+		if got := list(tc.args...); !slices.Equal(got, tc.want) {
+			t.Errorf("conns %q lists %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}

@@ -53,6 +53,17 @@ type getReport struct {
 	// subflow, from the evidence gathered around the fetch (see why);
 	// [] when there is nothing to explain.
 	Explanations []explain.Explanation `json:"explanations"`
+	// Redirects are the answers that sent get on, in order: the first is
+	// the URL asked for, and URL is the one fetched last. [] when there
+	// was none.
+	Redirects []redirectReport `json:"redirects"`
+}
+
+// redirectReport is one redirect get followed: the URL that answered
+// with it, and its status line.
+type redirectReport struct {
+	URL    string `json:"url"` // password redacted
+	Status string `json:"status"`
 }
 
 // exitInterrupted is get's status when interrupted (Ctrl-C, SIGTERM),
@@ -68,7 +79,8 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck get [-o FILE] [-json] [-timeout D] URL\n\n"+
 			"Fetches URL (http or https) over MPTCP and reports the connection that carried\n"+
-			"the final body, after any redirects: MPTCP or fallback, its subflows and the\n"+
+			"the final body, after any redirects (each gets a line; the report names the\n"+
+			"URL fetched last): MPTCP or fallback, its subflows and the\n"+
 			"bytes each received. If the server closed it at the end of the body, the\n"+
 			"report is its state just before it closed, and says so. On a terminal a\n"+
 			"progress bar shows the rate of each subflow. With -o - the body goes to\n"+
@@ -77,7 +89,9 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"report says why, with its evidence (see mptcpcheck why -h).\n\n"+
 			"Exit status: 0 for a 2xx answer read to the end; 1 when the fetch fails, the\n"+
 			"answer is not 2xx or FILE cannot be written (checked before the fetch);\n"+
-			"2 for a usage error; 130 when interrupted (Ctrl-C), leaving FILE partial.\n\n")
+			"2 for a usage error; 130 when interrupted (Ctrl-C). FILE is replaced only by\n"+
+			"a complete 2xx body (written beside it, then renamed, keeping its mode): a\n"+
+			"fetch that fails or is interrupted leaves it as it was, and says so.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -131,28 +145,35 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 	defer cancel()
 	shown := redact(opts.url)
 
-	// Open the output first, so that an unwritable path fails before
+	// Prepare the output first, so that an unwritable path fails before
 	// any traffic.
 	var dst io.Writer = io.Discard
 	report := stdout
+	var out *outFile
 	switch opts.out {
 	case "":
 	case "-":
 		dst, report = stdout, stderr
 	default:
-		f, err := os.OpenFile(opts.out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
-		if err != nil {
+		var err error
+		if out, err = createOut(opts.out); err != nil {
 			fmt.Fprintf(stderr, "mptcpcheck get: -o: %v\n", err)
 			return exitFail
 		}
-		defer f.Close()
-		dst = f
+		dst = out
 	}
+	// keepOut says, on a failure, that -o FILE was left as it was.
+	keepOut := func() {
+		if out != nil {
+			if what := out.abort(); what != "" {
+				fmt.Fprintf(stderr, "mptcpcheck get: %s\n", what)
+			}
+		}
+	}
+	defer keepOut()
 	failed := func(code int, format string, args ...any) int {
 		fmt.Fprintf(stderr, "mptcpcheck get: "+format+"\n", args...)
-		if opts.out != "" && opts.out != "-" {
-			fmt.Fprintf(stderr, "mptcpcheck get: %s is partial\n", opts.out)
-		}
+		keepOut()
 		if interrupted.Err() != nil {
 			return exitInterrupted
 		}
@@ -193,17 +214,32 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mptcpcheck get: %v\n", unwrapURLError(err))
 		return exitUsage
 	}
+	// The redirects followed, and the URL asked for last, which is the
+	// one to name: the body and any failure are that URL's.
+	redirects := []redirectReport{}
+	client := &http.Client{Transport: tr, CheckRedirect: func(next *http.Request, via []*http.Request) error {
+		// next.Response is the answer that redirected the last request.
+		status := ""
+		if next.Response != nil {
+			status = next.Response.Status
+		}
+		redirects = append(redirects, redirectReport{URL: via[len(via)-1].URL.Redacted(), Status: status})
+		shown = next.URL.Redacted()
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}}
 	start := time.Now()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		if interrupted.Err() != nil {
-			fmt.Fprintf(stderr, "mptcpcheck get: interrupted before the answer from %s\n", shown)
-			return exitInterrupted
+			return failed(exitInterrupted, "interrupted before the answer from %s%s", shown, redirected(redirects))
 		}
-		fmt.Fprintf(stderr, "mptcpcheck get: cannot fetch %s: %v\n", shown, unwrapURLError(err))
-		return exitFail
+		return failed(exitFail, "cannot fetch %s%s: %v", shown, redirected(redirects), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
+	shown = resp.Request.URL.Redacted()
 
 	var got atomic.Int64
 	stopBar := func() {}
@@ -218,8 +254,15 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		}
 		return failed(exitFail, "reading %s after %d bytes: %v", shown, got.Load(), err)
 	}
+	// Only a complete 2xx body replaces -o FILE: an error page is no
+	// download, and its status shows in the report.
+	if out != nil && resp.StatusCode/100 == 2 {
+		if err := out.commit(); err != nil {
+			return failed(exitFail, "-o: %v", err)
+		}
+	}
 	elapsed := time.Since(start)
-	rep := getReport{URL: shown, Status: resp.Status, Bytes: got.Load(), Seconds: elapsed.Seconds(), Explanations: []explain.Explanation{}}
+	rep := getReport{URL: shown, Redirects: redirects, Status: resp.Status, Bytes: got.Load(), Seconds: elapsed.Seconds(), Explanations: []explain.Explanation{}}
 	if c := final.Load(); c != nil && opts.keepConn != nil {
 		opts.keepConn(c)
 		if resp.StatusCode/100 != 2 {
@@ -251,6 +294,9 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
 	} else {
+		for _, r := range rep.Redirects {
+			fmt.Fprintf(report, "GET %s: %s\n", r.URL, r.Status)
+		}
 		fmt.Fprintf(report, "GET %s: %s, %d bytes in %.2fs (%s)\n", rep.URL, rep.Status, rep.Bytes, rep.Seconds, rate(float64(rep.Bytes)/elapsed.Seconds()))
 		rep.Connection.writeText(report)
 		if rep.Note != "" {
@@ -264,6 +310,19 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// maxRedirects is how many redirects get follows, as http.Client does
+// by default.
+const maxRedirects = 10
+
+// redirected says, for a message about the URL fetched last, where the
+// redirects started; "" when there was none.
+func redirected(redirects []redirectReport) string {
+	if len(redirects) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (redirected from %s, %d redirect(s))", redirects[0].URL, len(redirects))
 }
 
 // trackedConns wraps a dial func so that its connections are

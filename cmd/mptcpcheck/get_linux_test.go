@@ -158,9 +158,9 @@ func TestGetOutputToStdout(t *testing.T) {
 	}
 }
 
-// Interrupted mid-download, get exits with its own status and says the
-// file is partial.
-func TestGetInterruptedSaysPartial(t *testing.T) {
+// Interrupted mid-download, get exits with its own status, leaves the
+// -o file as it was and says so.
+func TestGetInterruptedKeepsFile(t *testing.T) {
 	wrote := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
@@ -175,17 +175,24 @@ func TestGetInterruptedSaysPartial(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	out := filepath.Join(t.TempDir(), "body")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "body")
+	if err := os.WriteFile(out, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"get", "-o", out, srv.URL + "/"}, &stdout, &stderr) }()
 	<-wrote
-	// Wait for the first bytes to reach the file.
+	// Wait for the first bytes to reach the temporary file beside it.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if fi, err := os.Stat(out); err == nil && fi.Size() == 1000 {
-			break
+		tmp, _ := filepath.Glob(filepath.Join(dir, ".body.*"))
+		if len(tmp) == 1 {
+			if fi, err := os.Stat(tmp[0]); err == nil && fi.Size() == 1000 {
+				break
+			}
 		}
 	}
 	cancel() // as Ctrl-C does, through signal.NotifyContext
@@ -195,9 +202,10 @@ func TestGetInterruptedSaysPartial(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("get did not stop within 10s of the interrupt")
 	}
-	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted after 1000 bytes") || !strings.Contains(stderr.String(), out+" is partial") {
-		t.Errorf("interrupted get: status %d, stderr %q; want status %d and that %s is partial", code, stderr.String(), exitInterrupted, out)
+	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted after 1000 bytes") || !strings.Contains(stderr.String(), out+" is unchanged") {
+		t.Errorf("interrupted get: status %d, stderr %q; want status %d and that %s is unchanged", code, stderr.String(), exitInterrupted, out)
 	}
+	wantDir(t, dir, map[string]string{"body": "old"})
 }
 
 // listenMPTCP listens on loopback over MPTCP until the test ends.
@@ -273,5 +281,90 @@ func TestGetConnectionClosedByServer(t *testing.T) {
 		if want := map[bool]string{false: ": MPTCP, token ", true: `"mptcp": true`}[json]; !strings.Contains(out, want) {
 			t.Errorf("get -json=%v from a server that closes: no MPTCP report:\n%s", json, out)
 		}
+	}
+}
+
+// After redirects, within a host and across two (two loopback
+// addresses), the report and its JSON name the URL fetched last, and
+// list the redirects followed, in order, with their status and the
+// password hidden; a fetch that fails after a redirect names the URL
+// that failed, and where it came from.
+func TestGetRedirectsReportTheLastURL(t *testing.T) {
+	listen := func(addr string) (net.Listener, string) {
+		ln, err := net.Listen("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln, "http://" + ln.Addr().String()
+	}
+	lnA, urlA := listen("127.0.0.1:0")
+	lnB, urlB := listen("127.0.0.2:0")
+	closed, urlClosed := listen("127.0.0.1:0")
+	closed.Close()
+	go http.Serve(lnA, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			http.Redirect(w, r, "/moved", http.StatusMovedPermanently)
+		case "/moved":
+			http.Redirect(w, r, urlB+"/final", http.StatusFound)
+		case "/broken":
+			http.Redirect(w, r, urlClosed+"/gone", http.StatusTemporaryRedirect)
+		}
+	}))
+	go http.Serve(lnB, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "the body")
+	}))
+	first := "http://user:secret@" + strings.TrimPrefix(urlA, "http://") + "/"
+	wantRedirects := []redirectReport{
+		{"http://user:xxxxx@" + strings.TrimPrefix(urlA, "http://") + "/", "301 Moved Permanently"},
+		// A relative Location keeps the user, as the request did.
+		{"http://user:xxxxx@" + strings.TrimPrefix(urlA, "http://") + "/moved", "302 Found"},
+	}
+
+	code, out, errs := runCmd(t, "get", "-json", first)
+	var rep getReport
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil {
+		t.Fatalf("get -json: status %d, %v:\n%s%s", code, err, out, errs)
+	}
+	if rep.URL != urlB+"/final" || rep.Bytes != int64(len("the body")) {
+		t.Errorf("JSON url %q, %d bytes; want %s/final, where the body came from", rep.URL, rep.Bytes, urlB)
+	}
+	if fmt.Sprint(rep.Redirects) != fmt.Sprint(wantRedirects) {
+		t.Errorf("JSON redirects %v, want %v", rep.Redirects, wantRedirects)
+	}
+	if !strings.Contains(out, `"redirects": [`) {
+		t.Errorf("the JSON lacks the key redirects:\n%s", out)
+	}
+
+	code, out, errs = runCmd(t, "get", first)
+	wantLines := []string{
+		"GET " + wantRedirects[0].URL + ": 301 Moved Permanently",
+		"GET " + wantRedirects[1].URL + ": 302 Found",
+		"GET " + urlB + "/final: 200 OK, 8 bytes in ",
+	}
+	lines := strings.Split(out, "\n")
+	if code != exitOK || len(lines) < 3 {
+		t.Fatalf("get: status %d:\n%s%s", code, out, errs)
+	}
+	for i, w := range wantLines {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("get: line %d is %q, want %q...", i+1, lines[i], w)
+		}
+	}
+	if strings.Contains(out+errs, "secret") {
+		t.Errorf("get printed the password:\n%s%s", out, errs)
+	}
+
+	// No redirect: an empty list, not null.
+	code, out, _ = runCmd(t, "get", "-json", urlB+"/final")
+	if code != exitOK || !strings.Contains(out, `"redirects": []`) {
+		t.Errorf("get -json without redirects: status %d, want \"redirects\": []:\n%s", code, out)
+	}
+
+	code, _, errs = runCmd(t, "get", urlA+"/broken")
+	want := "cannot fetch " + urlClosed + "/gone (redirected from " + urlA + "/broken, 1 redirect(s)): "
+	if code != exitFail || !strings.Contains(errs, want) || !strings.Contains(errs, "connection refused") {
+		t.Errorf("get of a redirect to a closed port: status %d, stderr %q; want %q and connection refused", code, errs, want)
 	}
 }

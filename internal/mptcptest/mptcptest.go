@@ -32,6 +32,14 @@ func Listen(t testing.TB, b *testbed.Bed, network string, addr netip.Addr) net.L
 // ends. Each step has 10 s.
 func Connect(t testing.TB, b *testbed.Bed, d *mptcp.Dialer, l net.Listener) (client, server *mptcp.MPTCPConn) {
 	t.Helper()
+	return ConnectTo(t, b, d, l, l.Addr().Network(), l.Addr().String())
+}
+
+// ConnectTo is Connect dialing network and address, for a listener
+// whose own address is no place to dial, such as a dual-stack one on
+// [::].
+func ConnectTo(t testing.TB, b *testbed.Bed, d *mptcp.Dialer, l net.Listener, network, address string) (client, server *mptcp.MPTCPConn) {
+	t.Helper()
 	if d == nil {
 		d = &mptcp.Dialer{}
 	}
@@ -44,7 +52,7 @@ func Connect(t testing.TB, b *testbed.Bed, d *mptcp.Dialer, l net.Listener) (cli
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := b.Client.Dialer(d.DialContext)(ctx, l.Addr().Network(), l.Addr().String())
+	c, err := b.Client.Dialer(d.DialContext)(ctx, network, address)
 	if err != nil {
 		t.Fatal(err)
 	}
