@@ -102,7 +102,7 @@ func TestCountersAndCollectorOnThisKernel(t *testing.T) {
 	for name, least := range map[string]float64{
 		`mptcp_connections{state="established"}`: 2, // both ends
 		"mptcp_connection_subflows_count":        2,
-		"mptcp_ext_MPCapableSYNRX_total":         1,
+		"mptcp_ext_mp_capable_synrx_total":       1,
 		"mptcp_enabled":                          1,
 	} {
 		if v, ok := m[name]; !ok || v < least {

@@ -21,7 +21,8 @@ import (
 // networks are dialed by net.Dialer unchanged.
 //
 // Like net.Dialer, after any failure of the MPTCP attempt (a refused port
-// included) the connection is tried once more over plain TCP. That
+// included) the connection is tried once more over plain TCP, unless
+// RequireMPTCP is set. That
 // includes a Control or ControlContext hook that fails on the MPTCP
 // socket because it sets an option MPTCP sockets refuse. Measured on
 // fresh MPTCP sockets (testdata/kernels), 6.1, 6.12 and 6.18 refuse
@@ -100,14 +101,45 @@ type Dialer struct {
 	// RequireMPTCP makes TCP dials fail with an error matched by
 	// errors.Is(err, ErrNotMPTCP) unless the connection uses MPTCP once
 	// established. When no MPTCP socket can be created (a kernel without
-	// MPTCP, net.mptcp.enabled=0, other platforms) the dial fails before
-	// any packet is sent; when the peer or a middlebox refuses MPTCP the
-	// connection is closed. Nothing is left open either way.
+	// MPTCP, net.mptcp.enabled=0, SetMultipathTCP(false), other
+	// platforms) the dial fails before any packet is sent; when the peer
+	// or a middlebox refuses MPTCP the connection is closed. Nothing is
+	// left open either way.
 	//
-	// When Control or ControlContext fails on the MPTCP socket, the dial
-	// fails too, before any packet is sent, with an error that wraps the
-	// hook's (errors.Is and errors.As find it): it is not retried over
-	// TCP, as it is without RequireMPTCP.
+	// A strict dial never creates a plain TCP socket. Without
+	// RequireMPTCP, as with net.Dialer, an MPTCP attempt that fails (a
+	// refused port, a timeout, a cancelled context) is retried over plain
+	// TCP; with it, the attempt's own failure is returned, as package net
+	// reports it, and no plain SYN is sent. When Control or
+	// ControlContext fails on the MPTCP socket, the dial fails before any
+	// packet is sent, with an error that wraps the hook's (errors.Is and
+	// errors.As find it).
+	//
+	// A host name is resolved by the Dialer, with Resolver, and its
+	// addresses are tried as net.Dialer tries them: one deadline shared
+	// among them, and for "tcp" Fast Fallback between IPv4 and IPv6
+	// (FallbackDelay). A connection that is not MPTCP counts as a failed
+	// address: the next one is tried. When every address fails, the
+	// error is a *net.OpError whose message names each address with its
+	// failure, and whose Err unwraps to every address's own *net.OpError,
+	// so that errors.Is and errors.As find each cause (ErrNotMPTCP,
+	// syscall.ECONNREFUSED, a timeout); its Timeout method reports
+	// whether the dial's deadline passed. With a single address the
+	// error is that address's, as with net.Dialer.
+	//
+	// The kernel too may fall back on its own. From Linux 6.12 it
+	// retransmits an unanswered SYN without the MPTCP option after
+	// net.mptcp.syn_retrans_before_tcp_fallback retransmissions (2 by
+	// default: 3 s after the first SYN with the default timers). A strict
+	// dial gives up on the address 250 ms before that, from the sysctls
+	// of the dialing thread's namespace and a first SYN timeout of 1 s,
+	// with an error matched by ErrNotMPTCP whose Timeout method reports
+	// true; the next address, if any, is tried. Set the sysctl to 128 or
+	// more for the kernel, and so the dial, to keep waiting. Beyond the
+	// Dialer's reach: while the kernel's blackhole detection
+	// (net.mptcp.blackhole_timeout) has turned MPTCP off, MPTCP sockets
+	// connect with plain SYNs; the connection is then refused like any
+	// other that is not MPTCP, but its SYN has left.
 	RequireMPTCP bool
 
 	noMPTCP bool // set by SetMultipathTCP(false)
@@ -131,21 +163,23 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // provided context. See net.Dialer.DialContext. For TCP networks the
 // returned net.Conn is an *MPTCPConn.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if ctx == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
+	}
 	if !isTCP(network) {
 		nd := d.netDialer(nil)
 		return nd.DialContext(ctx, network, address)
 	}
-	st := d.strict()
-	nd := d.netDialer(st)
-	c, err := nd.DialContext(ctx, network, address)
-	if err != nil {
-		return nil, err
+	var mc *MPTCPConn
+	var err error
+	if d.RequireMPTCP {
+		mc, err = d.dialStrict(ctx, network, address)
+	} else {
+		var c net.Conn
+		if c, err = d.netDialer(nil).DialContext(ctx, network, address); err == nil {
+			mc, err = d.finish(c.(*net.TCPConn), network) // always, for a TCP network
+		}
 	}
-	tc, ok := c.(*net.TCPConn)
-	if !ok { // cannot happen for a TCP network; pass it on untouched.
-		return c, nil
-	}
-	mc, err := d.finish(tc, network)
 	if err != nil {
 		// A nil interface, as net.Dialer returns: not a nil *MPTCPConn
 		// inside a non-nil net.Conn.
@@ -154,12 +188,24 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	return mc, nil
 }
 
+// errNilContext is a dial's answer to a nil context, where package net
+// panics.
+var errNilContext error = invalidError("mptcp: nil context")
+
 // DialTCP acts like DialContext for TCP networks, with addresses given as
 // netip.AddrPort. See net.Dialer.DialTCP.
 func (d *Dialer) DialTCP(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*MPTCPConn, error) {
-	st := d.strict()
-	nd := d.netDialer(st)
-	tc, err := nd.DialTCP(ctx, network, laddr, raddr)
+	if ctx == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
+	}
+	if d.RequireMPTCP {
+		ctx, cancel := d.dialCtx(ctx)
+		defer cancel()
+		return d.dialStrictOne(ctx, network, func(ctx context.Context, nd *net.Dialer) (*net.TCPConn, error) {
+			return nd.DialTCP(ctx, network, laddr, raddr)
+		})
+	}
+	tc, err := d.netDialer(nil).DialTCP(ctx, network, laddr, raddr)
 	if err != nil {
 		return nil, err
 	}
@@ -168,18 +214,27 @@ func (d *Dialer) DialTCP(ctx context.Context, network string, laddr, raddr netip
 
 // DialUDP is net.Dialer.DialUDP: UDP has no MPTCP.
 func (d *Dialer) DialUDP(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*net.UDPConn, error) {
+	if ctx == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
+	}
 	nd := d.netDialer(nil)
 	return nd.DialUDP(ctx, network, laddr, raddr)
 }
 
 // DialIP is net.Dialer.DialIP.
 func (d *Dialer) DialIP(ctx context.Context, network string, laddr, raddr netip.Addr) (*net.IPConn, error) {
+	if ctx == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
+	}
 	nd := d.netDialer(nil)
 	return nd.DialIP(ctx, network, laddr, raddr)
 }
 
 // DialUnix is net.Dialer.DialUnix.
 func (d *Dialer) DialUnix(ctx context.Context, network string, laddr, raddr *net.UnixAddr) (*net.UnixConn, error) {
+	if ctx == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
+	}
 	nd := d.netDialer(nil)
 	return nd.DialUnix(ctx, network, laddr, raddr)
 }
@@ -231,6 +286,10 @@ func (d *Dialer) netDialer(st *strictDial) *net.Dialer {
 	}
 	nd.SetMultipathTCP(!d.noMPTCP)
 	if st != nil {
+		// A plain TCP dial whose hook makes every socket MPTCP: see
+		// strictDial.
+		nd.SetMultipathTCP(false)
+		st.off = d.noMPTCP
 		st.control, st.controlContext = d.Control, d.ControlContext
 		nd.Control, nd.ControlContext = nil, st.check
 	}

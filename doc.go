@@ -30,7 +30,9 @@
 //     kernel allows, and [MPTCPConn.AppendSubflows] and
 //     [MPTCPConn.Snapshot] that allocate nothing;
 //   - an opt-in strict mode, [Dialer].RequireMPTCP, that refuses
-//     connections which are not MPTCP with [ErrNotMPTCP];
+//     connections which are not MPTCP with [ErrNotMPTCP], never dials
+//     plain TCP itself, and tries every address of a name until one
+//     gives MPTCP;
 //   - [SubflowTable] and slog.LogValuer forms for logs;
 //   - [ConnContext] and [ConnFromContext], which let an http.Handler find
 //     its connection, also under TLS.

@@ -2,28 +2,40 @@ package mptcp
 
 import (
 	"context"
-	"sync"
+	"errors"
 	"syscall"
 )
 
-// strictDial is the Control hook of a dial with RequireMPTCP. It runs on
-// every socket package net creates for the dial, before connect, and
-// refuses a plain TCP socket unless it retries an address whose MPTCP
-// socket was tried and failed to connect (a refused port, a timeout):
-// the TCP attempt reports that failure better than ErrNotMPTCP would. A
-// TCP socket that retries an address whose MPTCP socket the user's hook
-// refused fails with the hook's error instead: nothing is sent.
+// strictDial is the Control hook of a dial with RequireMPTCP.
+//
+// Package net dials such a dial as plain TCP (SetMultipathTCP(false)):
+// asked for MPTCP, it retries an address over a plain TCP socket after any
+// failure of the MPTCP socket (a refused port, a timeout, a cancelled
+// context), and that retry sends a plain SYN before anyone can refuse it.
+// Instead the hook puts an MPTCP socket in the place of each TCP socket
+// package net creates, before it connects, and only then runs the user's
+// hook. Every socket a strict dial connects is therefore MPTCP, and a
+// failure is reported as package net reports it, with no retry.
 type strictDial struct {
+	off            bool // SetMultipathTCP(false): no socket may connect
 	control        func(network, address string, c syscall.RawConn) error
 	controlContext func(ctx context.Context, network, address string, c syscall.RawConn) error
-
-	mu sync.Mutex
-	// tried holds the addresses an MPTCP socket was created for, with
-	// what the user's hook returned on it.
-	tried map[string]error
 }
 
-var errNoMPTCPSocket = &wrapErr{"mptcp: no MPTCP socket could be created and RequireMPTCP is set", ErrNotMPTCP}
+// noMPTCPSocketError is the error of a strict dial that could not create
+// an MPTCP socket (a kernel without MPTCP, net.mptcp.enabled=0, another
+// platform). It matches ErrNotMPTCP and, through Unwrap, the cause.
+type noMPTCPSocketError struct{ err error }
+
+func (e *noMPTCPSocketError) Error() string {
+	return "mptcp: no MPTCP socket could be created and RequireMPTCP is set: " + e.err.Error()
+}
+func (e *noMPTCPSocketError) Unwrap() error        { return e.err }
+func (e *noMPTCPSocketError) Is(target error) bool { return target == ErrNotMPTCP }
+
+// errMPTCPOff is why a strict dial of a Dialer told not to use MPTCP
+// makes no MPTCP socket.
+var errMPTCPOff = errors.New("the Dialer's SetMultipathTCP(false) turned MPTCP off")
 
 // hookError is the user's Control hook failing on the MPTCP socket of a
 // dial with RequireMPTCP.
@@ -35,30 +47,16 @@ func (e *hookError) Error() string {
 func (e *hookError) Unwrap() error { return e.err }
 
 func (s *strictDial) check(ctx context.Context, network, address string, c syscall.RawConn) error {
-	mptcp, err := isMPTCPSocket(c)
-	if err != nil {
+	if s.off {
+		return &noMPTCPSocketError{errMPTCPOff}
+	}
+	if err := toMPTCPSocket(c); err != nil {
 		return err
 	}
-	if mptcp {
-		err := s.userControl(ctx, network, address, c)
-		s.mu.Lock()
-		if s.tried == nil {
-			s.tried = make(map[string]error)
-		}
-		s.tried[address] = err
-		s.mu.Unlock()
-		return err
+	if err := s.userControl(ctx, network, address, c); err != nil {
+		return &hookError{err}
 	}
-	s.mu.Lock()
-	hookErr, tried := s.tried[address]
-	s.mu.Unlock()
-	switch {
-	case !tried:
-		return errNoMPTCPSocket
-	case hookErr != nil:
-		return &hookError{hookErr}
-	}
-	return s.userControl(ctx, network, address, c)
+	return nil
 }
 
 // userControl runs the Dialer's own hook, as net.Dialer would.

@@ -88,9 +88,9 @@ type Collector struct {
 	// process).
 	hasBytes atomic.Bool
 
-	// descs caches the descriptors of the kernel counters, by kernel
-	// name: their names are the kernel's, known only at scrape time.
-	descs sync.Map // string -> *prometheus.Desc
+	// descs caches how each kernel counter is sent, by kernel name:
+	// the names come from the running kernel, known only at scrape time.
+	descs sync.Map // string -> *counterMetric
 }
 
 // New returns a Collector of the namespace cfg names, or of the thread
@@ -259,12 +259,18 @@ var (
 		"MPTCP connections (not listeners) in the namespace that fell back to plain TCP.", nil, nil)
 	descSubflows = prometheus.NewDesc("mptcp_connection_subflows",
 		"Subflows, the first included, of each established MPTCP connection that did not fall back to TCP.", nil, nil)
-	descSent = prometheus.NewDesc("mptcp_connections_sent_bytes",
-		"Bytes sent at the MPTCP level, on all subflows and retransmissions included, summed over the connections open now (Linux 6.5+).", nil, nil)
-	descReceived = prometheus.NewDesc("mptcp_connections_received_bytes",
-		"Bytes received in order at the MPTCP level, summed over the connections open now (Linux 6.5+).", nil, nil)
-	descRetrans = prometheus.NewDesc("mptcp_connections_retransmitted_bytes",
-		"Bytes retransmitted at the MPTCP level, summed over the connections open now (Linux 6.5+).", nil, nil)
+	// The byte sums are named for the connections open now and their
+	// help says they fall, so that nobody takes rate() of them: rate()
+	// reads each fall as a counter reset and adds the whole sum again.
+	descSent = prometheus.NewDesc("mptcp_open_connections_sent_bytes",
+		"Bytes sent at the MPTCP level, on all subflows and retransmissions included, summed over the connections open at the scrape (Linux 6.5+). "+
+			"A gauge that falls when a connection closes: not for rate() or increase().", nil, nil)
+	descReceived = prometheus.NewDesc("mptcp_open_connections_received_bytes",
+		"Bytes received in order at the MPTCP level, summed over the connections open at the scrape (Linux 6.5+). "+
+			"A gauge that falls when a connection closes: not for rate() or increase().", nil, nil)
+	descRetrans = prometheus.NewDesc("mptcp_open_connections_retransmitted_bytes",
+		"Bytes retransmitted at the MPTCP level, summed over the connections open at the scrape (Linux 6.5+). "+
+			"A gauge that falls when a connection closes: not for rate() or increase().", nil, nil)
 	descEndpoints = prometheus.NewDesc("mptcp_endpoints",
 		"Endpoints of the in-kernel path manager (ip mptcp endpoint).", nil, nil)
 	descEndpointsFlag = prometheus.NewDesc("mptcp_endpoints_flag",
@@ -277,40 +283,37 @@ var (
 		"Whether new sockets of the namespace may use MPTCP (sysctl net.mptcp.enabled): 1 or 0; 0 on a kernel without MPTCP.", nil, nil)
 )
 
-// counterDesc returns the descriptor of the kernel counter name, or nil
-// for a name that cannot be part of a metric name.
-func (c *Collector) counterDesc(name string, gauge bool) *prometheus.Desc {
-	if d, ok := c.descs.Load(name); ok {
-		return d.(*prometheus.Desc)
-	}
-	if !validName(name) {
-		return nil
-	}
-	help := "MPTcpExt counter " + name + ", not documented by this collector."
-	if d, ok := counters.Describe(name); ok {
-		help = d.Help
-	}
-	metric := "mptcp_ext_" + name
-	if !gauge {
-		metric += "_total"
-	}
-	d, _ := c.descs.LoadOrStore(name, prometheus.NewDesc(metric, help, nil, nil))
-	return d.(*prometheus.Desc)
+// counterMetric is how a kernel counter is sent.
+type counterMetric struct {
+	desc  *prometheus.Desc
+	name  string // the metric's, from MetricName
+	gauge bool
 }
 
-// validName reports whether name may follow "mptcp_ext_" in a metric
-// name of the classic character set, which every Prometheus accepts.
-func validName(name string) bool {
-	if name == "" {
-		return false
+// counterMetric returns how the kernel counter name is sent, or nil for
+// a name that cannot be part of a metric name.
+func (c *Collector) counterMetric(name string) *counterMetric {
+	if m, ok := c.descs.Load(name); ok {
+		return m.(*counterMetric)
 	}
-	for i := 0; i < len(name); i++ {
-		b := name[i]
-		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_') {
-			return false
-		}
+	metric, ok := MetricName(name)
+	if !ok {
+		return nil
 	}
-	return true
+	// The kernel's name, as nstat prints it, leads the help: the metric's
+	// name is the kernel's in snake_case, which the kernel's documentation
+	// and nstat do not show.
+	help := "MPTcpExt" + name + ": a kernel counter not documented by this collector."
+	d, known := counters.Describe(name)
+	if known {
+		help = "MPTcpExt" + name + ": " + d.Help
+	}
+	m, _ := c.descs.LoadOrStore(name, &counterMetric{
+		desc:  prometheus.NewDesc(metric, help, nil, nil),
+		name:  metric,
+		gauge: d.Kind == counters.KindGauge,
+	})
+	return m.(*counterMetric)
 }
 
 func (c *Collector) collectCounters(ch chan<- prometheus.Metric, fd int) error {
@@ -318,27 +321,30 @@ func (c *Collector) collectCounters(ch chan<- prometheus.Metric, fd int) error {
 	if err != nil {
 		return err
 	}
-	// The kernel names each counter once; a repeated name would make the
-	// registry refuse the whole scrape, so only its first value is sent.
+	sendCounters(ch, cs, c.counterMetric)
+	return nil
+}
+
+// sendCounters sends the counters cs as metric gives them, leaving out
+// those it gives none. Two counters whose metrics would have the same
+// name are never both sent: the registry would refuse the whole scrape.
+// The kernel names each counter once, and no two names of the kernels
+// known collide in snake_case (TestMetricNamesUnique), but a kernel to
+// come might: the first, in the kernel's order, is sent.
+func sendCounters(ch chan<- prometheus.Metric, cs counters.Counters, metric func(name string) *counterMetric) {
 	seen := make(map[string]bool, len(cs))
 	for _, k := range cs {
-		if seen[k.Name] {
+		m := metric(k.Name)
+		if m == nil || seen[m.name] {
 			continue
 		}
-		seen[k.Name] = true
-		d, _ := counters.Describe(k.Name)
-		gauge := d.Kind == counters.KindGauge
-		desc := c.counterDesc(k.Name, gauge)
-		if desc == nil {
-			continue
-		}
+		seen[m.name] = true
 		t := prometheus.CounterValue
-		if gauge {
+		if m.gauge {
 			t = prometheus.GaugeValue
 		}
-		ch <- prometheus.MustNewConstMetric(desc, t, float64(k.Value))
+		ch <- prometheus.MustNewConstMetric(m.desc, t, float64(k.Value))
 	}
-	return nil
 }
 
 // stateNames are the label values of mptcp_connections, by the kernel's

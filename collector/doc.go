@@ -25,11 +25,14 @@
 // the connections are summed up, so that the number of series does not
 // grow with them.
 //
-//	mptcp_ext_NAME_total           counter    each MPTcpExt counter NAME the running kernel has
-//	                                          (nstat's MPTcpExtNAME), known to package counters
-//	                                          or not; names with characters a metric name cannot
-//	                                          hold are left out
-//	mptcp_ext_MPCurrEstab          gauge      the MPTcpExt gauge: MPTCP connections established now
+//	mptcp_ext_NAME_total           counter    each MPTcpExt counter the running kernel has, known
+//	                                          to package counters or not, its name in snake_case
+//	                                          (see MetricName): nstat's MPTcpExtMPCapableSYNTX is
+//	                                          mptcp_ext_mp_capable_syntx_total, and the HELP text
+//	                                          starts with the kernel's name; names with characters
+//	                                          a metric name cannot hold are left out
+//	mptcp_ext_mp_curr_estab        gauge      the MPTcpExt gauge MPCurrEstab: MPTCP connections
+//	                                          established now
 //	mptcp_connections{state}       gauge      MPTCP-level sockets by TCP state: established,
 //	                                          syn_sent, syn_recv, fin_wait1, fin_wait2,
 //	                                          time_wait, close, close_wait, last_ack, listen,
@@ -38,9 +41,10 @@
 //	mptcp_connections_fallback     gauge      connections (not listeners) that fell back to TCP
 //	mptcp_connection_subflows      histogram  subflows, the first included, of each established
 //	                                          connection that did not fall back; buckets 1 to 8
-//	mptcp_connections_sent_bytes,  gauge      sums of mptcp_info's bytes_sent, bytes_received
-//	 _received_bytes,                         and bytes_retrans over the connections open now
-//	 _retransmitted_bytes                     (Linux 6.5+)
+//	mptcp_open_connections_        gauge      sums of mptcp_info's bytes_sent, bytes_received
+//	 sent_bytes, _received_bytes,             and bytes_retrans over the connections open at
+//	 _retransmitted_bytes                     the scrape (Linux 6.5+); they fall when
+//	                                          connections close: not for rate()
 //	mptcp_endpoints                gauge      endpoints of the in-kernel path manager
 //	mptcp_endpoints_flag{flag}     gauge      endpoints with the flag: signal, subflow, backup,
 //	                                          fullmesh, implicit, laminar
@@ -58,12 +62,23 @@
 // because, say, the path manager cannot be reached. Off Linux every part
 // reports 0.
 //
-// The byte sums are gauges, not counters: a connection that closes takes
-// its bytes out of the sum, which then falls. They tell how much the
-// connections open now have carried; the rate of traffic over time is
-// better taken from the interfaces. They are sent once a connection of
-// the running kernel has reported them (from Linux 6.5 on; from the first
-// scrape with an MPTCP socket in the namespace), and then at every scrape.
+// The byte sums are gauges, not counters, and their names say whose
+// bytes they sum: the connections open at the scrape. A connection that
+// closes takes its bytes out of the sum, which then falls; rate() or
+// increase() of them would read each fall as a counter reset and count
+// the remaining bytes again. They tell how much the connections open now
+// have carried; the rate of traffic is better taken from the interfaces
+// (node_exporter's node_network_transmit_bytes_total). They are sent once
+// a connection of the running kernel has reported them (from Linux 6.5
+// on; from the first scrape with an MPTCP socket in the namespace), and
+// then at every scrape.
+//
+// The kernel's counter names become snake_case because Prometheus's
+// naming rules, which "promtool check metrics" enforces, want it; the
+// collector's output passes that check without a warning. Two kernel
+// names that differ only in case and underscores would give one metric
+// name: no kernel known has such a pair, and should one come, the first
+// counter of the pair is sent.
 //
 // mptcp_enabled is 0, and its part succeeds, where the kernel has no
 // net.mptcp.enabled: a kernel without MPTCP, where no socket can use it.
@@ -76,7 +91,7 @@
 // fell back to TCP is an MPTCP socket, listed with the fallback flag and
 // counted in mptcp_connections_fallback; a plain TCP client accepted by an
 // MPTCP listener is a plain TCP socket and is not listed at all, nor
-// counted by any MPTcpExt counter (mptcp_ext_MPCapableFallbackACK_total
+// counted by any MPTcpExt counter (mptcp_ext_mp_capable_fallback_ack_total
 // counts only handshakes begun with MP_CAPABLE that lost it). Kernels
 // before 6.x list only established connections, and no listeners.
 //

@@ -22,8 +22,9 @@
 //	                            (a container's) or /run/netns/NAME, or a NAME made by ip netns add;
 //	                            default the exporter's own. It is checked before serving: a path
 //	                            that is not a network namespace, or one the exporter may not enter
-//	                            (that needs CAP_SYS_ADMIN), is a usage error (exit status 2). Each
-//	                            scrape opens the path anew: once the namespace is deleted every
+//	                            (that needs CAP_SYS_ADMIN, and opening /proc/PID/ns/net of another
+//	                            user's process CAP_SYS_PTRACE), is a usage error (exit status 2).
+//	                            Each scrape opens the path anew: once the namespace is deleted every
 //	                            part fails (mptcp_scrape_collector_success 0, no other mptcp_*
 //	                            series), and a namespace made again under the name is the one read.
 //	--log.level=info            debug, info, warn or error
@@ -42,8 +43,14 @@
 // rest is served. On systems other than Linux the exporter runs and
 // reports every collector as failing.
 //
+// At most 10 scrapes run at once: more get 503 Service Unavailable at
+// once, and so does a scrape that takes over 30 s.
+//
 // Alerting and recording rules to go with it are in rules/mptcp.rules.yml
-// beside this file; load them with Prometheus's rule_files.
+// beside this file; load them with Prometheus's rule_files. A systemd
+// unit, which runs it with no capability, and a drop-in for --netns,
+// which adds CAP_SYS_ADMIN, are in systemd/; a Grafana dashboard is
+// dashboard/mptcp.json.
 //
 // Exit status: 0 after SIGINT or SIGTERM, 1 when it cannot serve, 2 for a
 // usage error.

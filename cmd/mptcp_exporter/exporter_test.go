@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,7 +104,15 @@ func (e *exporter) Log() string {
 // the test ends.
 func startExporter(t *testing.T, args ...string) *exporter {
 	t.Helper()
+	return startExporterWith(t, nil, args...)
+}
+
+// startExporterWith is startExporter with the process attributes attr:
+// its user and capabilities, as a service manager would set them.
+func startExporterWith(t *testing.T, attr *syscall.SysProcAttr, args ...string) *exporter {
+	t.Helper()
 	cmd := exec.Command(exporterBinary(t), append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...)
+	cmd.SysProcAttr = attr
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

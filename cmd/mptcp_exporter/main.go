@@ -37,6 +37,11 @@ const name = "mptcp_exporter"
 // it is one that list was not seen to use, and may have to move.
 const defaultAddress = ":9867"
 
+// maxInFlight is how many scrapes may run at once; more get 503 Service
+// Unavailable at once. Each reads the kernel on its own: a bound keeps a
+// flood of scrapes from holding as many sockets and threads.
+const maxInFlight = 10
+
 // Exit statuses.
 const (
 	exitOK    = 0
@@ -179,7 +184,7 @@ func newHandler(o *options, mc prometheus.Collector, logger *slog.Logger) (http.
 		// already says which part failed.
 		ErrorHandling:       promhttp.ContinueOnError,
 		Registry:            reg,
-		MaxRequestsInFlight: 10,
+		MaxRequestsInFlight: maxInFlight,
 		Timeout:             30 * time.Second,
 	}))
 	mux := http.NewServeMux()

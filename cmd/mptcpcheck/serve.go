@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/multipath-go/mptcp"
@@ -36,9 +37,11 @@ const (
 	defaultMaxSize      = 64 << 20  // -max-size
 	defaultMaxDownloads = 64        // -max-downloads
 	defaultMaxConns     = 512       // -max-conns
+	defaultMaxPerAddr   = 64        // -max-conns-per-addr
 	defaultMinRate      = 8 << 10   // -min-rate, bytes per second
 	defaultSndBuf       = 256 << 10 // -sndbuf, bytes
-	// rateWindow is how long a download may stay below -min-rate.
+	// rateWindow is how far, in time at -min-rate, a download may fall
+	// behind the floor (see rateGuard).
 	rateWindow = 4 * time.Second
 )
 
@@ -52,9 +55,11 @@ type serveOptions struct {
 	// Zero means the default for each of these.
 	maxSize      int64         // largest ?size= of a download
 	maxDownloads int           // downloads at once; more get 503
-	maxConns     int           // connections at once (serveOn); more are closed
+	maxConns     int           // connections at once (serve); more shed the cheapest (connTracker)
+	maxPerAddr   int           // connections at once from one client address (an IPv6 /64)
 	minRate      int64         // bytes per second below which a download is dropped; < 0: no floor
-	rateWindow   time.Duration // over which minRate is measured
+	rateWindow   time.Duration // the grace of minRate (rateGuard)
+	maxStall     time.Duration // the longest a download may receive nothing
 	sndBuf       int           // SO_SNDBUF of a download's connection; < 0: the kernel's autotuning
 
 	tlsCert *tls.Certificate // serveOn serves HTTPS with it when set
@@ -70,11 +75,17 @@ func (o serveOptions) withDefaults() serveOptions {
 	if o.maxConns <= 0 {
 		o.maxConns = defaultMaxConns
 	}
+	if o.maxPerAddr <= 0 {
+		o.maxPerAddr = defaultMaxPerAddr
+	}
 	if o.minRate == 0 {
 		o.minRate = defaultMinRate
 	}
 	if o.rateWindow <= 0 {
 		o.rateWindow = rateWindow
+	}
+	if o.maxStall <= 0 {
+		o.maxStall = maxStall
 	}
 	if o.sndBuf == 0 {
 		o.sndBuf = defaultSndBuf
@@ -87,8 +98,9 @@ type server struct {
 	*http.Server
 	opts      serveOptions
 	downloads chan struct{} // one token per download in progress
-	active    atomic.Int64  // downloads in progress, for tests
-	started   atomic.Int64  // downloads started, for tests
+	conns     *connTracker
+	active    atomic.Int64 // downloads in progress, for tests
+	started   atomic.Int64 // downloads started, for tests
 
 	// inFlight holds the downloads in progress by their id, for
 	// /download/status. Only downloads that hold a token of downloads are
@@ -104,6 +116,8 @@ type inFlight struct {
 	start   time.Time
 	size    int64
 	written atomic.Int64
+	pending atomic.Int64 // bytes of the write in progress (rateGuard)
+	recent  atomic.Int64 // bytes per second the client received lately (rateGuard)
 }
 
 // newServer returns the HTTP server of "mptcpcheck serve", also used by
@@ -114,6 +128,7 @@ func newServer(opts serveOptions) *server {
 		opts:      opts,
 		downloads: make(chan struct{}, opts.maxDownloads),
 		inFlight:  make(map[string]*inFlight),
+		conns:     newConnTracker(opts.maxConns, opts.maxPerAddr),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /download", s.download)
@@ -131,7 +146,8 @@ func newServer(opts serveOptions) *server {
 	}
 	s.Server = &http.Server{
 		Handler:           securityHeaders(mux),
-		ConnContext:       mptcp.ConnContext,
+		ConnContext:       connContext,
+		ConnState:         s.conns.connState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -145,54 +161,17 @@ func newServer(opts serveOptions) *server {
 	return s
 }
 
-// serve serves on ln, with at most opts.maxConns connections at once:
-// a connection over the limit is closed as soon as it is accepted.
+// serve serves on ln, with at most opts.maxConns connections at once and
+// opts.maxPerAddr from one client address: at either limit a newcomer
+// sheds the connection that costs least to lose rather than being refused
+// (connTracker).
 func (s *server) serve(ln net.Listener) error {
-	ln = &limitListener{Listener: ln, sem: make(chan struct{}, s.opts.maxConns)}
+	ln = &trackingListener{Listener: ln, t: s.conns}
 	if s.TLSConfig != nil {
 		return s.ServeTLS(ln, "", "")
 	}
 	return s.Serve(ln)
 }
-
-// limitListener closes the connections it accepts over the limit.
-// (golang.org/x/net/netutil.LimitListener holds them in the backlog
-// instead, and its connections hide the *mptcp.MPTCPConn underneath from
-// mptcp.ConnContext; this one's have a NetConn method.)
-type limitListener struct {
-	net.Listener
-	sem chan struct{}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case l.sem <- struct{}{}:
-			return &limitConn{Conn: c, sem: l.sem}, nil
-		default:
-			c.Close()
-		}
-	}
-}
-
-type limitConn struct {
-	net.Conn
-	sem  chan struct{}
-	once sync.Once
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { <-c.sem })
-	return err
-}
-
-// NetConn returns the connection underneath, for mptcp.ConnContext.
-func (c *limitConn) NetConn() net.Conn { return c.Conn }
 
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -200,6 +179,17 @@ func securityHeaders(h http.Handler) http.Handler {
 		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
 		// Requests have no body worth reading: bound what a client may send.
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+		if r.ContentLength != 0 && r.ProtoMajor == 1 {
+			// net/http reads what is left of an HTTP/1 body after the
+			// answer, up to 256 KiB and for as long as the read timeout,
+			// so that a client trickling one would hold a connection that
+			// looks busy: count it as a request still unfinished, which
+			// is shed for a newcomer, and close it after the answer.
+			w.Header().Set("Connection", "close")
+			if tc := servedFromContext(r.Context()); tc != nil {
+				tc.t.setClass(tc, classNew)
+			}
+		}
 		h.ServeHTTP(w, r)
 	})
 }
@@ -254,11 +244,11 @@ const downloadIDHeader = "Mptcpcheck-Download-Id"
 func newDownloadID() string { return rand.Text() }
 
 // download sends ?size=N bytes, at most opts.maxSize, from the shared
-// zeros. At most opts.maxDownloads run at once; another gets 503. Each
-// opts.rateWindow worth of bytes at opts.minRate must be written within
-// opts.rateWindow, or the download is dropped: a reader slower than the
-// floor does not hold the server. The response's downloadIDHeader names
-// the download for /download/status while it runs.
+// zeros. At most opts.maxDownloads run at once; another gets 503. A
+// download whose client falls behind opts.minRate, or stalls, is dropped
+// (rateGuard): a reader slower than the floor does not hold the server.
+// The response's downloadIDHeader names the download for /download/status
+// while it runs.
 func (s *server) download(w http.ResponseWriter, r *http.Request) {
 	maxSize := s.opts.maxSize
 	size, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
@@ -271,7 +261,13 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 		defer func() { <-s.downloads }()
 	default:
 		w.Header().Set("Retry-After", "1")
-		w.Header().Set("Connection", "close")
+		if r.ProtoMajor == 1 {
+			// Over HTTP/1 the client waits for another slot on a fresh
+			// connection rather than hold this one. Over HTTP/2 the header
+			// would become a GOAWAY that ends the client's other
+			// requests too: the connection is left alone.
+			w.Header().Set("Connection", "close")
+		}
 		http.Error(w, "too many downloads at once, try again later", http.StatusServiceUnavailable)
 		return
 	}
@@ -322,6 +318,14 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 		delete(s.inFlight, id)
 		s.mu.Unlock()
 	}()
+	var queue syscall.Conn // the download's own send queue, if it has one
+	if exclusive {
+		queue = conn
+		if tc := servedFromContext(r.Context()); tc != nil {
+			// The slowest downloads are shed first at the connection limit.
+			defer s.conns.startDownload(tc, d)()
+		}
+	}
 
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
@@ -329,25 +333,25 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// The page reads the id before the body: send the header at once.
 	rc.Flush()
-	// Each step writes perStep bytes within a deadline of step.
-	step, perStep := writeTimeout, int64(len(zeros))
-	if s.opts.minRate > 0 {
-		step = s.opts.rateWindow
-		perStep = max(1, int64(float64(s.opts.minRate)*step.Seconds()))
+	// rateGuard, not a deadline per write, decides when the client is too
+	// slow: the server's WriteTimeout would cut any download longer than
+	// it.
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
+		return
 	}
+	guard := startRateGuard(d, queue, s.opts.minRate, s.opts.rateWindow, s.opts.maxStall, func() {
+		rc.SetWriteDeadline(time.Now())
+	})
+	defer guard.stop()
 	for size > 0 {
-		if err := rc.SetWriteDeadline(time.Now().Add(step)); err != nil {
+		m := min(size, guard.chunk())
+		d.pending.Store(m)
+		if _, err := w.Write(zeros[:m]); err != nil {
 			return
 		}
-		for n := min(size, perStep); n > 0; {
-			m := min(n, int64(len(zeros)))
-			if _, err := w.Write(zeros[:m]); err != nil {
-				return
-			}
-			n -= m
-			size -= m
-			d.written.Add(m)
-		}
+		d.written.Add(m)
+		d.pending.Store(0)
+		size -= m
 	}
 	if exclusive {
 		conn.SetLinger(-1)
@@ -417,19 +421,22 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	key := fs.String("key", "", "TLS private key file (PEM)")
 	maxSize := fs.Int64("max-size", defaultMaxSize, "largest download in bytes (/download?size=N)")
 	maxDownloads := fs.Int("max-downloads", defaultMaxDownloads, "downloads at once; more are answered 503")
-	maxConns := fs.Int("max-conns", defaultMaxConns, "connections at once; more are closed when accepted")
+	maxConns := fs.Int("max-conns", defaultMaxConns, "connections at once; at the limit a newcomer sheds the connection that costs least to lose (idle, then with its request unfinished, then the slowest download; oldest first)")
+	maxPerAddr := fs.Int("max-conns-per-addr", defaultMaxPerAddr, "connections at once from one client address (an IPv6 /64); at the bound a newcomer sheds that address's own, as for -max-conns")
 	sndBuf := fs.Int("sndbuf", defaultSndBuf, "SO_SNDBUF of a download's HTTP/1 connection in bytes, which bounds the kernel memory a stalled reader holds; 0 for the kernel's autotuning")
-	minRate := fs.Int64("min-rate", defaultMinRate, fmt.Sprintf("bytes per second below which a download is dropped, measured over %v; 0 for no floor", rateWindow))
+	minRate := fs.Int64("min-rate", defaultMinRate, fmt.Sprintf("bytes per second below which a download is dropped: once its average since it began falls %v of this rate behind; 0 for no floor", rateWindow))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck serve [-addr ADDR] [-cert FILE -key FILE] [limits]\n\n"+
 			"Answers every request with whether the client's connection uses MPTCP and the\n"+
 			"subflows the server sees: plain text (curl), JSON (Accept: application/json or\n"+
 			"?format=json) or an HTML page for browsers that refreshes its own connection's\n"+
 			"subflows. /download?size=N sends N bytes (at most -max-size); at most\n"+
-			"-max-downloads run at once (more get 503), and one slower than -min-rate is\n"+
-			"dropped; its response header Mptcpcheck-Download-Id names it for\n"+
-			"/download/status?id=ID, which reports the download's subflows while it runs.\n"+
-			"At most -max-conns connections are served at once.\n\n")
+			"-max-downloads run at once (more get 503), and one slower than -min-rate on\n"+
+			"average, or that receives nothing for %v, is dropped; its response header\n"+
+			"Mptcpcheck-Download-Id names it for /download/status?id=ID, which reports\n"+
+			"the download's subflows while it runs. At most -max-conns connections are\n"+
+			"served at once, -max-conns-per-addr from one address: past either, a new\n"+
+			"connection is served and the one that costs least to lose is closed.\n\n", maxStall)
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -446,6 +453,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		{"-max-size", *maxSize, 1},
 		{"-max-downloads", int64(*maxDownloads), 1},
 		{"-max-conns", int64(*maxConns), 1},
+		{"-max-conns-per-addr", int64(*maxPerAddr), 1},
 		{"-min-rate", *minRate, 0},
 		{"-sndbuf", int64(*sndBuf), 0},
 	} {
@@ -458,6 +466,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		maxSize:      *maxSize,
 		maxDownloads: *maxDownloads,
 		maxConns:     *maxConns,
+		maxPerAddr:   *maxPerAddr,
 		minRate:      *minRate,
 	}
 	if *minRate == 0 {

@@ -32,12 +32,11 @@ func (l *recordingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// Over HTTP/2 a download shares its connection with the client's other
-// requests: one cut short must not leave that connection to end with a
-// reset (SO_LINGER 0), which would discard whatever the server wrote
-// last for the other requests, nor shrink its send buffer. Both apply to
-// HTTP/1 connections only, which carry one download at a time.
-func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
+// startHTTP2Server starts serve over HTTPS with opts, on a listener that
+// records what it accepts, and returns a client that speaks HTTP/2 to it
+// and its URL.
+func startHTTP2Server(t *testing.T, opts serveOptions) (*server, *recordingListener, *http.Client, string) {
+	t.Helper()
 	certFile, keyFile, pool := selfSigned(t)
 	cert, err := loadCert(certFile, keyFile)
 	if err != nil {
@@ -48,11 +47,42 @@ func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln := &recordingListener{Listener: inner}
-	srv := startServer(t, ln, serveOptions{tlsCert: &cert})
+	opts.tlsCert = &cert
+	srv := startServer(t, ln, opts)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	base := "https://" + inner.Addr().String()
+	t.Cleanup(tr.CloseIdleConnections)
+	return srv, ln, &http.Client{Transport: tr, Timeout: 10 * time.Second}, "https://" + inner.Addr().String()
+}
+
+// getOverHTTP2 gets url with client and fails t unless the answer came
+// over HTTP/2.
+func getOverHTTP2(t *testing.T, client *http.Client, url string) *http.Response {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ProtoMajor != 2 {
+		resp.Body.Close()
+		t.Fatalf("%s came over %s; the test needs HTTP/2", url, resp.Proto)
+	}
+	return resp
+}
+
+// accepted returns how many connections l accepted.
+func (l *recordingListener) accepted() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// Over HTTP/2 a download shares its connection with the client's other
+// requests: one cut short must not leave that connection to end with a
+// reset (SO_LINGER 0), which would discard whatever the server wrote
+// last for the other requests, nor shrink its send buffer. Both apply to
+// HTTP/1 connections only, which carry one download at a time.
+func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
+	srv, ln, client, base := startHTTP2Server(t, serveOptions{})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/download?size=33554432", nil)
@@ -108,5 +138,65 @@ func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
 	}
 	if sndbuf == 2*defaultSndBuf {
 		t.Errorf("the HTTP/2 connection's send buffer was fixed at -sndbuf (%d)", sndbuf)
+	}
+}
+
+// Over HTTP/2, the 503 for a download over -max-downloads leaves the
+// connection open: the client's download in progress and its next
+// request go on over the same connection, with no GOAWAY.
+func TestDownloadRefusedOverHTTP2KeepsTheConnection(t *testing.T) {
+	_, ln, client, base := startHTTP2Server(t, serveOptions{maxDownloads: 1})
+
+	first := getOverHTTP2(t, client, base+"/download?size=33554432")
+	defer first.Body.Close()
+	second, err := client.Get(base + "/download?size=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, second.Body)
+	second.Body.Close()
+	if second.StatusCode != http.StatusServiceUnavailable || second.Header.Get("Retry-After") == "" {
+		t.Fatalf("a second download at -max-downloads 1: %s, Retry-After %q; want 503 and when to retry", second.Status, second.Header.Get("Retry-After"))
+	}
+	next, err := client.Get(base + "/?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, next.Body)
+	next.Body.Close()
+	if next.StatusCode != http.StatusOK {
+		t.Errorf("the request after the 503: %s", next.Status)
+	}
+	if n, err := io.Copy(io.Discard, first.Body); err != nil || n == 0 {
+		t.Errorf("the download in progress after the 503: %d bytes, %v; want it whole", n, err)
+	}
+	n := ln.accepted()
+	if n != 1 {
+		t.Errorf("%d connections accepted; want the one HTTP/2 connection to serve every request", n)
+	}
+}
+
+// Over HTTP/2, a download whose reader stops is dropped as over HTTP/1,
+// by resetting its stream alone: the connection serves the next request.
+func TestDownloadStalledOverHTTP2ResetsTheStreamAlone(t *testing.T) {
+	const stall = 2 * time.Second
+	srv, ln, client, base := startHTTP2Server(t, serveOptions{maxStall: stall})
+	resp := getOverHTTP2(t, client, base+"/download?size=67108864")
+	defer resp.Body.Close()
+	// Read nothing: the stream's flow-control window fills, then nothing
+	// moves.
+	waitFor(t, 5*stall, "the stalled download to be dropped", func() bool { return srv.active.Load() == 0 })
+	if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+		t.Error("the stalled download's body ended without an error; want its stream reset")
+	}
+	next, err := client.Get(base + "/?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, next.Body)
+	next.Body.Close()
+	n := ln.accepted()
+	if next.StatusCode != http.StatusOK || n != 1 {
+		t.Errorf("after the drop: %s over %d connections; want 200 over the one connection", next.Status, n)
 	}
 }

@@ -31,7 +31,7 @@ func isReset(err error) bool {
 }
 
 // TestServeCapsDownloadsAndConns checks -max-downloads (503) and
-// -max-conns (closed at once).
+// -max-conns (an idle connection shed for a newcomer).
 func TestServeCapsDownloadsAndConns(t *testing.T) {
 	ln, err := mptcp.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -82,12 +82,19 @@ func TestServeCapsDownloadsAndConns(t *testing.T) {
 		resp.Body.Close()
 		return true
 	})
-	// idle holds the third slot: a fourth connection is closed unanswered.
+	// idle holds the third slot, the connection that costs least to lose:
+	// a fourth connection is served, and idle is shed to make room.
 	fourth := dial()
 	fourth.SetReadDeadline(time.Now().Add(5 * time.Second))
 	io.WriteString(fourth, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if b, err := io.ReadAll(fourth); len(b) != 0 || (err != nil && !isReset(err)) {
-		t.Errorf("connection over -max-conns: read %q, %v; want it closed", b, err)
+	if resp, err := http.ReadResponse(bufio.NewReader(fourth), nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("connection over -max-conns: %v; want it served", err)
+	}
+	if b, err := io.ReadAll(idle); len(b) != 0 || (err != nil && !isReset(err)) {
+		t.Errorf("the idle connection after a fourth came: read %q, %v; want it closed", b, err)
+	}
+	if n := srv.conns.shed.Load(); n != 1 {
+		t.Errorf("%d connections shed, want 1", n)
 	}
 }
 
@@ -123,5 +130,14 @@ func TestServeSndbufFlag(t *testing.T) {
 	code, out, errs := runCmd(t, "serve", "-addr", "127.0.0.1:0", "-sndbuf", "-1")
 	if code != exitUsage || !strings.Contains(errs, "-sndbuf must be at least 0") || strings.Contains(out, "serving on") {
 		t.Errorf("serve -sndbuf -1: status %d, stdout %q, stderr %q; want %d and the flag named", code, out, errs, exitUsage)
+	}
+}
+
+// TestServeMaxConnsPerAddrFlag checks that -max-conns-per-addr below 1 is
+// a usage error naming the flag, before anything is served.
+func TestServeMaxConnsPerAddrFlag(t *testing.T) {
+	code, out, errs := runCmd(t, "serve", "-addr", "127.0.0.1:0", "-max-conns-per-addr", "0")
+	if code != exitUsage || !strings.Contains(errs, "-max-conns-per-addr must be at least 1") || strings.Contains(out, "serving on") {
+		t.Errorf("serve -max-conns-per-addr 0: status %d, stdout %q, stderr %q; want %d and the flag named", code, out, errs, exitUsage)
 	}
 }
