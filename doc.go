@@ -35,7 +35,9 @@
 //     gives MPTCP;
 //   - [SubflowTable] and slog.LogValuer forms for logs;
 //   - [ConnContext] and [ConnFromContext], which let an http.Handler find
-//     its connection, also under TLS.
+//     its connection, also under TLS;
+//   - [ConnOf], which finds the connection of an http.Client's request,
+//     under TLS and HTTP/2 too, from an httptrace hook.
 //
 // Everything else is the *net.TCPConn's, zero-copy included: io.Copy
 // between connections of this package splices wherever it would between

@@ -14,8 +14,15 @@ import (
 var ErrNotMPTCP = errors.New("mptcp: connection is not using MPTCP")
 
 // errNoConn is the error of an MPTCPConn that holds no connection: its
-// zero value, a nil pointer, or NewConn(nil). No system call is made.
+// zero value, or NewConn(nil). No system call is made.
 var errNoConn error = invalidError("mptcp: no connection: the MPTCPConn holds no *net.TCPConn")
+
+// errNilConn is the error of a nil *MPTCPConn. The usual source is a
+// handler whose server lacks ConnContext, or a failed type assertion, so
+// the message names the remedy for both.
+var errNilConn error = invalidError("mptcp: no connection: nil *MPTCPConn " +
+	"(ConnFromContext finds one only if http.Server.ConnContext is mptcp.ConnContext; " +
+	"ConnOf finds the one behind a net.Conn)")
 
 // errNoListener is the error of a Listener that holds no listener: its
 // zero value, a nil pointer, or one made from a nil *net.TCPListener.

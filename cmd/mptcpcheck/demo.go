@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/explain"
 )
 
 // hostReport is what checkHost finds.
@@ -22,6 +23,8 @@ type hostReport struct {
 	PathManager string   `json:"path_manager,omitempty"` // "in-kernel" or "userspace"
 	Problems    []string `json:"problems"`               // each one stops MPTCP from working
 	Notes       []string `json:"notes"`                  // worth knowing, not fatal
+	// blackhole is the state of the kernel's blackhole detection, or nil.
+	blackhole *explain.Blackhole
 }
 
 func (h hostReport) writeText(w io.Writer) {

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/multipath-go/mptcp/internal/explain"
 	"github.com/multipath-go/mptcp/pm"
 )
 
@@ -41,34 +43,24 @@ func readPathManager() pathManager {
 	return p
 }
 
-// moreSubflows says, in plain words, what stops a connection from this
-// host getting more than one subflow; nil means nothing does.
-func moreSubflows(h hostReport, p pathManager) []string {
-	if len(h.Problems) > 0 {
-		return []string{"first make MPTCP work at all (see the problems above)"}
+// verdict judges the host as why judges a connection (explain.ExplainHost):
+// the explanations, and, for more than one subflow, what to change;
+// nil means nothing.
+func verdict(hr hostReport) (exps []explain.Explanation, todo []string) {
+	c, err := pm.Dial(nil)
+	if err == nil {
+		defer c.Close()
 	}
-	if h.PathManager == "userspace" {
-		return []string{"the userspace path manager is selected (net.mptcp.pm_type=1): run a daemon such as mptcpd, or switch back with sysctl -w net.mptcp.pm_type=0"}
+	h := readHost(c, err)
+	h.Blackhole = hr.blackhole
+	exps = explain.ExplainHost(h)
+	if len(hr.Problems) > 0 {
+		return exps, []string{"first make MPTCP work at all (see the problems above)"}
 	}
-	if p.Limits == nil {
-		return []string{"cannot read the path manager's limits: " + p.Error}
+	for _, e := range exps {
+		todo = append(todo, e.Message)
 	}
-	var todo []string
-	var subflow, signal bool
-	for _, e := range p.Endpoints {
-		subflow = subflow || e.Flags&pm.FlagSubflow != 0
-		signal = signal || e.Flags&pm.FlagSignal != 0
-	}
-	if p.Limits.Subflows == 0 {
-		todo = append(todo, "the limit of additional subflows is 0: ip mptcp limits set subflows 2 add_addr_accepted 2")
-	}
-	if !subflow && !signal {
-		todo = append(todo, "no endpoint: on a client with a second interface, ip mptcp endpoint add ADDR dev IFACE subflow; on a server with a second address, ip mptcp endpoint add ADDR dev IFACE signal")
-	}
-	if p.Limits.AddAddrAccepted == 0 {
-		todo = append(todo, "as a client this host ignores addresses that servers announce: ip mptcp limits set add_addr_accepted 2")
-	}
-	return todo
+	return exps, todo
 }
 
 func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -78,7 +70,9 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck doctor [-json]\n\n"+
 			"Checks whether this host is ready for MPTCP: kernel support, sysctls, the path\n"+
 			"manager, its limits and endpoints, and says what to change for a connection to\n"+
-			"get more than one subflow. Exit status 0 when MPTCP works, 1 when it cannot.\n\n")
+			"get more than one subflow, in the codes mptcpcheck why gives a connection of\n"+
+			"this host (unsupported, mptcp-disabled, blackhole, subflow-limit, no-endpoint).\n"+
+			"Exit status 0 when MPTCP works, 1 when it cannot (the first three codes).\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -90,11 +84,16 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	h := checkHost()
 	p := readPathManager()
-	todo := moreSubflows(h, p)
+	exps, todo := verdict(h)
+	if p.Limits != nil && p.Limits.AddAddrAccepted == 0 {
+		h.Notes = append(h.Notes, "as a client this host ignores addresses that servers announce: ip mptcp limits set add_addr_accepted 2")
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(doctorJSON(h, p, todo))
+		r := doctorJSON(h, p, todo)
+		r.Explanations = nonNil(exps)
+		enc.Encode(r)
 	} else {
 		h.writeText(stdout)
 		p.writeText(stdout)
@@ -107,7 +106,7 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			}
 		}
 	}
-	if len(h.Problems) > 0 {
+	if len(h.Problems) > 0 || slices.ContainsFunc(exps, func(e explain.Explanation) bool { return explain.Unusable(e.Code) }) {
 		return exitFail
 	}
 	return exitOK
@@ -120,6 +119,10 @@ type doctorReport struct {
 	Host         hostReport      `json:"host"`
 	PathManager  pathManagerJSON `json:"path_manager"`
 	MoreSubflows []string        `json:"more_subflows_needs"` // [] when ready
+	// Explanations are the host's verdict in why's terms: the same
+	// codes, messages and evidence; [] when nothing stops MPTCP or more
+	// than one subflow.
+	Explanations []explain.Explanation `json:"explanations"`
 }
 
 type pathManagerJSON struct {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/explain"
 	"github.com/multipath-go/mptcp/internal/testbed"
 )
 
@@ -36,7 +37,7 @@ func TestDoctorSaysWhatToChange(t *testing.T) {
 	// The test bed's client: limits up, no endpoint yet.
 	code, out := doctorIn(t, b.Client)
 	if code != exitOK || !strings.Contains(out, "limits: add_addr_accepted 8 subflows 8") ||
-		!strings.Contains(out, "endpoints: none") || !strings.Contains(out, "ip mptcp endpoint add ADDR dev IFACE subflow") {
+		!strings.Contains(out, "endpoints: none") || !strings.Contains(out, "ip mptcp endpoint add ADDR dev DEV subflow") {
 		t.Errorf("client without endpoints: status %d\n%s", code, out)
 	}
 
@@ -53,13 +54,15 @@ func TestDoctorSaysWhatToChange(t *testing.T) {
 			Limits    limitsJSON     `json:"limits"`
 			Endpoints []endpointJSON `json:"endpoints"`
 		} `json:"path_manager"`
-		MoreSubflows []string `json:"more_subflows_needs"`
+		MoreSubflows []string              `json:"more_subflows_needs"`
+		Explanations []explain.Explanation `json:"explanations"`
 	}
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("doctor -json: %v\n%s", err, out)
 	}
-	if code != exitOK || len(report.PathManager.Endpoints) != 1 || len(report.MoreSubflows) != 2 ||
-		!strings.Contains(strings.Join(report.MoreSubflows, "\n"), "ip mptcp limits set subflows") {
+	if code != exitOK || len(report.PathManager.Endpoints) != 1 || len(report.MoreSubflows) != 1 ||
+		!strings.Contains(strings.Join(report.MoreSubflows, "\n"), "ip mptcp limits set subflows") ||
+		len(report.Explanations) != 1 || report.Explanations[0].Code != explain.SubflowLimit {
 		t.Errorf("limits at 0: status %d, %+v", code, report)
 	}
 
@@ -101,7 +104,7 @@ func checkJSONStyle(t *testing.T, path string, v any, lists map[string]bool) {
 // to change, and with an endpoint and things to change.
 func TestDoctorJSONStyle(t *testing.T) {
 	b := testbed.New(t, 2)
-	lists := map[string]bool{"problems": true, "notes": true, "endpoints": true, "more_subflows_needs": true, "flags": true}
+	lists := map[string]bool{"problems": true, "notes": true, "endpoints": true, "more_subflows_needs": true, "flags": true, "explanations": true, "evidence": true}
 	check := func(name string) {
 		t.Helper()
 		code, out := doctorIn(t, b.Client, "-json")
@@ -115,7 +118,7 @@ func TestDoctorJSONStyle(t *testing.T) {
 		for _, l := range []struct {
 			m   map[string]any
 			key string
-		}{{host, "problems"}, {host, "notes"}, {pmgr, "endpoints"}, {doc, "more_subflows_needs"}} {
+		}{{host, "problems"}, {host, "notes"}, {pmgr, "endpoints"}, {doc, "more_subflows_needs"}, {doc, "explanations"}} {
 			if _, ok := l.m[l.key].([]any); !ok {
 				t.Errorf("%s: %q is %v, want a list\n%s", name, l.key, l.m[l.key], out)
 			}
@@ -244,4 +247,80 @@ func hasEvents(out, token string, types []string, asJSON bool) bool {
 		}
 	}
 	return true
+}
+
+// doctor and why agree: for each explanation code a host can be the
+// cause of, a connection that shows it gets it from why and the host gets
+// it from doctor (-json's explanations, and a failing status for the
+// codes that leave no MPTCP at all); for codes that lie with the
+// connection's path or server, doctor finds nothing wrong with the host.
+// Every scenario is the test bed's client, with its limits set to the
+// kernel's defaults (subflows 2, add_addr_accepted 0) first.
+func TestDoctorAndWhyAgree(t *testing.T) {
+	hostLevel := map[string]bool{explain.Unsupported: true, explain.MPTCPDisabled: true, explain.BlackholeDetected: true,
+		explain.NoEndpoint: true, explain.SubflowLimit: true}
+	for _, tc := range []struct {
+		name   string
+		setup  func(b *testbed.Bed)
+		plain  bool     // the server listens with plain TCP
+		silent bool     // the server sends no banner
+		why    []string // why's codes; doctor's are those of them that are host-level
+	}{
+		// One subflow endpoint added: two subflows, and doctor ready,
+		// although the client accepts no announced address.
+		{"subflow endpoint", func(b *testbed.Bed) { b.Endpoint(b.Client, b.Links[1].Client, "subflow") }, false, false, nil},
+		{"no endpoint", func(b *testbed.Bed) {}, false, false, []string{"no-endpoint"}},
+		{"subflow limit", func(b *testbed.Bed) {
+			b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+			b.Client.IP("mptcp", "limits", "set", "subflows", "0", "add_addr_accepted", "0")
+		}, false, false, []string{"subflow-limit"}},
+		{"disabled", func(b *testbed.Bed) { b.Client.Sysctl("net.mptcp.enabled", "0") }, false, false, []string{"mptcp-disabled"}},
+		{"userspace path manager", func(b *testbed.Bed) {
+			b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+			b.Client.Sysctl("net.mptcp.pm_type", "1")
+		}, false, false, []string{"no-endpoint"}},
+		{"server without MPTCP", func(b *testbed.Bed) { b.Endpoint(b.Client, b.Links[1].Client, "subflow") }, true, false, []string{"server-no-mptcp", "option-stripped"}},
+		{"join dropped", func(b *testbed.Bed) {
+			b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+			b.Server.Run("iptables", "-A", "INPUT", "-i", b.Links[1].ServerDev, "-p", "tcp", "--syn", "-j", "DROP")
+		}, false, false, []string{"join-pending"}},
+		{"join without a route", routelessEndpoint, false, false, []string{"join-failed"}},
+		{"silent server", func(b *testbed.Bed) { b.Endpoint(b.Client, b.Links[1].Client, "subflow") }, false, true, []string{"not-established"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testbed.New(t, 2)
+			b.Client.IP("mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "0")
+			tc.setup(b)
+			banner := "hello\n"
+			if tc.silent {
+				banner = ""
+			}
+			addr := bannerServer(t, b, !tc.plain, banner)
+			rep := whyIn(t, b.Client, "-wait", "1s", addr)
+			wantCodes(t, rep, tc.why...)
+
+			code, out := doctorIn(t, b.Client, "-json")
+			var doc doctorReport
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatalf("doctor -json: %v\n%s", err, out)
+			}
+			var want, got []string
+			wantCode := exitOK
+			for _, c := range tc.why {
+				if hostLevel[c] {
+					want = append(want, c)
+				}
+				if explain.Unusable(c) {
+					wantCode = exitFail
+				}
+			}
+			for _, e := range doc.Explanations {
+				got = append(got, e.Code)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) || code != wantCode || (len(want) == 0) != (len(doc.MoreSubflows) == 0) {
+				t.Errorf("why says %v; doctor: status %d, explanations %v, more_subflows_needs %q; want status %d and %v\n%s",
+					tc.why, code, got, doc.MoreSubflows, wantCode, want, out)
+			}
+		})
+	}
 }

@@ -37,6 +37,9 @@ type getOptions struct {
 	// which get then leaves open (why waits on it for subflows) and does
 	// not explain.
 	keepConn func(*trackedConn)
+	// wait bounds the wait, after the body, for the joins the path
+	// manager will make (see gatherer.waitSubflows); 0: none.
+	wait time.Duration
 }
 
 // getReport is the report of "mptcpcheck get".
@@ -76,8 +79,9 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.out, "o", "", "save the body to `FILE`, or standard output for -o - (default: discard it)")
 	fs.BoolVar(&opts.json, "json", false, "print the report as JSON")
 	fs.DurationVar(&opts.timeout, "timeout", 10*time.Minute, "give up after this long (more than 0)")
+	fs.DurationVar(&opts.wait, "wait", 3*time.Second, "after the body, wait at most this long for the subflows the path manager will add (0: not at all)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck get [-o FILE] [-json] [-timeout D] URL\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck get [-o FILE] [-json] [-timeout D] [-wait D] URL\n\n"+
 			"Fetches URL (http or https) over MPTCP and reports the connection that carried\n"+
 			"the final body, after any redirects (each gets a line; the report names the\n"+
 			"URL fetched last): MPTCP or fallback, its subflows and the\n"+
@@ -86,7 +90,9 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"progress bar shows the rate of each subflow. With -o - the body goes to\n"+
 			"standard output and the report to standard error. A password in the URL is\n"+
 			"never printed. When the connection is not MPTCP or has one subflow, the\n"+
-			"report says why, with its evidence (see mptcpcheck why -h).\n\n"+
+			"report says why, with its evidence (see mptcpcheck why -h).\n"+
+			"Before it reports, get waits up to -wait, as why does, for the joins the path\n"+
+			"manager will make to come up or fail, and no longer than that takes.\n\n"+
 			"Exit status: 0 for a 2xx answer read to the end; 1 when the fetch fails, the\n"+
 			"answer is not 2xx or FILE cannot be written (checked before the fetch);\n"+
 			"2 for a usage error; 130 when interrupted (Ctrl-C). FILE is replaced only by\n"+
@@ -104,6 +110,10 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if opts.timeout <= 0 {
 		fmt.Fprintf(stderr, "mptcpcheck get: -timeout %v: want more than 0\n", opts.timeout)
+		return exitUsage
+	}
+	if opts.wait < 0 {
+		fmt.Fprintf(stderr, "mptcpcheck get: -wait %v: want 0 or more\n", opts.wait)
 		return exitUsage
 	}
 	u, err := url.Parse(fs.Arg(0))
@@ -281,6 +291,11 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 			case <-time.After(time.Second):
 			}
 		}
+		// A short body ends before the path manager's joins: report the
+		// subflows it makes, not a race with them.
+		if st := c.state(); st.mptcp && st.err == nil && !st.closed {
+			g.waitSubflows(ctx, c.MPTCPConn, opts.wait)
+		}
 		var closed bool
 		rep.Connection, closed = c.describe()
 		if closed {
@@ -364,6 +379,9 @@ type connState struct {
 	info  *mptcp.Info // nil when not MPTCP or unreadable
 	// pending lists the joins still in SYN_SENT, "LOCAL -> REMOTE".
 	pending []string
+	// mptcpSocket: the socket was made as an MPTCP one (SO_PROTOCOL
+	// 262), whether it fell back or not.
+	mptcpSocket bool
 	// closed: sampled as the connection closed, so that the kernel no
 	// longer lists it.
 	closed bool
@@ -372,6 +390,7 @@ type connState struct {
 func sampleState(c *mptcp.MPTCPConn) connState {
 	var s connState
 	s.mptcp, s.err = c.MultipathTCP()
+	s.mptcpSocket = isMPTCPSocket(c)
 	if s.err == nil && s.mptcp {
 		if in, err := c.MPTCPInfo(); err == nil {
 			s.info = &in

@@ -284,6 +284,43 @@ func TestGetConnectionClosedByServer(t *testing.T) {
 	}
 }
 
+// A short body ends before the path manager's join: get waits for it
+// (bounded by -wait) and so reports both subflows every time, and as soon
+// as the join is in, not after the whole -wait.
+func TestGetWaitsForJoins(t *testing.T) {
+	b := testbed.New(t, 2)
+	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
+	ln := b.Server.Listen(func() (net.Listener, error) { return mptcp.Listen("tcp", ":0") })
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello\n") }))
+	url := fmt.Sprintf("http://%v/", netip.AddrPortFrom(b.Links[0].Server, uint16(ln.Addr().(*net.TCPAddr).Port)))
+	dial := b.Client.Dialer((&mptcp.Dialer{Timeout: 10 * time.Second}).DialContext)
+	var slowest time.Duration
+	for i := range 10 {
+		var code int
+		var out, errs bytes.Buffer
+		start := time.Now()
+		// In the namespace: the counters and events get gathers.
+		b.Client.Do(func() error {
+			code = get(context.Background(), getOptions{url: url, json: true, timeout: 30 * time.Second, wait: 10 * time.Second, dial: dial}, &out, &errs)
+			return nil
+		})
+		took := time.Since(start)
+		slowest = max(slowest, took)
+		var rep getReport
+		if err := json.Unmarshal(out.Bytes(), &rep); code != exitOK || err != nil {
+			t.Fatalf("get %d: status %d, %v\n%s%s", i, code, err, out.String(), errs.String())
+		}
+		if len(rep.Connection.Subflows) != 2 || len(rep.Explanations) != 0 {
+			t.Errorf("get %d: %d subflows, explanations %+v; want 2 and none", i, len(rep.Connection.Subflows), rep.Explanations)
+		}
+		t.Logf("get %d: %v", i, took.Round(time.Millisecond))
+	}
+	// Not a benchmark: a get that waited out its -wait would take 10 s.
+	if slowest > 5*time.Second {
+		t.Errorf("the slowest get took %v with -wait 10s", slowest)
+	}
+}
+
 // After redirects, within a host and across two (two loopback
 // addresses), the report and its JSON name the URL fetched last, and
 // list the redirects followed, in order, with their status and the

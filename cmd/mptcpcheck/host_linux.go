@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	mib "github.com/multipath-go/mptcp/counters"
+	"github.com/multipath-go/mptcp/internal/explain"
 )
 
 // checkHost reports whether this host can make MPTCP connections, and
@@ -36,5 +40,30 @@ func checkHost() hostReport {
 	} else {
 		unix.Close(fd)
 	}
+	counters, _ := mib.Read(nil)
+	bh := readBlackhole(counters)
+	h.blackhole = bh
+	if e, ok := explain.HostBlackhole(bh); ok {
+		h.Problems = append(h.Problems, e.Message)
+	} else if bh != nil && bh.Detections > 0 && bh.ActiveKnown {
+		h.Notes = append(h.Notes, fmt.Sprintf("the kernel's MPTCP blackhole detection tripped %d times in this network namespace (SYNs with the MPTCP option dropped on a path); outgoing connections offer MPTCP again now", bh.Detections))
+	}
 	return h
+}
+
+// isMPTCPSocket reports whether c's socket was made as an MPTCP socket
+// (SO_PROTOCOL 262), fallen back since or not.
+func isMPTCPSocket(c syscall.Conn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var proto int
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		proto, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	}); err != nil || serr != nil {
+		return false
+	}
+	return proto == unix.IPPROTO_MPTCP
 }

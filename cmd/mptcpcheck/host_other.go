@@ -2,9 +2,21 @@
 
 package main
 
-import "runtime"
+import (
+	"runtime"
+	"syscall"
+
+	mib "github.com/multipath-go/mptcp/counters"
+	"github.com/multipath-go/mptcp/internal/explain"
+)
 
 // checkHost reports that MPTCP needs Linux.
 func checkHost() hostReport {
 	return hostReport{OS: runtime.GOOS, Problems: []string{"MPTCP sockets are only available on Linux"}}
 }
+
+// readBlackhole returns nil: only Linux has the blackhole detection.
+func readBlackhole(mib.Counters) *explain.Blackhole { return nil }
+
+// isMPTCPSocket returns false: only Linux has MPTCP sockets.
+func isMPTCPSocket(syscall.Conn) bool { return false }

@@ -7,12 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -60,9 +57,9 @@ func whyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"net.mptcp.enabled, and a capture of the handshake's SYN and SYN/ACK options\n"+
 			"(needs CAP_NET_RAW). A connection that uses MPTCP with every path it can\n"+
 			"have gets no explanation.\n\n"+
-			"Codes: mptcp-disabled, server-no-mptcp, option-stripped, no-endpoint,\n"+
-			"subflow-limit, join-failed, join-pending, not-established, unsupported,\n"+
-			"unknown.\n\n"+
+			"Codes: mptcp-disabled, server-no-mptcp, option-stripped, blackhole,\n"+
+			"no-endpoint, subflow-limit, join-failed, join-pending, not-established,\n"+
+			"unsupported, unknown.\n\n"+
 			"Exit status: 0 when the connection was made and explained, whatever the\n"+
 			"verdict; 1 when it could not be made; 2 for a usage error.\n\n")
 		fs.PrintDefaults()
@@ -240,16 +237,12 @@ type gatherer struct {
 const maxEvents = 10000
 
 func startGather() *gatherer {
-	g := &gatherer{supported: runtime.GOOS == "linux", done: make(chan struct{})}
-	b, err := os.ReadFile("/proc/sys/net/mptcp/enabled")
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		g.supported = false
-	case err == nil:
-		g.enabled, g.enabledKnown = strings.TrimSpace(string(b)) != "0", true
-	}
+	g := &gatherer{done: make(chan struct{})}
 	g.before, g.beforeErr = mib.Read(nil)
 	g.pmConn, g.pmErr = pm.Dial(nil)
+	// The sysctl as the dial will see it.
+	h := readHost(nil, nil)
+	g.supported, g.enabled, g.enabledKnown = h.Supported, h.Enabled, h.EnabledKnown
 	if g.pmErr != nil {
 		g.subErr = g.pmErr
 		close(g.done)
@@ -311,75 +304,20 @@ func (g *gatherer) eventsOf(token uint32) []pm.Event {
 	return evs
 }
 
-// waitSubflows waits, up to wait, until c has the additional subflows
-// this side's endpoints and the peer's announcements allow, or until the
-// joins that did not come up failed. A connection that is not MPTCP is
-// not waited for.
-func (g *gatherer) waitSubflows(ctx context.Context, c *mptcp.MPTCPConn, wait time.Duration) {
-	start := time.Now()
-	// Announcements come right after the connection is established:
-	// give them a moment even when no endpoint promises a subflow.
-	settle := min(wait, 500*time.Millisecond)
-	var eps []pm.Endpoint
-	if g.pmConn != nil {
-		eps, _ = g.pmConn.Endpoints()
-	}
-	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
-	for deadline := start.Add(wait); time.Now().Before(deadline); {
-		ok, err := c.MultipathTCP()
-		if err != nil || !ok {
-			return
-		}
-		info, err := c.MPTCPInfo()
-		if err != nil {
-			return
-		}
-		want := 0
-		for _, e := range eps {
-			if e.Flags&pm.FlagSubflow != 0 && e.Addr.Unmap() != local.Addr().Unmap() && e.Addr.Is4() == local.Addr().Unmap().Is4() {
-				want++
-			}
-		}
-		failed := 0
-		for _, ev := range g.eventsOf(info.Token) {
-			switch ev.Type {
-			case pm.EventAnnounced:
-				want++
-			case pm.EventSubflowClosed:
-				failed++
-			}
-		}
-		want = min(want, int(info.SubflowsMax))
-		// mptcp_info counts a join still in SYN_SENT: wait for it too.
-		subs, err := c.Subflows()
-		if err != nil {
-			return
-		}
-		if time.Since(start) >= settle && len(pendingJoins(subs)) == 0 && int(info.Subflows)+failed >= want {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // explainState explains a connection from its addresses and state, which
 // get samples before the connection closes.
 func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.Explanation {
 	isMPTCP, mptcpErr, info := st.mptcp, st.err, st.info
 	ev := explain.Evidence{
-		Supported:    g.supported,
-		OS:           runtime.GOOS,
-		Enabled:      g.enabled,
-		EnabledKnown: g.enabledKnown,
-		MPTCP:        isMPTCP && mptcpErr == nil,
-		Pending:      st.pending,
-		Local:        laddr.String(),
-		Remote:       raddr.String(),
+		Host:    readHost(g.pmConn, g.pmErr),
+		MPTCP:   isMPTCP && mptcpErr == nil,
+		Pending: st.pending,
+		Local:   laddr.String(),
+		Remote:  raddr.String(),
 	}
+	// What the socket was made under: the sysctl as it was before the
+	// dial.
+	ev.Supported, ev.Enabled, ev.EnabledKnown = g.supported, g.enabled, g.enabledKnown
 	if mptcpErr != nil && !errors.Is(mptcpErr, mptcp.ErrNotMPTCP) {
 		ev.MPTCPError = mptcpErr.Error()
 	}
@@ -388,9 +326,13 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 	ev.IPv6 = !local.Addr().Unmap().Is4()
 	if !ev.MPTCP && g.supported && g.enabled && !st.closed {
 		ev.Socket, ev.SocketError = socketKind(local, remote)
+		if ev.Socket == explain.SocketPlain && st.mptcpSocket {
+			ev.Socket = explain.SocketEarlyFallback
+		}
 	}
 
-	if after, err := mib.Read(nil); g.beforeErr == nil && err == nil {
+	after, err := mib.Read(nil)
+	if g.beforeErr == nil && err == nil {
 		ev.Counters = map[string]uint64{}
 		for _, c := range after.Sub(g.before) {
 			if c.Value > 0 && c.Name != "MPCurrEstab" {
@@ -400,29 +342,9 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 	} else {
 		ev.CountersError = errors.Join(g.beforeErr, err).Error()
 	}
-
-	if g.pmErr != nil {
-		ev.PathManagerError = g.pmErr.Error()
-	} else {
-		if l, err := g.pmConn.Limits(); err == nil {
-			ev.Limits = &explain.Limits{Subflows: l.Subflows, AddAddrAccepted: l.AddAddrAccepted}
-		} else {
-			ev.PathManagerError = err.Error()
-		}
-		eps, err := g.pmConn.Endpoints()
-		if err != nil && ev.PathManagerError == "" {
-			ev.PathManagerError = err.Error()
-		}
-		for _, e := range eps {
-			ev.Endpoints = append(ev.Endpoints, explain.Endpoint{
-				Addr: e.Addr.String(), IPv6: !e.Addr.Unmap().Is4(),
-				Subflow: e.Flags&pm.FlagSubflow != 0, Signal: e.Flags&pm.FlagSignal != 0,
-				Text: e.String(),
-			})
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/net/mptcp/pm_type"); err == nil && strings.TrimSpace(string(b)) == "1" {
-		ev.Userspace = true
+	if !ev.MPTCP && g.supported && g.enabled {
+		// After the counters: the probe moves them.
+		ev.Blackhole = readBlackhole(after)
 	}
 
 	if info != nil {
@@ -483,18 +405,6 @@ func socketKind(local, remote netip.AddrPort) (kind, errText string) {
 		return explain.SocketFallback, ""
 	}
 	return "", ""
-}
-
-// pendingJoins lists the subflows still waiting for their SYN/ACK, as
-// "LOCAL -> REMOTE".
-func pendingJoins(subs []mptcp.Subflow) []string {
-	var p []string
-	for _, s := range subs {
-		if s.TCP.State == mptcp.TCPState(2) { // SYN_SENT, which the root package names no constant for
-			p = append(p, fmt.Sprintf("%v -> %v", s.Local, s.Remote))
-		}
-	}
-	return p
 }
 
 func addrOrEmpty(a netip.AddrPort) string {

@@ -124,22 +124,47 @@ func TestWhyServerNoMPTCP(t *testing.T) {
 	b := testbed.New(t, 1)
 	addr := bannerServer(t, b, false, "hello\n")
 	rep := whyIn(t, b.Client, addr)
-	wantCodes(t, rep, "server-no-mptcp")
+	// From the client, a SYN stripped on its way in looks the same.
+	wantCodes(t, rep, "server-no-mptcp", "option-stripped")
 	if rep.Connection.MPTCP {
 		t.Error("the connection reports MPTCP")
 	}
 }
 
 // A middlebox strips the MPTCP option: on the client's own host (its SYN
-// leaves without it), or on the way back (the server's SYN/ACK loses it).
+// leaves without it), on the way back (the server's SYN/ACK loses it), or
+// on the way in (the server's host strips it from the SYN it receives).
+// The last leaves no trace the client can see: the SYN/ACK is that of a
+// server without MPTCP, so both causes are given, as for such a server.
 func TestWhyOptionStripped(t *testing.T) {
-	for _, where := range []string{"client", "server"} {
-		t.Run(where, func(t *testing.T) {
+	for _, tc := range []struct {
+		where, chain string
+		want         []string
+	}{
+		{"client", "OUTPUT", []string{"option-stripped"}},
+		{"server", "OUTPUT", []string{"option-stripped"}},
+		{"server", "PREROUTING", []string{"server-no-mptcp", "option-stripped"}},
+	} {
+		t.Run(tc.where+"-"+tc.chain, func(t *testing.T) {
 			b := testbed.New(t, 1)
-			b.StripMPTCPOption(map[string]*testbed.NS{"client": b.Client, "server": b.Server}[where])
+			ns := map[string]*testbed.NS{"client": b.Client, "server": b.Server}[tc.where]
+			if tc.chain == "OUTPUT" {
+				b.StripMPTCPOption(ns)
+			} else {
+				testbed.Require(t, "iptables")
+				ns.Run("iptables", "-t", "mangle", "-A", tc.chain, "-p", "tcp", "-j", "TCPOPTSTRIP", "--strip-options", "30")
+			}
 			addr := bannerServer(t, b, true, "hello\n")
 			rep := whyIn(t, b.Client, addr)
-			wantCodes(t, rep, "option-stripped")
+			wantCodes(t, rep, tc.want...)
+			for _, e := range rep.Explanations {
+				if len(tc.want) > 1 && !e.Inference {
+					t.Errorf("%s: one of two causes the evidence cannot tell apart, not marked an inference", e.Code)
+				}
+				if strings.Contains(e.Message, "without the NOP padding a stripping middlebox leaves") {
+					t.Errorf("%s rules out the stripper that is there: %s", e.Code, e.Message)
+				}
+			}
 		})
 	}
 }
@@ -363,5 +388,41 @@ func TestWhyMisbehavingServersEndInTime(t *testing.T) {
 		if took > 5*time.Second {
 			t.Errorf("flood %v: why took %v with -wait 1s", flood, took)
 		}
+	}
+}
+
+// routelessEndpoint gives the bed's client a subflow endpoint, 10.9.0.2,
+// on a spare link, from which a rule forbids every route: its joins fail
+// in connect, before their SYN.
+func routelessEndpoint(b *testbed.Bed) {
+	b.Client.IP("link", "add", "x1", "type", "veth", "peer", "name", "x2")
+	b.Client.IP("addr", "add", "10.9.0.2/24", "dev", "x1")
+	b.Client.IP("link", "set", "x1", "up")
+	b.Client.IP("link", "set", "x2", "up")
+	b.Client.IP("rule", "add", "from", "10.9.0.2", "unreachable")
+	b.Client.IP("mptcp", "endpoint", "add", "10.9.0.2", "subflow")
+}
+
+// An endpoint whose address has no route to the server: the join fails
+// in connect, before its SYN, which no path manager event reports, only
+// the counter MPJoinSynTxConnectErr. why names it from the counter, and
+// at once rather than after its -wait.
+func TestWhyJoinNotSent(t *testing.T) {
+	b := testbed.New(t, 1)
+	routelessEndpoint(b)
+	addr := bannerServer(t, b, true, "hello\n")
+	start := time.Now()
+	rep := whyIn(t, b.Client, "-wait", "10s", addr)
+	took := time.Since(start)
+	wantCodes(t, rep, "join-failed")
+	e := rep.Explanations[0]
+	if !strings.Contains(e.Message, "the join from 10.9.0.2 could not be sent") || !strings.Contains(e.Message, "no route") ||
+		!strings.Contains(strings.Join(e.Evidence, "\n"), "MPJoinSynTxConnectErr +1") || !e.Inference {
+		t.Errorf("join-failed does not name the endpoint, the cause and the counter, as an inference: %+v", e)
+	}
+	// The dial and the evidence take milliseconds; half the -wait leaves
+	// a loaded machine room.
+	if took > 5*time.Second {
+		t.Errorf("why took %v with -wait 10s: it waited for a join that had already failed", took)
 	}
 }

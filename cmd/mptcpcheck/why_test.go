@@ -23,6 +23,9 @@ func TestWhyUsage(t *testing.T) {
 		{[]string{"why", "-wait", "-1s", "127.0.0.1:1"}, exitUsage, "-wait -1s: want 0 or more"},
 		{[]string{"why", "-timeout", "0", "127.0.0.1:1"}, exitUsage, "-timeout 0s: want more than 0"},
 		{[]string{"why", "-bogus", "127.0.0.1:1"}, exitUsage, "flag provided but not defined: -bogus"},
+		// get's -wait is the same wait, with the same bounds.
+		{[]string{"get", "-h"}, exitOK, "[-timeout D] [-wait D] URL"},
+		{[]string{"get", "-wait", "-1s", "http://127.0.0.1:1/"}, exitUsage, "mptcpcheck get: -wait -1s: want 0 or more"},
 	} {
 		code, out, errs := runCmd(t, tc.args...)
 		stream := errs

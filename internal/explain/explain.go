@@ -2,12 +2,19 @@
 // only one subflow, from evidence gathered around the dial: the change of
 // the kernel's MPTcpExt counters, the path manager's events for the
 // connection's token, the endpoints and limits of this side, the
-// connection's own mptcp_info, the net.mptcp.enabled sysctl and, where it
-// could be captured, the TCP options of the handshake's SYN and SYN/ACK.
+// connection's own mptcp_info, the net.mptcp.enabled sysctl, the state of
+// the kernel's blackhole detection and, where it could be captured, the
+// TCP options of the handshake's SYN and SYN/ACK.
 //
 // Explain works on an Evidence value alone, so that every rule is tested
 // on every platform without a kernel; gathering the evidence is the
-// caller's job (cmd/mptcpcheck's why and get).
+// caller's job (cmd/mptcpcheck's why and get). ExplainHost judges the
+// host part of the evidence alone (Host), with the same rules and codes,
+// for cmd/mptcpcheck's doctor: the two commands agree.
+//
+// Where the evidence cannot tell two causes apart, each is its own
+// explanation, marked as an inference, and the messages say that one or
+// the other holds (server-no-mptcp and option-stripped).
 //
 // Each Explanation names the evidence it rests on and says when it is an
 // inference rather than a direct observation of this connection: the
@@ -15,11 +22,7 @@
 // change across the dial may come from another connection.
 package explain
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-)
+import "fmt"
 
 // The codes of an Explanation: a JSON contract of mptcpcheck, kept
 // stable.
@@ -33,6 +36,10 @@ const (
 	// OptionStripped: the MPTCP option did not survive the path, or the
 	// evidence cannot tell that apart from a server without MPTCP.
 	OptionStripped = "option-stripped"
+	// BlackholeDetected: the kernel's blackhole detection (Linux 6.12
+	// and later) turned MPTCP off for the namespace's outgoing
+	// connections after SYNs with the option were dropped.
+	BlackholeDetected = "blackhole"
 	// NoEndpoint: one subflow, since this side has no subflow endpoint
 	// and the peer announced no address.
 	NoEndpoint = "no-endpoint"
@@ -74,16 +81,9 @@ type Explanation struct {
 // side. Every source may be missing: its Error field then says why, and
 // the rules that need it are skipped or weakened to an inference.
 type Evidence struct {
-	// Supported is false where the system has no MPTCP at all (not Linux,
-	// or a Linux kernel without MPTCP): there are no counters, path
-	// manager or mptcp_info to read.
-	Supported bool
-	// OS names the system, for the message when Supported is false.
-	OS string
-
-	// Enabled is net.mptcp.enabled of the dialing namespace; EnabledKnown
-	// says whether it could be read.
-	Enabled, EnabledKnown bool
+	// Host is what is known of the dialing namespace apart from the
+	// connection, judged by the same rules as doctor's (ExplainHost).
+	Host
 
 	// MPTCP says whether the connection uses MPTCP (not plain TCP, not a
 	// fallback); MPTCPError says why that is unknown, if it is.
@@ -92,8 +92,9 @@ type Evidence struct {
 
 	// Socket is what the kernel's socket diagnostics show of a connection
 	// that does not use MPTCP: SocketFallback for an MPTCP socket with the
-	// fallback flag, SocketPlain when no MPTCP socket has its addresses,
-	// "" when unknown (SocketError says why, if they failed).
+	// fallback flag, SocketEarlyFallback for an MPTCP socket they do not
+	// list, SocketPlain for a TCP socket they do not list, "" when
+	// unknown (SocketError says why, if they failed).
 	Socket      string
 	SocketError string
 
@@ -116,15 +117,6 @@ type Evidence struct {
 	Events      []Event
 	EventsError string
 
-	// Limits and Endpoints are the in-kernel path manager's settings on
-	// this side; Limits is nil when they could not be read, with
-	// PathManagerError saying why. Userspace is true when the namespace
-	// uses the userspace path manager (net.mptcp.pm_type=1).
-	Limits           *Limits
-	Endpoints        []Endpoint
-	PathManagerError string
-	Userspace        bool
-
 	// Handshake is what a capture of this connection's SYN and SYN/ACK
 	// saw, or nil when nothing was captured (HandshakeError says why).
 	Handshake      *Handshake
@@ -140,7 +132,11 @@ type Evidence struct {
 // The values of Evidence.Socket.
 const (
 	SocketFallback = "fallback"
-	SocketPlain    = "plain"
+	// SocketEarlyFallback is an MPTCP socket (SO_PROTOCOL 262) that fell
+	// back before its handshake, so that it has no token and socket
+	// diagnostics do not list it: the kernel sent a plain SYN.
+	SocketEarlyFallback = "early-fallback"
+	SocketPlain         = "plain"
 )
 
 // Info is the part of mptcp_info the rules use.
@@ -210,27 +206,11 @@ const StripNops = 4
 // with every path it can have.
 func Explain(ev Evidence) []Explanation {
 	out := []Explanation{}
-	if !ev.Supported {
-		system := ev.OS
-		if system == "" {
-			system = "this system"
-		}
-		return append(out, Explanation{
-			Code:     Unsupported,
-			Message:  fmt.Sprintf("MPTCP needs Linux with an MPTCP kernel; on %s there are no MPTCP sockets, counters or path manager, so the connection is plain TCP", system),
-			Evidence: []string{"system: " + system},
-		})
-	}
-	if ev.EnabledKnown && !ev.Enabled {
-		return append(out, Explanation{
-			Code:    MPTCPDisabled,
-			Message: "MPTCP is disabled on this host, so the connection is plain TCP; enable it with: sysctl -w net.mptcp.enabled=1",
-			Evidence: append([]string{"net.mptcp.enabled = 0 in this network namespace"},
-				mptcpLine(ev)...),
-		})
+	if e, ok := hostUnusable(ev.Host, "the connection is", mptcpLine(ev)); ok {
+		return append(out, e)
 	}
 	if !ev.MPTCP {
-		return append(out, explainFallback(ev))
+		return append(out, explainFallback(ev)...)
 	}
 	out = append(out, explainJoins(ev)...)
 	for _, p := range ev.Pending {
@@ -260,6 +240,8 @@ func mptcpLine(ev Evidence) []string {
 	switch ev.Socket {
 	case SocketFallback:
 		return []string{"socket diagnostics: the connection is an MPTCP socket with the fallback flag: it fell back to TCP"}
+	case SocketEarlyFallback:
+		return []string{"the connection's socket is an MPTCP socket that socket diagnostics do not list: it fell back before its handshake began"}
 	case SocketPlain:
 		return []string{"socket diagnostics: no MPTCP socket has the connection's addresses: it is a plain TCP socket"}
 	}
@@ -276,243 +258,4 @@ func counterLines(ev Evidence, names ...string) (lines []string, moved bool) {
 		}
 	}
 	return lines, moved
-}
-
-// explainFallback explains a connection that is plain TCP although MPTCP
-// is enabled.
-func explainFallback(ev Evidence) Explanation {
-	ev0 := mptcpLine(ev)
-	hs := ev.Handshake
-	synack, synackMoved := counterLines(ev, "MPCapableFallbackSYNACK")
-	drop, dropMoved := counterLines(ev, "MPCapableSYNTXDrop", "MPCapableSYNTXDisabled")
-	if hs != nil && hs.SYN && !hs.SYNMPCapable && hs.SYNNops >= StripNops {
-		// Seen leaving this host: the option was there when the socket
-		// sent the SYN (MPTCP sockets always offer it) and is now NOPs.
-		return Explanation{
-			Code:    OptionStripped,
-			Message: "the MPTCP option did not survive the path: the SYN left this host with the option overwritten by NOPs, so a firewall rule on this host (such as iptables TCPOPTSTRIP) strips it; the server saw plain TCP",
-			Evidence: append(append(ev0,
-				fmt.Sprintf("captured SYN: no MP_CAPABLE, a run of %d NOP options where it would be", hs.SYNNops)),
-				synack...),
-		}
-	}
-	if hs != nil && hs.SYNACK && !hs.SYNACKMPCapable && hs.SYNACKNops >= StripNops {
-		lines := append(ev0, fmt.Sprintf("captured SYN/ACK: no MP_CAPABLE, a run of %d NOP options where an option was overwritten", hs.SYNACKNops))
-		if hs.SYN && hs.SYNMPCapable {
-			lines = append(lines, "captured SYN: left this host with MP_CAPABLE")
-		}
-		return Explanation{
-			Code:      OptionStripped,
-			Message:   "the MPTCP option did not survive the path: the SYN/ACK arrived with an option overwritten by NOPs, the mark of a middlebox that strips options (a server without MPTCP sends no such padding)",
-			Evidence:  append(lines, synack...),
-			Inference: true,
-		}
-	}
-	if hs != nil && hs.SYN && hs.SYNMPCapable && hs.SYNACK && !hs.SYNACKMPCapable {
-		return Explanation{
-			Code:    ServerNoMPTCP,
-			Message: "the server answered without MPTCP: the SYN left this host with MP_CAPABLE and the SYN/ACK came back without it and without the NOP padding a stripping middlebox leaves; a middlebox that removes the option outright would look the same",
-			Evidence: append(append(ev0,
-				"captured SYN: left this host with MP_CAPABLE",
-				fmt.Sprintf("captured SYN/ACK: no MP_CAPABLE, longest NOP run %d", hs.SYNACKNops)),
-				synack...),
-			Inference: true,
-		}
-	}
-	if dropMoved {
-		return Explanation{
-			Code:      OptionStripped,
-			Message:   "SYNs carrying the MPTCP option were dropped on the path, and the kernel retried without it (or, after earlier drops, stopped offering it): a middlebox that drops MPTCP",
-			Evidence:  append(ev0, drop...),
-			Inference: true,
-		}
-	}
-	if synackMoved {
-		lines := append(ev0, synack...)
-		if ev.HandshakeError != "" {
-			lines = append(lines, "no capture of the handshake: "+ev.HandshakeError)
-		}
-		return Explanation{
-			Code: OptionStripped,
-			Message: "the SYN/ACK came without MPTCP: either the server does not speak MPTCP or a middlebox stripped the option; " +
-				"from this side the two look the same without a capture of the handshake (run as root to capture it)",
-			Evidence:  lines,
-			Inference: true,
-		}
-	}
-	lines := ev0
-	if ev.Socket == SocketPlain {
-		return Explanation{
-			Code:     Unknown,
-			Message:  "the connection is a plain TCP socket: no MPTCP socket was made for it (a kernel without MPTCP, or a dialer that asked for TCP)",
-			Evidence: append(lines, "no MPTcpExt counter of a fallback moved across the dial"),
-		}
-	}
-	if ev.CountersError != "" {
-		lines = append(lines, "counters unreadable: "+ev.CountersError)
-	} else {
-		lines = append(lines, "no MPTcpExt counter of a fallback moved across the dial")
-	}
-	return Explanation{
-		Code:      Unknown,
-		Message:   "the connection is not MPTCP and the evidence gathered does not say why (the socket may not have been an MPTCP one)",
-		Evidence:  lines,
-		Inference: true,
-	}
-}
-
-// explainJoins reports each additional subflow that closed with an
-// error or a reset and was not replaced by one between the same
-// addresses.
-func explainJoins(ev Evidence) []Explanation {
-	var out []Explanation
-	up := map[string]bool{}
-	for _, e := range ev.Events {
-		if e.Type == "sub_established" {
-			up[e.Local+" "+e.Remote] = true
-		}
-	}
-	seen := map[string]bool{}
-	for _, e := range ev.Events {
-		if e.Type != "sub_closed" || (e.Error == "" && e.ResetReason == "") {
-			continue
-		}
-		key := e.Local + " " + e.Remote
-		if up[key] || seen[key] {
-			continue
-		}
-		seen[key] = true
-		var why []string
-		if e.Error != "" {
-			why = append(why, "error "+e.Error)
-		}
-		if e.ResetReason != "" {
-			why = append(why, "reset reason "+e.ResetReason)
-		}
-		lines := []string{fmt.Sprintf("path manager event sub_closed for this connection's token: %s -> %s, %s", e.Local, e.Remote, strings.Join(why, ", "))}
-		c, _ := counterLines(ev, "MPJoinSynTx", "MPJoinSynAckRx")
-		lines = append(lines, c...)
-		out = append(out, Explanation{
-			Code:     JoinFailed,
-			Message:  fmt.Sprintf("the join from %s to %s failed (%s); the first path carries everything", host(e.Local), host(e.Remote), strings.Join(why, ", ")),
-			Evidence: lines,
-		})
-	}
-	return out
-}
-
-// host drops the port of an address, for messages.
-func host(addrPort string) string {
-	if i := strings.LastIndexByte(addrPort, ':'); i > 0 {
-		return strings.Trim(addrPort[:i], "[]")
-	}
-	return addrPort
-}
-
-// explainOneSubflow explains an MPTCP connection with one subflow and no
-// failed join.
-func explainOneSubflow(ev Evidence) []Explanation {
-	var out []Explanation
-	info := ev.Info
-	if ev.Userspace {
-		return append(out, Explanation{
-			Code:      NoEndpoint,
-			Message:   "one subflow: the namespace uses the userspace path manager (net.mptcp.pm_type=1), which opens subflows only when a daemon such as mptcpd asks; run one, or switch back with sysctl -w net.mptcp.pm_type=0",
-			Evidence:  []string{"net.mptcp.pm_type = 1", fmt.Sprintf("mptcp_info: subflows %d", info.Subflows)},
-			Inference: true,
-		})
-	}
-	if info.SubflowsMax == 0 || (ev.Limits != nil && ev.Limits.Subflows == 0) {
-		lines := []string{fmt.Sprintf("mptcp_info: subflows %d, subflows_max %d", info.Subflows, info.SubflowsMax)}
-		if ev.Limits != nil {
-			lines = append(lines, fmt.Sprintf("path manager limits: subflows %d add_addr_accepted %d", ev.Limits.Subflows, ev.Limits.AddAddrAccepted))
-		}
-		out = append(out, Explanation{
-			Code:     SubflowLimit,
-			Message:  "one subflow because the limit of additional subflows is 0; raise it with: ip mptcp limits set subflows 2 add_addr_accepted 2",
-			Evidence: lines,
-		})
-	}
-	var subflowEPs []string
-	for _, e := range ev.Endpoints {
-		// An endpoint on the first subflow's own address adds no path.
-		if e.Subflow && e.IPv6 == ev.IPv6 && e.Addr != host(ev.Local) {
-			subflowEPs = append(subflowEPs, e.Text)
-		}
-	}
-	announced := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "announced" })
-	if announced && len(subflowEPs) == 0 && info.AddAddrAcceptedMax == 0 && info.SubflowsMax > 0 {
-		out = append(out, Explanation{
-			Code:    SubflowLimit,
-			Message: "one subflow: the server announced an address, but this side accepts none (limit add_addr_accepted 0); raise it with: ip mptcp limits set add_addr_accepted 2",
-			Evidence: []string{"path manager event announced for this connection's token",
-				fmt.Sprintf("mptcp_info: add_addr_accepted %d, add_addr_accepted_max %d", info.AddAddrAccepted, info.AddAddrAcceptedMax)},
-		})
-	}
-	if ev.Limits != nil && len(subflowEPs) == 0 && info.AddAddrAccepted == 0 && !announced {
-		lines := []string{"path manager endpoints with the subflow flag: none" + family(ev) + " besides the connection's own address"}
-		if ev.EventsError == "" {
-			lines = append(lines, "path manager events: no address announced by the server")
-		} else {
-			lines = append(lines, "path manager events unavailable ("+ev.EventsError+"): announcements known only from mptcp_info")
-		}
-		lines = append(lines, fmt.Sprintf("mptcp_info: add_addr_accepted %d", info.AddAddrAccepted))
-		out = append(out, Explanation{
-			Code: NoEndpoint,
-			Message: "one subflow because this side has no subflow endpoint and the server announced no address; " +
-				"add one for a second interface with: ip mptcp endpoint add ADDR dev DEV subflow",
-			Evidence: lines,
-		})
-	}
-	if len(out) == 0 && ev.Limits != nil {
-		// Something allows another subflow, and none came: the path
-		// manager starts only once the connection is fully established
-		// (data acknowledged both ways), or the wait was too short.
-		lines := []string{fmt.Sprintf("mptcp_info: subflows %d, subflows_max %d", info.Subflows, info.SubflowsMax)}
-		for _, e := range subflowEPs {
-			lines = append(lines, "path manager endpoint: "+e)
-		}
-		if announced {
-			lines = append(lines, "path manager event announced for this connection's token")
-		}
-		established := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "established" })
-		switch {
-		case ev.EventsError == "" && !established:
-			out = append(out, Explanation{
-				Code:     NotEstablished,
-				Message:  "one subflow: the connection is not fully established yet, and the path manager adds subflows only once data went both ways; a server that waits for the client to speak first needs a request (give a URL instead of an address)",
-				Evidence: append(lines, "path manager events: no established event for this connection's token"),
-			})
-		default:
-			if ev.EventsError != "" {
-				lines = append(lines, "path manager events unavailable: "+ev.EventsError)
-			}
-			out = append(out, Explanation{
-				Code:      Unknown,
-				Message:   "one subflow although an endpoint or an announced address allows another, and no join was seen; the path manager may need more time (-wait) or the connection is not fully established",
-				Evidence:  lines,
-				Inference: true,
-			})
-		}
-	}
-	if ev.Limits == nil && ev.PathManagerError != "" && len(out) == 0 {
-		out = append(out, Explanation{
-			Code:      NoEndpoint,
-			Message:   "one subflow, and the path manager's endpoints and limits cannot be read to say why; check them with: ip mptcp endpoint show; ip mptcp limits show",
-			Evidence:  []string{"path manager: " + ev.PathManagerError, fmt.Sprintf("mptcp_info: subflows %d, subflows_max %d", info.Subflows, info.SubflowsMax)},
-			Inference: true,
-		})
-	}
-	return out
-}
-
-// family qualifies "none" when endpoints of the other family exist.
-func family(ev Evidence) string {
-	if len(ev.Endpoints) == 0 {
-		return ""
-	}
-	if ev.IPv6 {
-		return " for IPv6"
-	}
-	return " for IPv4"
 }

@@ -6,19 +6,22 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // mptcpOK is the evidence of an MPTCP connection with one subflow, a
 // subflow endpoint and room for more: each case changes what it needs.
 func mptcpOK() Evidence {
 	return Evidence{
-		Supported: true, OS: "linux", Enabled: true, EnabledKnown: true,
-		MPTCP:     true,
-		Info:      &Info{Token: 0x1234, Subflows: 1, SubflowsMax: 8, AddAddrAcceptedMax: 8},
-		Counters:  map[string]uint64{"MPCapableSYNTX": 1, "MPCapableSYNACKRX": 1, "MPJoinSynTx": 1},
-		Limits:    &Limits{Subflows: 8, AddAddrAccepted: 8},
-		Endpoints: []Endpoint{{Addr: "10.0.2.2", Subflow: true, Text: "10.0.2.2 id 1 subflow dev c2"}},
-		Local:     "10.0.1.2:40000", Remote: "10.0.1.1:80",
+		Host: Host{
+			Supported: true, OS: "linux", Enabled: true, EnabledKnown: true,
+			Limits:    &Limits{Subflows: 8, AddAddrAccepted: 8},
+			Endpoints: []Endpoint{{Addr: "10.0.2.2", Subflow: true, Text: "10.0.2.2 id 1 subflow dev c2"}},
+		},
+		MPTCP:    true,
+		Info:     &Info{Token: 0x1234, Subflows: 1, SubflowsMax: 8, AddAddrAcceptedMax: 8},
+		Counters: map[string]uint64{"MPCapableSYNTX": 1, "MPCapableSYNACKRX": 1, "MPJoinSynTx": 1},
+		Local:    "10.0.1.2:40000", Remote: "10.0.1.1:80",
 	}
 }
 
@@ -38,7 +41,7 @@ func TestExplain(t *testing.T) {
 		says      string // in the first message
 	}{
 		{"two subflows", mptcpOK, nil, nil, ""},
-		{"not linux", func() Evidence { return Evidence{OS: "darwin"} }, []string{Unsupported}, []bool{false}, "darwin"},
+		{"not linux", func() Evidence { return Evidence{Host: Host{OS: "darwin"}} }, []string{Unsupported}, []bool{false}, "darwin"},
 		{"disabled", func() Evidence {
 			ev := fallback()
 			ev.Enabled, ev.Counters = false, map[string]uint64{}
@@ -48,12 +51,14 @@ func TestExplain(t *testing.T) {
 			ev := fallback()
 			ev.HandshakeError = "operation not permitted"
 			return ev
-		}, []string{OptionStripped}, []bool{true}, "either the server does not speak MPTCP or a middlebox stripped the option"},
-		{"server without MPTCP", func() Evidence {
+		}, []string{ServerNoMPTCP, OptionStripped}, []bool{true, true}, "run as root"},
+		// A server without MPTCP and a SYN stripped on its way in look the
+		// same from the client: both causes, each an inference.
+		{"server without MPTCP, or stripped on the way in", func() Evidence {
 			ev := fallback()
 			ev.Handshake = &Handshake{SYN: true, SYNMPCapable: true, SYNACK: true, SYNACKNops: 1}
 			return ev
-		}, []string{ServerNoMPTCP}, []bool{true}, "the server answered without MPTCP"},
+		}, []string{ServerNoMPTCP, OptionStripped}, []bool{true, true}, "either it does not speak MPTCP"},
 		{"stripped on this host", func() Evidence {
 			ev := fallback()
 			ev.Handshake = &Handshake{SYN: true, SYNNops: 12, SYNACK: true, SYNACKNops: 1}
@@ -69,6 +74,34 @@ func TestExplain(t *testing.T) {
 			ev.Counters = map[string]uint64{"MPCapableSYNTXDrop": 1}
 			return ev
 		}, []string{OptionStripped}, []bool{true}, "dropped"},
+		{"SYNs dropped, blackhole detection tripped", func() Evidence {
+			ev := fallback()
+			ev.Counters = map[string]uint64{"MPCapableSYNTX": 1, "MPCapableSYNTXDrop": 1, "Blackhole": 1}
+			ev.Socket = SocketFallback
+			ev.Blackhole = &Blackhole{Active: true, ActiveKnown: true, Timeout: time.Hour, Detections: 1}
+			return ev
+		}, []string{OptionStripped, BlackholeDetected}, []bool{true, false}, "dropped"},
+		{"blackhole: MPTCP not offered", func() Evidence {
+			ev := fallback()
+			ev.Counters = map[string]uint64{"MPCapableSYNTXDisabled": 1}
+			ev.Socket = SocketEarlyFallback
+			ev.Handshake = &Handshake{SYN: true, SYNACK: true}
+			ev.Blackhole = &Blackhole{Active: true, ActiveKnown: true, Timeout: time.Hour, Detections: 1}
+			return ev
+		}, []string{BlackholeDetected}, []bool{false}, "for 1h0m0s after it tripped (net.mptcp.blackhole_timeout = 3600)"},
+		{"blackhole on, but this connection offered MPTCP", func() Evidence {
+			ev := fallback()
+			ev.Counters["MPCapableSYNTXDisabled"] = 1
+			ev.Handshake = &Handshake{SYN: true, SYNMPCapable: true, SYNACK: true}
+			ev.Blackhole = &Blackhole{Active: true, ActiveKnown: true, Timeout: time.Hour, Detections: 1}
+			return ev
+		}, []string{ServerNoMPTCP, OptionStripped}, []bool{true, true}, "either it does not speak MPTCP"},
+		{"blackhole: counter alone", func() Evidence {
+			ev := fallback()
+			ev.Counters = map[string]uint64{"MPCapableSYNTXDisabled": 1}
+			ev.HandshakeError = "operation not permitted"
+			return ev
+		}, []string{BlackholeDetected}, []bool{true}, "net.mptcp.blackhole_timeout=0"},
 		{"plain TCP socket", func() Evidence {
 			ev := fallback()
 			ev.Counters, ev.Socket = map[string]uint64{}, SocketPlain
@@ -78,7 +111,7 @@ func TestExplain(t *testing.T) {
 			ev := fallback()
 			ev.Socket = SocketFallback
 			return ev
-		}, []string{OptionStripped}, []bool{true}, "either the server"},
+		}, []string{ServerNoMPTCP, OptionStripped}, []bool{true, true}, "either it does not speak MPTCP"},
 		{"plain TCP, nothing moved", func() Evidence {
 			ev := fallback()
 			ev.Counters = map[string]uint64{}
@@ -155,6 +188,26 @@ func TestExplain(t *testing.T) {
 			}
 			return ev
 		}, []string{JoinFailed}, []bool{false}, "the join from 10.0.2.2 to 10.0.1.1 failed (error connection timed out)"},
+		{"join not sent: no route", func() Evidence {
+			ev := mptcpOK()
+			ev.Info.Subflows = 0
+			ev.Counters["MPJoinSynTxConnectErr"] = 1
+			ev.Events = []Event{{Type: "created"}, {Type: "established"}}
+			return ev
+		}, []string{JoinFailed}, []bool{true}, "the join from 10.0.2.2 could not be sent: connecting its subflow failed at once, most often because the endpoint's address has no route to the server; check the route with: ip route get 10.0.1.1 from 10.0.2.2"},
+		{"join not sent by another connection", func() Evidence {
+			ev := mptcpOK()
+			ev.Counters["MPJoinSynTxConnectErr"] = 1
+			ev.Events = []Event{{Type: "sub_established", Local: "10.0.2.2:41000", Remote: "10.0.1.1:80"}}
+			return ev
+		}, nil, nil, ""},
+		{"join not sent, another came up", func() Evidence {
+			ev := mptcpOK()
+			ev.Counters["MPJoinSynTxBindErr"] = 1
+			ev.Endpoints = append(ev.Endpoints, Endpoint{Addr: "10.0.3.2", Subflow: true, Text: "10.0.3.2 id 2 subflow"})
+			ev.Events = []Event{{Type: "sub_established", Local: "10.0.2.2:41000", Remote: "10.0.1.1:80"}}
+			return ev
+		}, []string{JoinFailed}, []bool{true}, "the join from 10.0.3.2 could not be sent: binding"},
 		{"join reset", func() Evidence {
 			ev := mptcpOK()
 			ev.Events = []Event{
@@ -209,7 +262,7 @@ func TestSocketEvidence(t *testing.T) {
 	ev := fallback()
 	ev.Socket = SocketFallback
 	got := Explain(ev)
-	if len(got) != 1 || !strings.Contains(strings.Join(got[0].Evidence, "\n"), "an MPTCP socket with the fallback flag") {
+	if len(got) == 0 || !strings.Contains(strings.Join(got[0].Evidence, "\n"), "an MPTCP socket with the fallback flag") {
 		t.Errorf("evidence: %+v", got)
 	}
 }
@@ -217,7 +270,7 @@ func TestSocketEvidence(t *testing.T) {
 // Namespace-wide counters are marked as such in the evidence.
 func TestCountersAreMarkedShared(t *testing.T) {
 	got := Explain(fallback())
-	if len(got) != 1 || !strings.Contains(strings.Join(got[0].Evidence, "\n"), "MPCapableFallbackSYNACK +1 across the dial (shared by every connection of the namespace)") {
+	if len(got) == 0 || !strings.Contains(strings.Join(got[0].Evidence, "\n"), "MPCapableFallbackSYNACK +1 across the dial (shared by every connection of the namespace)") {
 		t.Errorf("evidence: %+v", got)
 	}
 }
@@ -280,5 +333,31 @@ func TestTCPSegment(t *testing.T) {
 	}
 	if _, _, _, ok := tcpSegment([]byte{0x45}); ok {
 		t.Error("a truncated packet taken for TCP")
+	}
+}
+
+// The blackhole detection as doctor reports it: how long it lasts from
+// the detections counted, and nothing when the probe says MPTCP is
+// offered.
+func TestHostBlackhole(t *testing.T) {
+	if _, ok := HostBlackhole(nil); ok {
+		t.Error("no blackhole state: want nothing")
+	}
+	if _, ok := HostBlackhole(&Blackhole{ActiveKnown: true, Timeout: time.Hour, Detections: 3}); ok {
+		t.Error("not active: want nothing")
+	}
+	for _, tc := range []struct {
+		detections uint64
+		says       string
+	}{
+		{1, "for 1h0m0s after it tripped (net.mptcp.blackhole_timeout = 3600)"},
+		{3, "with the 3 detections this namespace counted, at most 4h0m0s"},
+		{50, "at most 64h0m0s"},
+	} {
+		e, ok := HostBlackhole(&Blackhole{Active: true, ActiveKnown: true, Timeout: time.Hour, Detections: tc.detections})
+		if !ok || e.Code != BlackholeDetected || e.Inference || !strings.Contains(e.Message, tc.says) ||
+			!strings.Contains(e.Message, "sysctl -w net.mptcp.blackhole_timeout=3600") || len(e.Evidence) == 0 {
+			t.Errorf("%d detections: %v %+v; want %q and the sysctl", tc.detections, ok, e, tc.says)
+		}
 	}
 }

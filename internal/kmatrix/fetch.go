@@ -57,10 +57,6 @@ func (s kernelSpec) skipPattern() string {
 var defaultKernels = []kernelSpec{
 	{
 		Name: "5.10", Suite: "bullseye", Expect: "nomptcp", MPTCP: false,
-		// An example's output is fixed: the examples print what an MPTCP
-		// connection shows, and one ends the test binary with log.Fatal
-		// where MPTCPInfo fails.
-		Skips: []testSkip{{Tests: []string{"^Example"}, Why: "the examples' fixed output is that of MPTCP connections"}},
 	},
 	{Name: "6.1", Suite: "bookworm", Expect: "6.1", MPTCP: true},
 	{Name: "6.12", Suite: "trixie", Expect: "6.12", MPTCP: true},

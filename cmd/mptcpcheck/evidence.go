@@ -1,0 +1,55 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/multipath-go/mptcp/internal/explain"
+	"github.com/multipath-go/mptcp/pm"
+)
+
+// readHost reads what is known of the calling thread's network namespace
+// apart from any connection, the evidence doctor and why share: MPTCP
+// support, net.mptcp.enabled, the path manager's type, limits and
+// endpoints. c is a path manager connection, or nil with pmErr saying
+// why there is none. The blackhole detection's state is the caller's
+// to add: reading it moves counters (see readBlackhole).
+func readHost(c *pm.Conn, pmErr error) explain.Host {
+	h := explain.Host{Supported: runtime.GOOS == "linux", OS: runtime.GOOS}
+	b, err := os.ReadFile("/proc/sys/net/mptcp/enabled")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		h.Supported = false
+	case err == nil:
+		h.Enabled, h.EnabledKnown = strings.TrimSpace(string(b)) != "0", true
+	}
+	if b, err := os.ReadFile("/proc/sys/net/mptcp/pm_type"); err == nil && strings.TrimSpace(string(b)) == "1" {
+		h.Userspace = true
+	}
+	if c == nil {
+		if pmErr != nil {
+			h.PathManagerError = pmErr.Error()
+		}
+		return h
+	}
+	if l, err := c.Limits(); err == nil {
+		h.Limits = &explain.Limits{Subflows: l.Subflows, AddAddrAccepted: l.AddAddrAccepted}
+	} else {
+		h.PathManagerError = err.Error()
+	}
+	eps, err := c.Endpoints()
+	if err != nil && h.PathManagerError == "" {
+		h.PathManagerError = err.Error()
+	}
+	for _, e := range eps {
+		h.Endpoints = append(h.Endpoints, explain.Endpoint{
+			Addr: e.Addr.String(), IPv6: !e.Addr.Unmap().Is4(),
+			Subflow: e.Flags&pm.FlagSubflow != 0, Signal: e.Flags&pm.FlagSignal != 0,
+			Text: e.String(),
+		})
+	}
+	return h
+}

@@ -1,0 +1,248 @@
+package explain
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// explainJoins reports each additional subflow that closed with an
+// error or a reset and was not replaced by one between the same
+// addresses.
+func explainJoins(ev Evidence) []Explanation {
+	var out []Explanation
+	up := map[string]bool{}
+	for _, e := range ev.Events {
+		if e.Type == "sub_established" {
+			up[e.Local+" "+e.Remote] = true
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range ev.Events {
+		if e.Type != "sub_closed" || (e.Error == "" && e.ResetReason == "") {
+			continue
+		}
+		key := e.Local + " " + e.Remote
+		if up[key] || seen[key] {
+			continue
+		}
+		seen[key] = true
+		var why []string
+		if e.Error != "" {
+			why = append(why, "error "+e.Error)
+		}
+		if e.ResetReason != "" {
+			why = append(why, "reset reason "+e.ResetReason)
+		}
+		lines := []string{fmt.Sprintf("path manager event sub_closed for this connection's token: %s -> %s, %s", e.Local, e.Remote, strings.Join(why, ", "))}
+		c, _ := counterLines(ev, "MPJoinSynTx", "MPJoinSynAckRx")
+		lines = append(lines, c...)
+		out = append(out, Explanation{
+			Code:     JoinFailed,
+			Message:  fmt.Sprintf("the join from %s to %s failed (%s); the first path carries everything", host(e.Local), host(e.Remote), strings.Join(why, ", ")),
+			Evidence: lines,
+		})
+	}
+	return append(out, explainJoinsNotSent(ev)...)
+}
+
+// joinSendErrors are the MPTcpExt counters of joins that failed before
+// their SYN left, with what each means and what to check. The path
+// manager sends no event for them: the counters are the only trace.
+var joinSendErrors = []struct{ counter, cause, check string }{
+	{"MPJoinSynTxConnectErr", "connecting its subflow failed at once, most often because the endpoint's address has no route to the server",
+		"check the route with: ip route get %s from %s"},
+	{"MPJoinSynTxBindErr", "binding its subflow to the endpoint's address or device failed (the address is no longer on the host?)",
+		"check that %[2]s is still an address of this host (ip address show), then the endpoint (ip mptcp endpoint show)"},
+	{"MPJoinSynTxCreatSkErr", "the kernel could not create its subflow's socket", "check the kernel log (dmesg) for %[2]s"},
+}
+
+// JoinNotSentCounters names the MPTcpExt counters of joins that failed
+// before their SYN left, which a wait for joins counts as failed joins.
+func JoinNotSentCounters() []string {
+	names := make([]string, len(joinSendErrors))
+	for i, j := range joinSendErrors {
+		names[i] = j.counter
+	}
+	return names
+}
+
+// explainJoinsNotSent reports joins that failed before sending their SYN,
+// from the namespace's counters: an inference, since another connection
+// may have moved them, which names the endpoints that gave no subflow.
+func explainJoinsNotSent(ev Evidence) []Explanation {
+	var out []Explanation
+	joined := map[string]bool{}
+	for _, e := range ev.Events {
+		if e.Type == "sub_established" {
+			joined[host(e.Local)] = true
+		}
+	}
+	var unused []Endpoint
+	eps := subflowEndpoints(ev)
+	for _, e := range eps {
+		if !joined[e.Addr] {
+			unused = append(unused, e)
+		}
+	}
+	announced := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "announced" })
+	if ev.EventsError == "" && len(eps) > 0 && len(unused) == 0 && !announced {
+		// Every join this connection could make came up: the counters
+		// moved for another connection of the namespace.
+		return nil
+	}
+	for _, j := range joinSendErrors {
+		lines, moved := counterLines(ev, j.counter)
+		if !moved {
+			continue
+		}
+		from, check := "an endpoint", ""
+		switch len(unused) {
+		case 0:
+		case 1:
+			from = unused[0].Addr
+			check = "; " + fmt.Sprintf(j.check, host(ev.Remote), unused[0].Addr)
+		default:
+			var addrs []string
+			for _, e := range unused {
+				addrs = append(addrs, e.Addr)
+			}
+			from = "one of " + strings.Join(addrs, ", ")
+		}
+		for _, e := range unused {
+			lines = append(lines, "path manager endpoint without a subflow on this connection: "+e.Text)
+		}
+		out = append(out, Explanation{
+			Code:      JoinFailed,
+			Message:   fmt.Sprintf("the join from %s could not be sent: %s%s; the first path carries everything", from, j.cause, check),
+			Evidence:  lines,
+			Inference: true,
+		})
+	}
+	return out
+}
+
+// subflowEndpoints lists the endpoints that give this connection a
+// subflow of its own: the subflow flag, the connection's family, and an
+// address other than the first subflow's.
+func subflowEndpoints(ev Evidence) []Endpoint {
+	var eps []Endpoint
+	for _, e := range ev.Endpoints {
+		if e.Subflow && e.IPv6 == ev.IPv6 && e.Addr != host(ev.Local) {
+			eps = append(eps, e)
+		}
+	}
+	return eps
+}
+
+// host drops the port of an address, for messages.
+func host(addrPort string) string {
+	if i := strings.LastIndexByte(addrPort, ':'); i > 0 {
+		return strings.Trim(addrPort[:i], "[]")
+	}
+	return addrPort
+}
+
+// explainOneSubflow explains an MPTCP connection with one subflow and no
+// failed join.
+func explainOneSubflow(ev Evidence) []Explanation {
+	var out []Explanation
+	info := ev.Info
+	if ev.Userspace {
+		return append(out, Explanation{
+			Code:      NoEndpoint,
+			Message:   "one subflow: " + userspaceFix,
+			Evidence:  []string{"net.mptcp.pm_type = 1", fmt.Sprintf("mptcp_info: subflows %d", info.Subflows)},
+			Inference: true,
+		})
+	}
+	if info.SubflowsMax == 0 || (ev.Limits != nil && ev.Limits.Subflows == 0) {
+		lines := []string{fmt.Sprintf("mptcp_info: subflows %d, subflows_max %d", info.Subflows, info.SubflowsMax)}
+		if ev.Limits != nil {
+			lines = append(lines, fmt.Sprintf("path manager limits: subflows %d add_addr_accepted %d", ev.Limits.Subflows, ev.Limits.AddAddrAccepted))
+		}
+		out = append(out, Explanation{
+			Code:     SubflowLimit,
+			Message:  "one subflow because " + subflowLimitFix,
+			Evidence: lines,
+		})
+	}
+	var subflowEPs []string
+	for _, e := range subflowEndpoints(ev) {
+		subflowEPs = append(subflowEPs, e.Text)
+	}
+	announced := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "announced" })
+	if announced && len(subflowEPs) == 0 && info.AddAddrAcceptedMax == 0 && info.SubflowsMax > 0 {
+		out = append(out, Explanation{
+			Code:    SubflowLimit,
+			Message: "one subflow: the server announced an address, but this side accepts none (limit add_addr_accepted 0); raise it with: ip mptcp limits set add_addr_accepted 2",
+			Evidence: []string{"path manager event announced for this connection's token",
+				fmt.Sprintf("mptcp_info: add_addr_accepted %d, add_addr_accepted_max %d", info.AddAddrAccepted, info.AddAddrAcceptedMax)},
+		})
+	}
+	if ev.Limits != nil && len(subflowEPs) == 0 && info.AddAddrAccepted == 0 && !announced {
+		lines := []string{"path manager endpoints with the subflow flag: none" + family(ev) + " besides the connection's own address"}
+		if ev.EventsError == "" {
+			lines = append(lines, "path manager events: no address announced by the server")
+		} else {
+			lines = append(lines, "path manager events unavailable ("+ev.EventsError+"): announcements known only from mptcp_info")
+		}
+		lines = append(lines, fmt.Sprintf("mptcp_info: add_addr_accepted %d", info.AddAddrAccepted))
+		out = append(out, Explanation{
+			Code:     NoEndpoint,
+			Message:  "one subflow because this side has no subflow endpoint and the server announced no address; " + addEndpointFix,
+			Evidence: lines,
+		})
+	}
+	if len(out) == 0 && ev.Limits != nil {
+		// Something allows another subflow, and none came: the path
+		// manager starts only once the connection is fully established
+		// (data acknowledged both ways), or the wait was too short.
+		lines := []string{fmt.Sprintf("mptcp_info: subflows %d, subflows_max %d", info.Subflows, info.SubflowsMax)}
+		for _, e := range subflowEPs {
+			lines = append(lines, "path manager endpoint: "+e)
+		}
+		if announced {
+			lines = append(lines, "path manager event announced for this connection's token")
+		}
+		established := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "established" })
+		switch {
+		case ev.EventsError == "" && !established:
+			out = append(out, Explanation{
+				Code:     NotEstablished,
+				Message:  "one subflow: the connection is not fully established yet, and the path manager adds subflows only once data went both ways; a server that waits for the client to speak first needs a request (give a URL instead of an address)",
+				Evidence: append(lines, "path manager events: no established event for this connection's token"),
+			})
+		default:
+			if ev.EventsError != "" {
+				lines = append(lines, "path manager events unavailable: "+ev.EventsError)
+			}
+			out = append(out, Explanation{
+				Code:      Unknown,
+				Message:   "one subflow although an endpoint or an announced address allows another, and no join was seen; the path manager may need more time (-wait) or the connection is not fully established",
+				Evidence:  lines,
+				Inference: true,
+			})
+		}
+	}
+	if ev.Limits == nil && ev.PathManagerError != "" && len(out) == 0 {
+		out = append(out, Explanation{
+			Code:      NoEndpoint,
+			Message:   "one subflow, and " + pmUnreadableFix,
+			Evidence:  []string{"path manager: " + ev.PathManagerError, fmt.Sprintf("mptcp_info: subflows %d, subflows_max %d", info.Subflows, info.SubflowsMax)},
+			Inference: true,
+		})
+	}
+	return out
+}
+
+// family qualifies "none" when endpoints of the other family exist.
+func family(ev Evidence) string {
+	if len(ev.Endpoints) == 0 {
+		return ""
+	}
+	if ev.IPv6 {
+		return " for IPv6"
+	}
+	return " for IPv4"
+}
