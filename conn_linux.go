@@ -1,7 +1,8 @@
 package mptcp
 
 // The Linux side of MPTCPConn's methods: each runs one request inside
-// RawConn.Control, so that the descriptor stays open for the call, and
+// RawConn.Control, so that the descriptor stays open for the call, through
+// the reader the kernel was found to need (host, reader_linux.go), and
 // turns its outcome into an error as package net would.
 
 func (c *MPTCPConn) multipathTCP() (bool, error) {
@@ -21,7 +22,7 @@ func (c *MPTCPConn) multipathTCP() (bool, error) {
 	var perr error
 	err = rc.Control(func(fd uintptr) {
 		r.fd, r.token = fd, &c.token
-		ok, perr = r.isMPTCP()
+		ok, perr = host.isMPTCP(r)
 	})
 	putRequest(r)
 	if err == nil {
@@ -53,7 +54,7 @@ func (c *MPTCPConn) info(in *Info) error {
 	var rerr error
 	err = rc.Control(func(fd uintptr) {
 		r.fd, r.token = fd, &c.token
-		rerr = r.readInfo(in)
+		rerr = host.info(r, in)
 	})
 	putRequest(r)
 	if err == nil {
@@ -86,7 +87,7 @@ func (c *MPTCPConn) appendSubflows(dst []Subflow, in *Info) ([]Subflow, error) {
 	var rerr error
 	err = rc.Control(func(fd uintptr) {
 		r.fd, r.token = fd, &c.token
-		subs, rerr = r.appendSubflows(dst, in)
+		subs, rerr = host.appendSubflows(r, dst, in)
 	})
 	putRequest(r)
 	if err == nil {
@@ -117,8 +118,9 @@ func (c *MPTCPConn) spliceRefused() bool {
 	if c == nil || c.TCPConn == nil || c.notMPTCP.Load() {
 		return false
 	}
-	if host.method.Load() == methodUnknown {
+	if host.get() == readerUnknown {
 		c.multipathTCP()
 	}
-	return host.method.Load() == methodProtocol && !c.notMPTCP.Load()
+	rd := host.get()
+	return (rd == readerSockDiag || rd == readerNone) && !c.notMPTCP.Load()
 }

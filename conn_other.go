@@ -3,12 +3,10 @@
 package mptcp
 
 import (
-	"errors"
 	"syscall"
-)
 
-// errNoMPTCPHere is what MPTCPInfo and Subflows return off Linux.
-var errNoMPTCPHere = &wrapErr{"mptcp: MPTCP state is only available on Linux", errors.ErrUnsupported}
+	"github.com/multipath-go/mptcp/internal/platform"
+)
 
 func (c *MPTCPConn) multipathTCP() (bool, error) {
 	if err := c.open(); err != nil {
@@ -27,11 +25,11 @@ func (c *MPTCPConn) appendSubflows(dst []Subflow, _ *Info) ([]Subflow, error) {
 
 // unsupported is the error of an MPTCP state request off Linux: that of
 // the connection if it has one (closed, no connection), else
-// errNoMPTCPHere.
+// platform.ErrNotLinux.
 func (c *MPTCPConn) unsupported(op string) error {
 	err := c.open()
 	if err == nil {
-		err = errNoMPTCPHere
+		err = platform.ErrNotLinux
 	}
 	return c.opError(op, err)
 }

@@ -300,12 +300,17 @@ func decodeSockaddr(b []byte) netip.AddrPort {
 
 // UnmarshalBinary decodes a struct mptcp_info as the kernel writes it, in
 // host byte order: the answer to MPTCP_INFO, or the INET_DIAG_INFO
-// attribute of an MPTCP socket in socket diagnostics (package diag). A
-// shorter structure comes from an older kernel: the groups of fields it
-// lacks are zero and left out of [Info.Fields]; bytes past the known
-// structure are ignored. It fails, leaving only the groups it decoded,
-// when b is shorter than the first group (40 bytes, every kernel since
-// 5.9).
+// attribute of an MPTCP socket in socket diagnostics (package diag).
+//
+// The layout is the kernel's, which only ever grows, and this method
+// keeps accepting every length a kernel has written: 40 bytes (5.9 -
+// 5.11, through socket diagnostics), 48 (5.12 - 6.4), 80 (6.5 - 6.7), 88
+// (6.8 - 6.9 on 64-bit) and 96 (6.10 and later), each decoding to the
+// groups of [InfoField] that length holds. The groups a shorter
+// structure lacks are set to zero and left out of [Info.Fields]; bytes
+// past the known structure (a newer kernel's fields) are ignored. It
+// fails, leaving only the groups it decoded, when b is shorter than the
+// first group (40 bytes). Every field of in is set, whatever it held.
 func (in *Info) UnmarshalBinary(b []byte) error {
 	decodeInfoTo(in, b)
 	if len(b) < infoGroupEnds[0] {
@@ -316,8 +321,10 @@ func (in *Info) UnmarshalBinary(b []byte) error {
 
 // UnmarshalBinary decodes a struct tcp_info as the kernel writes it, in
 // host byte order (TCP_INFO, or INET_DIAG_INFO of a TCP socket), with
-// the rules of [Info.UnmarshalBinary]: it fails when b is shorter than
-// the first group (232 bytes, every kernel since 5.4).
+// the rules of [Info.UnmarshalBinary]. The lengths kernels write: 232
+// bytes (5.4 - 6.1), 240 (6.2 - 6.6), 248 (6.7 - 6.17) and 280 (6.18 and
+// later), each decoding to the groups of [TCPInfoField] it holds. It
+// fails when b is shorter than the first group (232 bytes).
 func (t *TCPInfo) UnmarshalBinary(b []byte) error {
 	decodeTCPInfoTo(t, b)
 	if len(b) < tcpInfoGroupEnds[0] {

@@ -45,20 +45,24 @@
 //
 // # Kernels
 //
-// The package chooses how to ask the kernel from what the kernel answers,
-// never from its version string:
+// The package learns which reader serves the running kernel once, from
+// the kernel's first conclusive answers, never from its version string,
+// and asks that reader every later question:
 //
-//	feature                                  kernel   how
-//	MPTCP sockets (Dialer, Listener)         5.6      socket(..., IPPROTO_MPTCP); fallback to TCP otherwise
-//	MultipathTCP, sees fallback              5.16     getsockopt(SOL_MPTCP, MPTCP_INFO) probe
-//	MultipathTCP, one cheap option           6.10     getsockopt(SOL_TCP, TCP_IS_MPTCP)
-//	MultipathTCP, sees fallback              5.9      SO_PROTOCOL, then sock_diag's fallback flag
-//	MultipathTCP before 5.9                  5.6      SO_PROTOCOL: cannot see a fallback
-//	MPTCPInfo                                5.16     MPTCP_INFO; fields by kernel, see InfoField
-//	MPTCPInfo before 5.16                    5.9      sock_diag (INET_DIAG_INFO): 40 bytes on 5.10
-//	Subflows: addresses and tcp_info         5.16     MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS, no ids
-//	Subflows: one snapshot with ids          6.5      MPTCP_FULL_INFO
-//	Subflows before 5.16                     5.9      sock_diag: a TCP dump joined by token, no ids
+//	kernel       reader              MultipathTCP             MPTCPInfo            Subflows
+//	6.10+        getsockopt          TCP_IS_MPTCP             MPTCP_INFO           MPTCP_FULL_INFO: one snapshot, ids
+//	6.5 - 6.9    getsockopt          MPTCP_INFO probe         MPTCP_INFO           MPTCP_FULL_INFO: one snapshot, ids
+//	5.16 - 6.4   getsockopt          MPTCP_INFO probe         MPTCP_INFO           MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS, no ids
+//	5.9 - 5.15   socket diagnostics  SO_PROTOCOL, then the    INET_DIAG_INFO       a TCP dump joined by token, no ids
+//	                                 fallback flag            (40 bytes on 5.10)
+//	5.6 - 5.8    none                SO_PROTOCOL: cannot      unsupported          unsupported
+//	                                 see a fallback
+//
+// MPTCP sockets (Dialer, Listener) need 5.6: socket(..., IPPROTO_MPTCP),
+// with a fallback to TCP otherwise. MPTCPInfo's fields depend on the
+// kernel too (see InfoField). In steady state on 6.5 and later each
+// MultipathTCP, MPTCPInfo and AppendSubflows call (given room) is one
+// system call; on 5.16 - 6.4 AppendSubflows takes three.
 //
 // Before 5.16 no socket option describes an MPTCP connection: the
 // package asks the kernel's socket diagnostics (mptcp_diag, what ss -M

@@ -336,11 +336,22 @@ var tcpStateNames = [...]string{
 	12: "NEW_SYN_RECV", 13: "BOUND_INACTIVE",
 }
 
-// TCP states, as in <net/tcp_states.h>.
+// TCP states, as in <net/tcp_states.h>: every state the kernel reports
+// in tcp_info and in socket diagnostics.
 const (
-	StateEstablished TCPState = 1
-	StateClose       TCPState = 7
-	StateListen      TCPState = 10
+	StateEstablished   TCPState = 1
+	StateSynSent       TCPState = 2
+	StateSynRecv       TCPState = 3
+	StateFinWait1      TCPState = 4
+	StateFinWait2      TCPState = 5
+	StateTimeWait      TCPState = 6
+	StateClose         TCPState = 7
+	StateCloseWait     TCPState = 8
+	StateLastAck       TCPState = 9
+	StateListen        TCPState = 10
+	StateClosing       TCPState = 11
+	StateNewSynRecv    TCPState = 12 // a request socket: a SYN answered, its ACK awaited
+	StateBoundInactive TCPState = 13 // bound, neither listening nor connecting (6.6+)
 )
 
 // String returns the kernel's name for the state, as ss prints it.

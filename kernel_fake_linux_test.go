@@ -19,15 +19,18 @@ import (
 // make socket() fail, and run code before each call, so that subflows
 // come and go between the calls of one request.
 type fakeKernel struct {
-	t         testing.TB
-	rec       recordedKernel
-	socks     map[uintptr]*fakeSocket
-	next      uintptr
-	socketErr syscall.Errno                        // what socket() fails with, if not 0
-	before    func(k *fakeKernel, level, name int) // runs before each getsockopt
-	calls     []string                             // "SOL_MPTCP/2" for each getsockopt
-	sockets   int                                  // socket() calls
-	open      int                                  // sockets made and not closed
+	t           testing.TB
+	st          *kernelState // what the package learned of this kernel
+	rec         recordedKernel
+	socks       map[uintptr]*fakeSocket
+	next        uintptr
+	socketErr   syscall.Errno                        // what socket() fails with, if not 0
+	before      func(k *fakeKernel, level, name int) // runs before each getsockopt
+	calls       []string                             // "SOL_MPTCP/2" for each getsockopt
+	sockets     int                                  // socket() calls
+	open        int                                  // sockets made and not closed
+	diagOpens   int                                  // socket-diagnostics sockets opened
+	diagQueries int                                  // socket-diagnostics requests
 }
 
 // fakeSocket is one socket of a fakeKernel, with subflows a test may
@@ -43,7 +46,7 @@ type fakeSocket struct {
 
 func newFakeKernel(t testing.TB, name string) *fakeKernel {
 	t.Helper()
-	return &fakeKernel{t: t, rec: loadRecording(t, name), socks: map[uintptr]*fakeSocket{}, next: 100}
+	return &fakeKernel{t: t, st: new(kernelState), rec: loadRecording(t, name), socks: map[uintptr]*fakeSocket{}, next: 100}
 }
 
 // fd returns a descriptor for the recording's socket of that name
@@ -71,9 +74,9 @@ func (k *fakeKernel) sock(fd uintptr) *fakeSocket {
 	return s
 }
 
-// request returns a request on fd with a fresh kernelState.
+// request returns a request on fd; k.st is what the package learns.
 func (k *fakeKernel) request(fd uintptr) *request {
-	return &request{k: k, st: new(kernelState), fd: fd}
+	return &request{k: k, fd: fd}
 }
 
 func cloneAll(in [][]byte) [][]byte {

@@ -1,10 +1,14 @@
 package mptcp
 
 import (
+	"net/netip"
+	"os"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/multipath-go/mptcp/internal/sockdiag"
 )
 
 // Socket option numbers from <linux/mptcp.h> and <linux/tcp.h>.
@@ -20,12 +24,12 @@ const (
 	optTCPIsMPTCP        = 43 // level SOL_TCP, 6.10
 )
 
-// kernel is the seam between this package and the kernel: the system calls
-// its requests make. liveKernel makes them; tests drive the requests with
-// kernels that replay answers recorded from real ones
-// (testdata/kernels), including answers no kernel here gives.
+// kernel is the seam between this package and the kernel: every call
+// the readers make to it. liveKernel makes them; tests replay answers
+// recorded from real kernels (testdata/kernels), socket diagnostics
+// included, and answers no kernel here gives.
 //
-// The requests hand it buffers that live in reused requests, not on the
+// The readers hand it buffers that live in reused requests, not on the
 // stack: a pointer passed through an interface escapes, and a stack
 // buffer would be moved to the heap at every call.
 type kernel interface {
@@ -35,6 +39,18 @@ type kernel interface {
 	socket(family, proto int) (int, syscall.Errno)
 	// close closes a socket made by socket.
 	close(fd int)
+	// addrs returns the family and the local and remote addresses of
+	// the connected socket fd.
+	addrs(fd uintptr) (family uint8, local, remote netip.AddrPort, err error)
+	// sockDiag opens the kernel's socket diagnostics in the network
+	// namespace of the socket fd.
+	sockDiag(fd uintptr) (diagConn, error)
+}
+
+// diagConn is an open socket-diagnostics socket: *sockdiag.Conn.
+type diagConn interface {
+	Query(req *sockdiag.Request, fn func(*sockdiag.Msg) error) error
+	Close() error
 }
 
 // liveKernel is the running kernel.
@@ -60,6 +76,57 @@ func (liveKernel) socket(family, proto int) (int, syscall.Errno) {
 }
 
 func (liveKernel) close(fd int) { unix.Close(fd) }
+
+func (liveKernel) addrs(fd uintptr) (family uint8, local, remote netip.AddrPort, err error) {
+	ls, err := unix.Getsockname(int(fd))
+	if err != nil {
+		return 0, local, remote, err
+	}
+	rs, err := unix.Getpeername(int(fd))
+	if err != nil {
+		return 0, local, remote, err
+	}
+	family = unix.AF_INET
+	if _, ok := ls.(*unix.SockaddrInet6); ok {
+		family = unix.AF_INET6
+	}
+	return family, sockaddrAddrPort(ls), sockaddrAddrPort(rs), nil
+}
+
+func sockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// sockDiag opens the socket in the socket's own network namespace,
+// which need not be the calling thread's.
+func (liveKernel) sockDiag(fd uintptr) (diagConn, error) {
+	var dc *sockdiag.Conn
+	var err error
+	nsfd, nserr := unix.IoctlRetInt(int(fd), unix.SIOCGSKNS)
+	if nserr != nil {
+		dc, err = sockdiag.Open(nil)
+	} else {
+		ns := os.NewFile(uintptr(nsfd), "netns")
+		var theirs, ours unix.Stat_t
+		if unix.Fstat(nsfd, &theirs) == nil && unix.Stat("/proc/thread-self/ns/net", &ours) == nil &&
+			theirs.Ino == ours.Ino && theirs.Dev == ours.Dev {
+			dc, err = sockdiag.Open(nil)
+		} else {
+			dc, err = sockdiag.Open(ns)
+		}
+		ns.Close()
+	}
+	if err != nil {
+		return nil, err // not a nil *sockdiag.Conn inside a diagConn
+	}
+	return dc, nil
+}
 
 // refused reports whether errno is how a kernel says "not here": an
 // option it does not know, or a SOL_MPTCP option on a socket that is not

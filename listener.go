@@ -92,9 +92,10 @@ func ListenTCP(network string, laddr *net.TCPAddr) (*Listener, error) {
 	return l.(*Listener), nil
 }
 
-// Listener is a TCP listener whose Accept returns [*MPTCPConn] values. It
-// embeds the *net.TCPListener it wraps, so Addr, Close, SetDeadline, File
-// and SyscallConn are that listener's.
+// Listener is a TCP listener whose Accept, AcceptTCP and AcceptMPTCP
+// return [*MPTCPConn] values. It embeds the *net.TCPListener it wraps, so
+// Close, SetDeadline, File and SyscallConn are that listener's; its
+// AcceptTCP is not promoted (see [Listener.AcceptTCP]).
 type Listener struct {
 	*net.TCPListener
 }
@@ -118,27 +119,32 @@ func (l *Listener) Addr() net.Addr {
 //
 // l must be a *net.TCPListener or a *Listener (returned as is).
 //
-// A nil listener, of either type, or a Listener that holds none, is an
-// error matched by os.ErrInvalid.
+// Its errors are *net.OpError values (Op "newlistener"). A nil listener,
+// of either type, or a Listener that holds none, is an error matched by
+// os.ErrInvalid.
 func NewListener(l net.Listener) (*Listener, error) {
 	switch v := l.(type) {
 	case *Listener:
 		if v == nil || v.TCPListener == nil {
-			return nil, errNilListener
+			return nil, newListenerError(errNilListener)
 		}
 		return v, nil
 	case *net.TCPListener:
 		if v == nil {
-			return nil, errNilListener
+			return nil, newListenerError(errNilListener)
 		}
 		return &Listener{TCPListener: v}, nil
 	case nil:
-		return nil, errNilListener
+		return nil, newListenerError(errNilListener)
 	}
-	return nil, fmt.Errorf("mptcp: NewListener: %T is not a *net.TCPListener", l)
+	return nil, newListenerError(fmt.Errorf("mptcp: %T is not a *net.TCPListener", l))
 }
 
-var errNilListener error = invalidError("mptcp: NewListener: nil listener")
+var errNilListener error = invalidError("mptcp: nil listener")
+
+func newListenerError(err error) error {
+	return &net.OpError{Op: "newlistener", Net: "tcp", Err: err}
+}
 
 // Accept waits for and returns the next connection, an *MPTCPConn.
 func (l *Listener) Accept() (net.Conn, error) {
@@ -156,12 +162,20 @@ func (l *Listener) AcceptMPTCP() (*MPTCPConn, error) {
 	if l == nil || l.TCPListener == nil {
 		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: errNoListener}
 	}
-	tc, err := l.AcceptTCP()
+	tc, err := l.TCPListener.AcceptTCP()
 	if err != nil {
 		return nil, err
 	}
 	return NewConn(tc), nil
 }
+
+// AcceptTCP is [Listener.AcceptMPTCP]. It takes the place of the
+// embedded *net.TCPListener's AcceptTCP, which would hand out a
+// *net.TCPConn without the MPTCP methods, and so differs from it in its
+// result's type: an *MPTCPConn, which embeds that *net.TCPConn (its
+// TCPConn field) and has every method of it. Code that needs the bare
+// form calls l.TCPListener.AcceptTCP.
+func (l *Listener) AcceptTCP() (*MPTCPConn, error) { return l.AcceptMPTCP() }
 
 // MultipathTCP reports whether the listening socket is an MPTCP socket,
 // which accepts MPTCP clients (and plain TCP ones). It is false for a

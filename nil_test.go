@@ -22,6 +22,9 @@ func TestNilAndZeroValues(t *testing.T) {
 		if got != nil || !errors.Is(err, os.ErrInvalid) {
 			t.Errorf("NewListener(%s) = %v, %v; want nil and an error matching os.ErrInvalid", name, got, err)
 		}
+		if oe := (*net.OpError)(nil); !errors.As(err, &oe) {
+			t.Errorf("NewListener(%s): %v is not a *net.OpError", name, err)
+		}
 	}
 	for name, l := range map[string]*Listener{"zero": {}, "nil": nil} {
 		if ok, err := l.MultipathTCP(); ok || !errors.Is(err, os.ErrInvalid) || !strings.Contains(err.Error(), "no listener") {
@@ -29,6 +32,9 @@ func TestNilAndZeroValues(t *testing.T) {
 		}
 		if c, err := l.Accept(); c != nil || !errors.Is(err, os.ErrInvalid) {
 			t.Errorf("%s Listener: Accept = %v, %v", name, c, err)
+		}
+		if c, err := l.AcceptTCP(); c != nil || !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("%s Listener: AcceptTCP = %v, %v", name, c, err)
 		}
 		if a := l.Addr(); a != nil {
 			t.Errorf("%s Listener: Addr = %v, want nil", name, a)

@@ -193,7 +193,7 @@ func TestProbeFirstCalledWhereMPTCPIsDisabled(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("first call made in a namespace with net.mptcp.enabled=0: learned %s", methodNames[host.method.Load()])
+	t.Logf("first call made in a namespace with net.mptcp.enabled=0: learned %s", probeNames[host.get()])
 
 	addr := plainServer(t)
 	c, err := (&Dialer{Timeout: 5 * time.Second}).Dial("tcp4", addr)

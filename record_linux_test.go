@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,21 +22,24 @@ import (
 )
 
 // Recordings of real kernels' answers, for the tests that drive the
-// requests through the kernel seam (kernel_seam_linux_test.go). Each file
+// readers through the kernel seam (kernel_fake_linux_test.go). Each file
 // in testdata/kernels holds what one kernel answered to raw getsockopt
 // calls on the sockets this package meets: an MPTCP connection, one that
 // fell back, a plain TCP one and a fresh unconnected MPTCP socket, over
 // IPv4 and IPv6, plus the errno of setsockopt for options a Control hook
-// might set.
+// might set (record_setsockopt_linux_test.go). On a kernel without
+// SOL_MPTCP it holds what socket diagnostics listed of each connection
+// too (record_diag_linux_test.go).
 //
 // TestRecordedKernelMatchesLive checks a recording against the running
 // kernel wherever one exists for it (6.18 on the development and CI
-// machines; 6.1 and 6.12 in the kernel matrix). With
+// machines; 5.10 with MPTCP, 6.1 and 6.12 in the kernel matrix). With
 // MPTCP_RECORD_KERNEL=FILE it writes the running kernel's answers to FILE
 // instead; inside the kernel matrix it prints them on a KMATRIX-RECORD
-// line, base64 of the JSON, which is how the 6.1 and 6.12 files were made:
+// line, base64 of the JSON, which is how the 5.10-mptcp, 6.1 and 6.12
+// files were made:
 //
-//	go run ./internal/kmatrix -kernels 6.1,6.12 -run TestRecordedKernelMatchesLive -keep DIR
+//	go run ./internal/kmatrix -kernels 5.10-mptcp,6.1,6.12 -run TestRecordedKernelMatchesLive -keep DIR
 
 // recordedKernel is one kernel's answers.
 type recordedKernel struct {
@@ -57,6 +59,9 @@ type recordedSocket struct {
 	TCPInfo   recordedArray    `json:"mptcp_tcpinfo"`          // element size asked: 512
 	Addrs     recordedArray    `json:"mptcp_subflow_addrs"`    // element size asked: 512
 	FullInfo  recordedFullInfo `json:"mptcp_full_info"`        // element sizes asked: 512
+
+	Local, Remote string        `json:",omitempty"`          // a connection's addresses
+	Diag          *recordedDiag `json:"sock_diag,omitempty"` // without SOL_MPTCP: socket diagnostics
 }
 
 type recordedInt struct {
@@ -164,7 +169,7 @@ func recordSocket(fd uintptr) recordedSocket {
 
 // recordConn records the client end of a connection from a dialer to a
 // listener, after one byte each way, so that MPTCP is fully established.
-func recordConn(t *testing.T, network string, dialMPTCP, listenMPTCP bool) recordedSocket {
+func recordConn(t *testing.T, network string, dialMPTCP, listenMPTCP, diag bool) recordedSocket {
 	t.Helper()
 	l := listenStd(t, network, listenMPTCP)
 	defer l.Close()
@@ -185,77 +190,12 @@ func recordConn(t *testing.T, network string, dialMPTCP, listenMPTCP bool) recor
 	exchange(t, c, s, 1)
 	var rec recordedSocket
 	onFD(t, c.(*net.TCPConn), func(fd uintptr) { rec = recordSocket(fd) })
-	return rec
-}
-
-// Options a Control hook might set, with a value each; the errno of
-// setsockopt on a fresh MPTCP socket tells which ones MPTCP refuses.
-var recordedOptions = []struct {
-	name       string
-	level, opt int
-	value      []byte
-}{
-	{"SO_REUSEADDR", unix.SOL_SOCKET, unix.SO_REUSEADDR, i32(1)},
-	{"SO_REUSEPORT", unix.SOL_SOCKET, unix.SO_REUSEPORT, i32(1)},
-	{"SO_KEEPALIVE", unix.SOL_SOCKET, unix.SO_KEEPALIVE, i32(1)},
-	{"SO_SNDBUF", unix.SOL_SOCKET, unix.SO_SNDBUF, i32(1 << 20)},
-	{"SO_RCVBUF", unix.SOL_SOCKET, unix.SO_RCVBUF, i32(1 << 20)},
-	{"SO_PRIORITY", unix.SOL_SOCKET, unix.SO_PRIORITY, i32(1)},
-	{"SO_MARK", unix.SOL_SOCKET, unix.SO_MARK, i32(1)},
-	{"SO_BINDTODEVICE", unix.SOL_SOCKET, unix.SO_BINDTODEVICE, []byte("lo\x00")},
-	{"SO_LINGER", unix.SOL_SOCKET, unix.SO_LINGER, append(i32(1), i32(0)...)},
-	{"SO_TIMESTAMP", unix.SOL_SOCKET, unix.SO_TIMESTAMP, i32(1)},
-	{"SO_ATTACH_FILTER", unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, nil}, // filled by acceptAllFilter
-	{"IP_TOS", unix.IPPROTO_IP, unix.IP_TOS, i32(0x10)},
-	{"IP_TTL", unix.IPPROTO_IP, unix.IP_TTL, i32(32)},
-	{"IP_FREEBIND", unix.IPPROTO_IP, unix.IP_FREEBIND, i32(1)},
-	{"IP_TRANSPARENT", unix.IPPROTO_IP, unix.IP_TRANSPARENT, i32(1)},
-	{"IP_BIND_ADDRESS_NO_PORT", unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, i32(1)},
-	{"TCP_NODELAY", unix.SOL_TCP, unix.TCP_NODELAY, i32(1)},
-	{"TCP_CORK", unix.SOL_TCP, unix.TCP_CORK, i32(0)},
-	{"TCP_KEEPIDLE", unix.SOL_TCP, unix.TCP_KEEPIDLE, i32(30)},
-	{"TCP_USER_TIMEOUT", unix.SOL_TCP, unix.TCP_USER_TIMEOUT, i32(30000)},
-	{"TCP_MAXSEG", unix.SOL_TCP, unix.TCP_MAXSEG, i32(1200)},
-	{"TCP_CONGESTION", unix.SOL_TCP, unix.TCP_CONGESTION, []byte("cubic")},
-	{"TCP_NOTSENT_LOWAT", unix.SOL_TCP, unix.TCP_NOTSENT_LOWAT, i32(16384)},
-	{"TCP_FASTOPEN_CONNECT", unix.SOL_TCP, unix.TCP_FASTOPEN_CONNECT, i32(1)},
-	{"TCP_QUICKACK", unix.SOL_TCP, unix.TCP_QUICKACK, i32(1)},
-	{"TCP_WINDOW_CLAMP", unix.SOL_TCP, unix.TCP_WINDOW_CLAMP, i32(65536)},
-	{"TCP_SAVE_SYN", unix.SOL_TCP, unix.TCP_SAVE_SYN, i32(1)},
-	{"TCP_REPAIR", unix.SOL_TCP, unix.TCP_REPAIR, i32(1)},
-	{"TCP_ULP", unix.SOL_TCP, unix.TCP_ULP, []byte("tls")},
-}
-
-func i32(v int32) []byte { return binary.NativeEndian.AppendUint32(nil, uint32(v)) }
-
-// acceptAllFilter is a classic BPF program of one instruction, "accept
-// the whole packet", as struct sock_fprog.
-func acceptAllFilter() ([]byte, *unix.SockFilter) {
-	ins := &unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: 0xffffffff}
-	prog := unix.SockFprog{Len: 1, Filter: ins}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&prog)), unsafe.Sizeof(prog)), ins
-}
-
-func recordSetsockopt(t *testing.T) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	for _, o := range recordedOptions {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_MPTCP)
-		if err != nil {
-			t.Fatalf("socket(IPPROTO_MPTCP): %v", err)
-		}
-		v := o.value
-		var keep *unix.SockFilter
-		if o.name == "SO_ATTACH_FILTER" {
-			v, keep = acceptAllFilter()
-		}
-		_, _, errno := unix.Syscall6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(o.level), uintptr(o.opt),
-			uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)), 0)
-		runtime.KeepAlive(keep)
-		out[o.name] = int(errno)
-		unix.Close(fd)
+	local, remote := addrPort(t, c.LocalAddr()), addrPort(t, c.RemoteAddr())
+	rec.Local, rec.Remote = local.String(), remote.String()
+	if diag {
+		rec.Diag = recordDiag(t, local, remote)
 	}
-	return out
+	return rec
 }
 
 // recordKernel records the running kernel's answers.
@@ -274,11 +214,12 @@ func recordKernel(t *testing.T, name string) recordedKernel {
 	if hasIPv6Loopback() {
 		nets = append(nets, "tcp6")
 	}
+	diag := !kernelHasSOLMPTCP(t)
 	for _, network := range nets {
 		v := network[3:]
-		k.Sockets["mptcp"+v] = recordConn(t, network, true, true)
-		k.Sockets["fallback"+v] = recordConn(t, network, true, false)
-		k.Sockets["plain"+v] = recordConn(t, network, false, true)
+		k.Sockets["mptcp"+v] = recordConn(t, network, true, true, diag)
+		k.Sockets["fallback"+v] = recordConn(t, network, true, false, diag)
+		k.Sockets["plain"+v] = recordConn(t, network, false, true, diag)
 		family := unix.AF_INET
 		if v == "6" {
 			family = unix.AF_INET6
@@ -310,8 +251,7 @@ func loadRecording(t testing.TB, name string) recordedKernel {
 
 // recordedKernels are the kernels recorded in testdata/kernels. 5.10
 // with MPTCP (built by the kernel matrix) answers through socket
-// diagnostics, which replayed kernels do not have: the seam tests leave
-// it out (seamKernels).
+// diagnostics, replayed by fakeKernel too.
 var recordedKernels = []string{"5.10-mptcp", "6.1", "6.12", "6.18"}
 
 // liveKernelName is the name of the running kernel among recordedKernels:
@@ -343,6 +283,9 @@ func (k recordedKernel) shape() string {
 			name, s.Protocol, s.IsMPTCP.Errno, s.IsMPTCP.Value, s.InfoProbe, s.Info.Errno, len(s.Info.Bytes),
 			s.TCPInfo.Errno, s.TCPInfo.Num, s.TCPInfo.SizeKernel, s.Addrs.Errno, s.Addrs.Num, s.Addrs.SizeKernel,
 			s.FullInfo.Errno, s.FullInfo.Num, s.FullInfo.TCPInfoKernel, s.FullInfo.SfInfoKernel, len(s.FullInfo.Info))
+		if s.Diag != nil {
+			fmt.Fprintf(&b, "%s: sock_diag mptcp=%d tcp=%d\n", name, len(s.Diag.MPTCP), len(s.Diag.TCP))
+		}
 	}
 	for _, o := range recordedOptions {
 		if e, ok := k.Setsockopt[o.name]; ok {

@@ -3,9 +3,10 @@
 package mptcp
 
 import (
-	"errors"
 	"syscall"
 	"time"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // toMPTCPSocket fails: only Linux has MPTCP sockets, so a strict dial
@@ -14,11 +15,8 @@ func toMPTCPSocket(c syscall.RawConn) error {
 	if err := checkOpen(c); err != nil {
 		return err
 	}
-	return &noMPTCPSocketError{errNoPlatformMPTCP}
+	return &noMPTCPSocketError{platform.ErrNotLinux}
 }
-
-// errNoPlatformMPTCP is why no MPTCP socket exists outside Linux.
-var errNoPlatformMPTCP = &wrapErr{"MPTCP sockets exist on Linux only", errors.ErrUnsupported}
 
 // kernelFallbackAfter returns 0: no kernel here falls back on its own.
 func kernelFallbackAfter() (time.Duration, int) { return 0, 0 }

@@ -3,23 +3,19 @@
 package collector
 
 import (
-	"errors"
-	"fmt"
 	"os"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
-var errNoNamespaces = fmt.Errorf("network namespaces are a Linux feature: %w", errors.ErrUnsupported)
+func openNS(string) (*os.File, error) { return nil, platform.ErrNotLinux }
 
-func openNS(string) (*os.File, error) { return nil, errNoNamespaces }
+func dupNS(int, string) (*os.File, error) { return nil, platform.ErrNotLinux }
 
-func dupNS(int, string) (*os.File, error) { return nil, errNoNamespaces }
-
-func checkEnter(*os.File) error { return errNoNamespaces }
+func checkEnter(*os.File) error { return platform.ErrNotLinux }
 
 type nsID struct{}
 
 func idOf(*os.File) (nsID, bool) { return nsID{}, false }
 
-func readEnabled(*os.File) (string, error) {
-	return "", fmt.Errorf("net.mptcp.enabled is a Linux sysctl: %w", errors.ErrUnsupported)
-}
+func readEnabled(*os.File) (string, error) { return "", platform.ErrNotLinux }

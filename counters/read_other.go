@@ -2,4 +2,10 @@
 
 package counters
 
-func read(*Config) (Counters, error) { return nil, errNoMPTCP }
+import (
+	"fmt"
+
+	"github.com/multipath-go/mptcp/internal/platform"
+)
+
+func read(*Config) (Counters, error) { return nil, fmt.Errorf("counters: %w", platform.ErrNotLinux) }

@@ -3,21 +3,17 @@
 package diag
 
 import (
-	"errors"
 	"iter"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // Conn reads socket diagnostics: only Linux has them.
 type Conn struct{}
 
 func unsupported(op string) error {
-	return &OpError{Op: op, Err: &notLinux{}}
+	return &OpError{Op: op, Err: platform.ErrNotLinux}
 }
-
-type notLinux struct{}
-
-func (*notLinux) Error() string { return "MPTCP socket diagnostics exist only on Linux" }
-func (*notLinux) Unwrap() error { return errors.ErrUnsupported }
 
 // Dial fails with errors.ErrUnsupported off Linux.
 func Dial(*Config) (*Conn, error) { return nil, unsupported("dial") }

@@ -4,14 +4,12 @@ package pm
 
 import (
 	"context"
-	"errors"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // errNotLinux is what every call returns off Linux.
-var errNotLinux = &wrapErr{
-	msg:  "the MPTCP path manager is only available on Linux",
-	errs: []error{errors.ErrUnsupported},
-}
+var errNotLinux = platform.ErrNotLinux
 
 type sysConn struct{}
 

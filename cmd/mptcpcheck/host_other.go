@@ -8,11 +8,12 @@ import (
 
 	mib "github.com/multipath-go/mptcp/counters"
 	"github.com/multipath-go/mptcp/internal/explain"
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // checkHost reports that MPTCP needs Linux.
 func checkHost() hostReport {
-	return hostReport{OS: runtime.GOOS, Problems: []string{"MPTCP sockets are only available on Linux"}}
+	return hostReport{OS: runtime.GOOS, Problems: []string{platform.ErrNotLinux.Error()}}
 }
 
 // readBlackhole returns nil: only Linux has the blackhole detection.

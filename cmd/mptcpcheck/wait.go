@@ -139,7 +139,7 @@ func (g *gatherer) joinsNotSent() int {
 func pendingJoins(subs []mptcp.Subflow) []string {
 	var p []string
 	for _, s := range subs {
-		if s.TCP.State == mptcp.TCPState(2) { // SYN_SENT, which the root package names no constant for
+		if s.TCP.State == mptcp.StateSynSent {
 			p = append(p, fmt.Sprintf("%v -> %v", s.Local, s.Remote))
 		}
 	}

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -43,13 +46,23 @@ func bootArgs(vmlinuz, initrd, appendLine string) []string {
 }
 
 // kernelCmdline is what the kernel and the init are told.
-func kernelCmdline(expect string, testTimeout time.Duration, run, skip string) string {
+// skips are -test.skip patterns by package: the key "" holds those of
+// every package (kmatrix.skip), another those of the package it names
+// (kmatrix.skip.NAME).
+func kernelCmdline(expect string, testTimeout time.Duration, run string, skips map[string]string) string {
 	s := fmt.Sprintf("console=ttyS0 rdinit=/init panic=-1 quiet kmatrix.expect=%s kmatrix.timeout=%s", expect, testTimeout)
 	if run != "" {
 		s += " kmatrix.run=" + run
 	}
-	if skip != "" {
-		s += " kmatrix.skip=" + skip
+	for _, pkg := range slices.Sorted(maps.Keys(skips)) {
+		if skips[pkg] == "" {
+			continue
+		}
+		if pkg == "" {
+			s += " kmatrix.skip=" + skips[pkg]
+		} else {
+			s += " kmatrix.skip." + pkg + "=" + skips[pkg]
+		}
 	}
 	return s
 }
@@ -80,40 +93,51 @@ func boot(ctx context.Context, qemu string, args []string, timeout time.Duration
 	return out.String(), nil
 }
 
-// runOnHost runs the test binary directly on this machine, as the
-// matrix's row for the host's own kernel.
-func runOnHost(ctx context.Context, test, dir, expect string, timeout time.Duration, run, skip string, log io.Writer) (string, error) {
+// runOnHost runs the test binaries directly on this machine, each in its
+// package's directory, as the matrix's row for the host's own kernel, and
+// returns what the init would have printed in a machine.
+func runOnHost(ctx context.Context, tests []packageTest, moduleDir, expect string, timeout time.Duration, run, skip string, log io.Writer) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 	defer cancel()
-	args := []string{"-test.v", "-test.count=1", "-test.timeout=" + timeout.String()}
-	if run != "" {
-		args = append(args, "-test.run="+run)
-	}
-	if skip != "" {
-		args = append(args, "-test.skip="+skip)
-	}
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, test, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MPTCP_KMATRIX_EXPECT="+expect)
-	cmd.Stdout = io.MultiWriter(&out, log)
-	cmd.Stderr = io.MultiWriter(&out, log)
-	cmd.WaitDelay = 10 * time.Second
-	dieWithParent(cmd)
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee) && ee.Exited():
-		code = ee.ExitCode()
-	default:
-		return out.String(), err
-	}
-	// The lines the init prints in a machine.
+	w := io.MultiWriter(&out, log)
 	var uts string
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		uts = strings.TrimSpace(string(b))
 	}
-	return fmt.Sprintf("KMATRIX-BOOT release=%s expect=%s\n%sKMATRIX-EXIT code=%d\n", uts, expect, out.String(), code), nil
+	fmt.Fprintf(w, "KMATRIX-BOOT release=%s expect=%s\n", uts, expect)
+	deadline := time.Now().Add(timeout)
+	code := 0
+	for i, pt := range tests {
+		args := []string{"-test.v", "-test.count=1", "-test.timeout=" + time.Until(deadline).Round(time.Second).String()}
+		if run != "" {
+			args = append(args, "-test.run="+run)
+		}
+		if skip != "" {
+			args = append(args, "-test.skip="+skip)
+		}
+		fmt.Fprintf(w, "KMATRIX-PACKAGE name=%s\n", pt.Name)
+		cmd := exec.CommandContext(ctx, pt.Binary, args...)
+		cmd.Dir = filepath.Join(moduleDir, kernelPackages[i])
+		cmd.Env = append(os.Environ(), "MPTCP_KMATRIX_EXPECT="+expect)
+		cmd.Stdout, cmd.Stderr = w, w
+		cmd.WaitDelay = 10 * time.Second
+		dieWithParent(cmd)
+		err := cmd.Run()
+		c := 0
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee) && ee.Exited():
+			c = ee.ExitCode()
+		default:
+			return out.String(), err
+		}
+		fmt.Fprintf(w, "KMATRIX-PACKAGE-EXIT name=%s code=%d\n", pt.Name, c)
+		if code == 0 {
+			code = c
+		}
+	}
+	fmt.Fprintf(w, "KMATRIX-EXIT code=%d\n", code)
+	return out.String(), nil
 }

@@ -198,25 +198,39 @@ func TestKernelSkipsNameRealTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob(filepath.Join(mod, "*_test.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test files in %s: %v", mod, err)
-	}
-	names := map[string]bool{}
+	names := map[string]map[string]bool{} // by package, and "" for any
 	fset := token.NewFileSet()
-	for _, name := range files {
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
+	for _, dir := range kernelPackages {
+		files, err := filepath.Glob(filepath.Join(mod, dir, "*_test.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no test files in %s: %v", dir, err)
 		}
-		for _, d := range f.Decls {
-			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil {
-				names[fn.Name.Name] = true
+		pkg := packageName(dir)
+		names[pkg] = map[string]bool{}
+		for _, name := range files {
+			f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range f.Decls {
+				if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil {
+					names[pkg][fn.Name.Name] = true
+				}
 			}
 		}
 	}
+	names[""] = map[string]bool{}
+	for _, m := range names {
+		for n := range m {
+			names[""][n] = true
+		}
+	}
 	for _, k := range defaultKernels {
-		for _, g := range k.Skips {
+		for _, g := range k.skips() {
+			if _, ok := names[g.Package]; !ok {
+				t.Errorf("%s: skips tests of %q, not a package the machines test", k.Name, g.Package)
+				continue
+			}
 			if g.Why == "" || len(g.Tests) == 0 {
 				t.Errorf("%s: a skip group without tests or without a reason: %+v", k.Name, g)
 			}
@@ -231,17 +245,17 @@ func TestKernelSkipsNameRealTests(t *testing.T) {
 					continue
 				}
 				found := false
-				for name := range names {
+				for name := range names[g.Package] {
 					found = found || re.MatchString(name)
 				}
 				if !found {
-					t.Errorf("%s: skip pattern %q matches no test of the package", k.Name, pattern)
+					t.Errorf("%s: skip pattern %q matches no test of package %q", k.Name, pattern, g.Package)
 				}
 			}
 		}
 		// The kernel's command line holds at most 2048 bytes on x86.
-		if n := len(k.skipPattern()); n > 1200 {
-			t.Errorf("%s: the skip pattern is %d bytes: too long for the kernel command line", k.Name, n)
+		if n := len(kernelCmdline(k.Expect, time.Minute, "", k.skipPatterns())); n > 1400 {
+			t.Errorf("%s: the command line is %d bytes: too long for the kernel", k.Name, n)
 		}
 	}
 }

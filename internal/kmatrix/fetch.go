@@ -38,25 +38,65 @@ type kernelSpec struct {
 
 // testSkip is a group of tests a kernel does not run, and why.
 type testSkip struct {
+	// Package is the package whose tests these are, as packageName
+	// names it ("mptcp", "counters"); empty: the tests of every package.
+	Package string
 	// Tests are -test.skip patterns, one per test or subtest: "^TestX$",
 	// "^TestX$/^sub$". They go on the kernel's command line: no spaces.
 	Tests []string
 	Why   string
 }
 
-// skipPattern is the -test.skip pattern of every test spec skips.
-func (s kernelSpec) skipPattern() string {
-	var all []string
-	for _, g := range s.Skips {
-		all = append(all, g.Tests...)
+// machineSkips are the tests no machine runs, whatever its kernel: they
+// check the repository's documents against the code, and a machine holds
+// only the packages' test binaries and testdata. They run on the host.
+var machineSkips = []testSkip{
+	{
+		Package: "mptcp", Tests: []string{"^TestReadmeIsShort$", "^TestDocLinksResolve$", "^TestReadmeTestCommandIsCIs$"},
+		Why: "they read the repository's documents, which the machines do not hold",
+	},
+	{
+		Package: "collector", Tests: []string{"^TestMetricNamesUnique$", "^TestDocsListEveryCounter$"},
+		Why: "they read the repository's documents and package counters' source, which the machines do not hold",
+	},
+}
+
+// skips returns every test the spec's kernel does not run: machineSkips
+// and its own.
+func (s kernelSpec) skips() []testSkip {
+	return append(append([]testSkip{}, machineSkips...), s.Skips...)
+}
+
+// skipPatterns returns the -test.skip patterns of the spec's kernel by
+// package: the key "" holds those of every package.
+func (s kernelSpec) skipPatterns() map[string]string {
+	m := map[string]string{}
+	for _, g := range s.skips() {
+		for _, p := range g.Tests {
+			if m[g.Package] != "" {
+				m[g.Package] += "|"
+			}
+			m[g.Package] += p
+		}
 	}
-	return strings.Join(all, "|")
+	return m
+}
+
+// examplesOf skips the examples of the packages named, for why.
+func examplesOf(why string, pkgs ...string) []testSkip {
+	var out []testSkip
+	for _, p := range pkgs {
+		out = append(out, testSkip{Package: p, Tests: []string{"^Example"}, Why: why})
+	}
+	return out
 }
 
 // defaultKernels are the kernels people run: Debian 11, 12 and 13.
 var defaultKernels = []kernelSpec{
 	{
 		Name: "5.10", Suite: "bullseye", Expect: "nomptcp", MPTCP: false,
+		Skips: examplesOf("its examples show a host with MPTCP: without it they stop at their first call (log.Fatal)",
+			"diag", "counters", "collector", "pm"),
 	},
 	{Name: "6.1", Suite: "bookworm", Expect: "6.1", MPTCP: true},
 	{Name: "6.12", Suite: "trixie", Expect: "6.12", MPTCP: true},
@@ -88,6 +128,10 @@ func (s kernelSpec) cacheName() string {
 
 // skips510MPTCP are the tests that do not run on 5.10 with MPTCP.
 var skips510MPTCP = []testSkip{
+	{
+		Package: "counters", Tests: []string{"^ExampleRead$"},
+		Why: "its output says the kernel has the counter MPCapableSYNTX, which 5.10 lacks",
+	},
 	{
 		Tests: []string{"^TestHotPathsDoNotAllocate$"},
 		Why:   "before 5.16 MPTCPInfo and Subflows read socket diagnostics, which allocate: the no-allocation promise is for 5.16 and later",

@@ -78,10 +78,18 @@ func (c *cpioWriter) Close() error {
 }
 
 // initramfsFiles are what goes into the virtual machine besides the
-// directories: the init, the test binary, and the package's testdata.
+// directories: the init, and each package's test binary and testdata.
 type initramfsFiles struct {
-	Init     string // the static vminit binary
-	Test     string // the static test binary of the package
+	Init  string        // the static vminit binary
+	Tests []packageTest // in the order the init runs them
+}
+
+// packageTest is one package's static test binary, which the init runs
+// as kmatrix/test/NAME.test inside kmatrix/pkg/NAME, where the package's
+// testdata is.
+type packageTest struct {
+	Name     string // "mptcp" for the root package, else the directory's name
+	Binary   string
 	Testdata string // the package's testdata directory, if it has one
 }
 
@@ -94,7 +102,7 @@ func writeInitramfs(dst string, in initramfsFiles) error {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	zw, _ := gzip.NewWriterLevel(bw, gzip.BestSpeed)
 	c := &cpioWriter{w: zw}
-	for _, d := range []string{"dev", "proc", "sys", "tmp", "run", "etc", "root", "bin", "kmatrix", "kmatrix/pkg"} {
+	for _, d := range []string{"dev", "proc", "sys", "tmp", "run", "etc", "root", "bin", "kmatrix", "kmatrix/test", "kmatrix/pkg"} {
 		c.Dir(d)
 	}
 	// The kernel opens /dev/console for process 1 before it runs; the
@@ -103,7 +111,13 @@ func writeInitramfs(dst string, in initramfsFiles) error {
 	c.File("etc/hosts", 0o644, []byte("127.0.0.1\tlocalhost\n::1\tlocalhost\n"))
 	c.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n"))
 	c.File("etc/group", 0o644, []byte("root:x:0:\n"))
-	for _, file := range []struct{ src, dst string }{{in.Init, "init"}, {in.Test, "kmatrix/mptcp.test"}} {
+	files := []struct{ src, dst string }{{in.Init, "init"}}
+	for i, pt := range in.Tests {
+		// The init runs the binaries in name order: the prefix keeps ours.
+		files = append(files, struct{ src, dst string }{pt.Binary, fmt.Sprintf("kmatrix/test/%02d-%s.test", i, pt.Name)})
+		c.Dir("kmatrix/pkg/" + pt.Name)
+	}
+	for _, file := range files {
 		b, err := os.ReadFile(file.src)
 		if err != nil {
 			f.Close()
@@ -111,16 +125,19 @@ func writeInitramfs(dst string, in initramfsFiles) error {
 		}
 		c.File(file.dst, 0o755, b)
 	}
-	if in.Testdata != "" {
-		err := filepath.WalkDir(in.Testdata, func(p string, d fs.DirEntry, err error) error {
+	for _, pt := range in.Tests {
+		if pt.Testdata == "" {
+			continue
+		}
+		err := filepath.WalkDir(pt.Testdata, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			rel, err := filepath.Rel(in.Testdata, p)
+			rel, err := filepath.Rel(pt.Testdata, p)
 			if err != nil {
 				return err
 			}
-			name := path.Join("kmatrix/pkg/testdata", filepath.ToSlash(rel))
+			name := path.Join("kmatrix/pkg", pt.Name, "testdata", filepath.ToSlash(rel))
 			switch {
 			case d.IsDir():
 				c.Dir(name)

@@ -173,9 +173,15 @@ func TestJudge(t *testing.T) {
 		if expect == "nomptcp" {
 			must = "--- SKIP: TestKernelMPTCPLoopback (0.01s)\n--- PASS: TestKernelWithoutMPTCP (0.00s)\n"
 		}
-		return "KMATRIX-BOOT release=R expect=" + expect + "\n" +
+		out := "KMATRIX-BOOT release=R expect=" + expect + "\n" +
+			"KMATRIX-PACKAGE name=mptcp\n" +
 			"    kernel_linux_test.go:1: KMATRIX expect=" + expect + " mptcp=yes\n" +
-			"--- PASS: TestKernelAnswers (0.02s)\n" + must + "PASS\nKMATRIX-EXIT code=0\n"
+			"--- PASS: TestKernelAnswers (0.02s)\n" + must + "PASS\nKMATRIX-PACKAGE-EXIT name=mptcp code=0\n"
+		for _, dir := range kernelPackages[1:] {
+			name := packageName(dir)
+			out += "KMATRIX-PACKAGE name=" + name + "\n--- PASS: TestKernelAnswers (0.00s)\nPASS\nKMATRIX-PACKAGE-EXIT name=" + name + " code=0\n"
+		}
+		return out + "KMATRIX-EXIT code=0\n"
 	}
 	for _, tc := range []struct {
 		name, expect, out string
@@ -185,7 +191,11 @@ func TestJudge(t *testing.T) {
 		{"good without MPTCP", "nomptcp", good("nomptcp"), true},
 		{"never booted", "6.1", "SeaBIOS\n", false},
 		{"no exit line", "6.1", strings.Replace(good("6.1"), "KMATRIX-EXIT code=0\n", "", 1), false},
-		{"exit code", "6.1", strings.Replace(good("6.1"), "code=0", "code=1", 1), false},
+		{"exit code", "6.1", strings.Replace(good("6.1"), "KMATRIX-EXIT code=0", "KMATRIX-EXIT code=1", 1), false},
+		{"a package's exit code", "6.1", strings.Replace(good("6.1"), "name=diag code=0", "name=diag code=1", 1), false},
+		{"a package's tests missing", "6.1", strings.Replace(good("6.1"), "KMATRIX-PACKAGE-EXIT name=pm code=0\n", "", 1), false},
+		{"another package's test failed", "6.1", strings.Replace(good("6.1"), "KMATRIX-PACKAGE name=diag\n", "KMATRIX-PACKAGE name=diag\n--- FAIL: TestDiagX (0.00s)\n", 1), false},
+		{"another package's test of the same name skipped", "6.1", strings.Replace(good("6.1"), "KMATRIX-PACKAGE name=pm\n--- PASS: TestKernelAnswers", "KMATRIX-PACKAGE name=pm\n--- SKIP: TestKernelAnswers", 1), true},
 		{"a failed test", "6.1", good("6.1") + "--- FAIL: TestX (0.00s)\n", false},
 		{"no facts", "6.1", strings.Replace(good("6.1"), "KMATRIX expect", "KMATRIX-NOT expect", 1), false},
 		{"other expectation", "6.12", strings.Replace(good("6.12"), "KMATRIX expect=6.12", "KMATRIX expect=6.1", 1), false},
@@ -250,7 +260,8 @@ func TestInitramfs(t *testing.T) {
 		}
 	}
 	dst := filepath.Join(dir, "initrd.gz")
-	if err := writeInitramfs(dst, initramfsFiles{Init: filepath.Join(dir, "init"), Test: filepath.Join(dir, "test"), Testdata: filepath.Join(dir, "td")}); err != nil {
+	tests := []packageTest{{Name: "mptcp", Binary: filepath.Join(dir, "test"), Testdata: filepath.Join(dir, "td")}, {Name: "diag", Binary: filepath.Join(dir, "init")}}
+	if err := writeInitramfs(dst, initramfsFiles{Init: filepath.Join(dir, "init"), Tests: tests}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(dst)
@@ -268,13 +279,15 @@ func TestInitramfs(t *testing.T) {
 	}
 	got := readNewc(t, raw)
 	for name, want := range map[string][3]string{
-		"init":                             {"100755", "INIT", "0:0"},
-		"kmatrix/mptcp.test":               {"100755", "TEST BINARY", "0:0"},
-		"kmatrix/pkg/testdata/fuzz/F/seed": {"100644", "go test fuzz v1\n", "0:0"},
-		"kmatrix/pkg/testdata/a":           {"100644", "abc", "0:0"},
-		"kmatrix/pkg/testdata":             {"40755", "", "0:0"},
-		"dev/console":                      {"20600", "", "5:1"},
-		"tmp":                              {"40755", "", "0:0"},
+		"init":                                   {"100755", "INIT", "0:0"},
+		"kmatrix/test/00-mptcp.test":             {"100755", "TEST BINARY", "0:0"},
+		"kmatrix/test/01-diag.test":              {"100755", "INIT", "0:0"},
+		"kmatrix/pkg/mptcp/testdata/fuzz/F/seed": {"100644", "go test fuzz v1\n", "0:0"},
+		"kmatrix/pkg/mptcp/testdata/a":           {"100644", "abc", "0:0"},
+		"kmatrix/pkg/mptcp/testdata":             {"40755", "", "0:0"},
+		"kmatrix/pkg/diag":                       {"40755", "", "0:0"},
+		"dev/console":                            {"20600", "", "5:1"},
+		"tmp":                                    {"40755", "", "0:0"},
 	} {
 		if got[name] != want {
 			t.Errorf("%s: %q, want %q", name, got[name], want)
@@ -285,7 +298,7 @@ func TestInitramfs(t *testing.T) {
 		cmd := exec.Command(cpio, "-t", "--quiet")
 		cmd.Stdin = bytes.NewReader(raw)
 		out, err := cmd.Output()
-		if err != nil || !strings.Contains(string(out), "kmatrix/mptcp.test\n") {
+		if err != nil || !strings.Contains(string(out), "kmatrix/test/00-mptcp.test\n") {
 			t.Errorf("cpio -t: %v\n%s", err, out)
 		}
 	}
@@ -353,7 +366,7 @@ func TestKernelInitramfs(t *testing.T) {
 		}
 	}
 	base, dst := filepath.Join(dir, "initrd.gz"), filepath.Join(dir, "initrd-k.gz")
-	if err := writeInitramfs(base, initramfsFiles{Init: filepath.Join(dir, "init"), Test: filepath.Join(dir, "test")}); err != nil {
+	if err := writeInitramfs(base, initramfsFiles{Init: filepath.Join(dir, "init"), Tests: []packageTest{{Name: "mptcp", Binary: filepath.Join(dir, "test")}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := writeKernelInitramfs(dst, base, mods); err != nil {
@@ -408,5 +421,22 @@ func TestModuleFile(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("moduleFile(%q) = %q, %v; want %q", name, got, ok, want)
 		}
+	}
+}
+
+// Each package's tests are told apart: the root package's by their own
+// names, the others' as PACKAGE.Test, and each binary's exit is kept.
+func TestParseConsolePackages(t *testing.T) {
+	out := "KMATRIX-BOOT release=R expect=6.1\nKMATRIX-PACKAGE name=mptcp\n=== RUN   TestA\n--- PASS: TestA (0.00s)\n" +
+		"KMATRIX-PACKAGE-EXIT name=mptcp code=0\nKMATRIX-PACKAGE name=diag\n=== RUN   TestA\n    a_test.go:1: boom\n--- FAIL: TestA (0.00s)\n" +
+		"KMATRIX-PACKAGE-EXIT name=diag code=1\nKMATRIX-EXIT code=1\n"
+	r := parseConsole(out)
+	a, _ := r.test("TestA")
+	d, _ := r.test("diag.TestA")
+	if a.Status != "PASS" || d.Status != "FAIL" || d.Reason != "boom" {
+		t.Errorf("TestA %+v, diag.TestA %+v", a, d)
+	}
+	if fmt.Sprint(r.Packages) != "[{mptcp 0} {diag 1}]" || r.Exit != 1 {
+		t.Errorf("packages %v, exit %d", r.Packages, r.Exit)
 	}
 }

@@ -1,7 +1,8 @@
 // Command kmatrix proves the package on the kernels people run: it boots
 // Debian's 5.10, 6.1 and 6.12 kernels in qemu, and a 5.10 built with
-// MPTCP from Debian's source, with the package's own tests as the
-// workload, and prints which path each call took on each kernel.
+// MPTCP from Debian's source, with the tests of every package that talks
+// to the kernel (kernelPackages) as the workload, and prints which path
+// each call took on each kernel.
 //
 //	go run ./internal/kmatrix [-kernels 5.10,6.1,6.12,5.10-mptcp] [-host] [-refresh] [-keep DIR]
 //
@@ -17,16 +18,16 @@
 // changes. Building needs build-essential, flex, bison, bc, libelf-dev
 // and libssl-dev; without them that kernel is skipped.
 //
-// It builds the package's tests as a static binary and a small init
-// (./vminit), packs both into an initramfs, and boots each kernel with
+// It builds each package's tests as a static binary, and a small init
+// (./vminit), packs them into an initramfs, and boots each kernel with
 // qemu (TCG, one CPU, 512 MiB, serial console only, no network but
-// loopback). The init runs the tests with -test.v and
+// loopback). The init runs each package's tests with -test.v and
 // MPTCP_KMATRIX_EXPECT set to what that kernel must give;
 // kernel_linux_test.go asserts it and logs the path each call took on a
 // KMATRIX line, which this command reads back into its table.
 //
 // With -host it adds a row for the machine's own kernel, running the
-// same test binary directly (as root, it needs what the package's tests
+// same test binaries directly (as root, it needs what the packages' tests
 // need).
 //
 // Without qemu, or when a kernel cannot be fetched, it reports the
@@ -135,12 +136,12 @@ func runMatrix(ctx context.Context, cfg config) (*matrix, error) {
 
 	t0 := time.Now()
 	initrd := filepath.Join(work, "initrd.gz")
-	testBin := filepath.Join(work, "mptcp.test")
-	if err := buildImage(ctx, cfg.ModuleDir, work, testBin, initrd); err != nil {
+	tests, err := buildImage(ctx, cfg.ModuleDir, work, initrd)
+	if err != nil {
 		return nil, err
 	}
 	m.Build = time.Since(t0)
-	logf("built the test binary and the initramfs in %v", m.Build.Round(time.Millisecond))
+	logf("built %d test binaries and the initramfs in %v", len(tests), m.Build.Round(time.Millisecond))
 
 	t0 = time.Now()
 	f := &fetcher{cacheDir: cfg.CacheDir, refresh: cfg.Refresh, logf: logf}
@@ -180,24 +181,47 @@ func runMatrix(ctx context.Context, cfg config) (*matrix, error) {
 	if cfg.Host {
 		r := &row{Name: "host", Expect: cfg.HostExpect}
 		m.Rows = append(m.Rows, r)
-		runHostRow(ctx, cfg, testBin, work, r)
+		runHostRow(ctx, cfg, tests, work, r)
 	}
 	m.Boot = time.Since(t0)
 	m.Total = time.Since(start)
 	return m, nil
 }
 
-// buildImage builds the static test binary and the init and packs them.
-func buildImage(ctx context.Context, moduleDir, work, testBin, initrd string) error {
+// kernelPackages are the packages whose tests the machines run: every
+// package that talks to the kernel, the root package first, whose
+// kernel tests (kernel_linux_test.go) report the paths each kernel takes.
+var kernelPackages = []string{".", "./diag", "./counters", "./collector", "./pm"}
+
+// packageName is the name a package's tests go by in the matrix: "mptcp"
+// for the root package, else its directory's name.
+func packageName(dir string) string {
+	if dir == "." {
+		return "mptcp"
+	}
+	return filepath.Base(dir)
+}
+
+// buildImage builds the static test binaries and the init and packs
+// them; it returns the test binaries, for the host row.
+func buildImage(ctx context.Context, moduleDir, work, initrd string) ([]packageTest, error) {
 	initBin := filepath.Join(work, "init")
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	for _, b := range []struct {
+	type build struct {
 		what string
 		args []string
-	}{
-		{"test binary", []string{"test", "-c", "-o", testBin, "."}},
-		{"init", []string{"build", "-o", initBin, "./internal/kmatrix/vminit"}},
-	} {
+	}
+	builds := []build{{"init", []string{"build", "-o", initBin, "./internal/kmatrix/vminit"}}}
+	var tests []packageTest
+	for _, dir := range kernelPackages {
+		pt := packageTest{Name: packageName(dir), Binary: filepath.Join(work, packageName(dir)+".test")}
+		if fi, err := os.Stat(filepath.Join(moduleDir, dir, "testdata")); err == nil && fi.IsDir() {
+			pt.Testdata = filepath.Join(moduleDir, dir, "testdata")
+		}
+		tests = append(tests, pt)
+		builds = append(builds, build{"test binary of " + dir, []string{"test", "-c", "-o", pt.Binary, dir}})
+	}
+	for _, b := range builds {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		cmd := exec.CommandContext(ctx, "go", b.args...)
 		cmd.Dir = moduleDir
@@ -206,14 +230,10 @@ func buildImage(ctx context.Context, moduleDir, work, testBin, initrd string) er
 		out, err := cmd.CombinedOutput()
 		cancel()
 		if err != nil {
-			return fmt.Errorf("building the %s (go %s): %v\n%s", b.what, strings.Join(b.args, " "), err, out)
+			return nil, fmt.Errorf("building the %s (go %s): %v\n%s", b.what, strings.Join(b.args, " "), err, out)
 		}
 	}
-	files := initramfsFiles{Init: initBin, Test: testBin}
-	if fi, err := os.Stat(filepath.Join(moduleDir, "testdata")); err == nil && fi.IsDir() {
-		files.Testdata = filepath.Join(moduleDir, "testdata")
-	}
-	return writeInitramfs(initrd, files)
+	return tests, writeInitramfs(initrd, initramfsFiles{Init: initBin, Tests: tests})
 }
 
 // runRow boots one kernel and judges what its tests said.
@@ -236,7 +256,9 @@ func runRow(ctx context.Context, cfg config, qemu, initrd, work string, r *row) 
 		}
 		initrd = kinitrd
 	}
-	args := bootArgs(r.Kernel.Vmlinuz, initrd, kernelCmdline(r.Expect, testTimeout, cfg.Run, joinSkips(r.Kernel.Spec.skipPattern(), cfg.Skip)))
+	skips := r.Kernel.Spec.skipPatterns()
+	skips[""] = joinSkips(skips[""], cfg.Skip)
+	args := bootArgs(r.Kernel.Vmlinuz, initrd, kernelCmdline(r.Expect, testTimeout, cfg.Run, skips))
 	cfg.Logf("%s: booting %s", r.Name, r.Kernel.Release)
 	t0 := time.Now()
 	out, err := boot(ctx, qemu, args, cfg.Timeout, logFile)
@@ -249,8 +271,8 @@ func runRow(ctx context.Context, cfg config, qemu, initrd, work string, r *row) 
 	cfg.Logf("%s: %s in %v", r.Name, r.summary(), r.Elapsed.Round(time.Second))
 }
 
-// runHostRow runs the test binary on this machine's own kernel.
-func runHostRow(ctx context.Context, cfg config, testBin, work string, r *row) {
+// runHostRow runs the test binaries on this machine's own kernel.
+func runHostRow(ctx context.Context, cfg config, tests []packageTest, work string, r *row) {
 	r.Log = filepath.Join(work, "console-host.log")
 	logFile, err := os.Create(r.Log)
 	if err != nil {
@@ -264,7 +286,7 @@ func runHostRow(ctx context.Context, cfg config, testBin, work string, r *row) {
 	}
 	cfg.Logf("host: running the tests on this machine's kernel")
 	t0 := time.Now()
-	out, err := runOnHost(ctx, testBin, cfg.ModuleDir, r.Expect, cfg.Timeout, cfg.Run, cfg.Skip, logFile)
+	out, err := runOnHost(ctx, tests, cfg.ModuleDir, r.Expect, cfg.Timeout, cfg.Run, cfg.Skip, logFile)
 	r.Elapsed = time.Since(t0)
 	r.Console, r.Result = out, parseConsole(out)
 	r.Release = r.Result.Release
@@ -292,9 +314,17 @@ func judge(r *row, full bool) {
 		bad("init: %s", e)
 	}
 	if res.Exit == -1 {
-		bad("the init never reported the test binary's exit (crash or timeout)")
+		bad("the init never reported the test binaries' exit (crash or timeout)")
 	} else if res.Exit != 0 {
-		bad("the test binary exited with code %d", res.Exit)
+		bad("a test binary exited with code %d", res.Exit)
+	}
+	for _, p := range res.Packages {
+		if p.Code != 0 {
+			bad("the tests of package %s exited with code %d", p.Name, p.Code)
+		}
+	}
+	if len(res.Packages) != len(kernelPackages) && res.Exit != -1 {
+		bad("%d of the %d packages' tests ran", len(res.Packages), len(kernelPackages))
 	}
 	var failed []string
 	for _, t := range res.Tests {
@@ -454,8 +484,12 @@ func printTable(w io.Writer, m *matrix) {
 			continue
 		}
 		if k := r.Kernel; k != nil {
-			for _, g := range k.Spec.Skips {
-				fmt.Fprintf(w, "\n%s: not run: %s:\n    %s\n", r.Name, g.Why, strings.Join(g.Tests, " "))
+			for _, g := range k.Spec.skips() {
+				pkg := "every package"
+				if g.Package != "" {
+					pkg = "package " + g.Package
+				}
+				fmt.Fprintf(w, "\n%s: not run (%s): %s:\n    %s\n", r.Name, pkg, g.Why, strings.Join(g.Tests, " "))
 			}
 		}
 		if r.Result != nil && r.Result.count("SKIP") > 0 {

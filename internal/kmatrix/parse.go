@@ -12,14 +12,22 @@ import (
 type vmResult struct {
 	Booted   bool              // the init printed KMATRIX-BOOT
 	Release  string            // uname -r inside the machine
-	Exit     int               // the test binary's exit code; -1 if the init never said
+	Exit     int               // the first test binary's exit code that is not 0, or 0; -1 if the init never said
+	Packages []packageExit     // each test binary's exit code, in the order they ran
 	Facts    map[string]string // the KMATRIX line of the kernel tests, nil if none
 	Tests    []testResult      // top-level tests, in the order they ended
 	InitErrs []string          // KMATRIX-ERROR lines
 	Final    string            // the test binary's last verdict line: PASS or FAIL
 }
 
-// testResult is one top-level test (or example, or fuzz target).
+// packageExit is how one package's test binary ended.
+type packageExit struct {
+	Name string
+	Code int
+}
+
+// testResult is one top-level test (or example, or fuzz target). Tests
+// of packages other than the root one are named PACKAGE.TestName.
 type testResult struct {
 	Name   string
 	Status string // PASS, FAIL or SKIP; SKIP too for a test all of whose subtests skipped
@@ -55,6 +63,8 @@ var (
 	reLog     = regexp.MustCompile(`^ {4,}\S+\.go:\d+: (.*)$`)
 	reFacts   = regexp.MustCompile(`(?:^|\s)KMATRIX((?:\s+[a-z_]+=\S*)+)\s*$`)
 	reBoot    = regexp.MustCompile(`KMATRIX-BOOT release=(\S+)`)
+	rePackage = regexp.MustCompile(`KMATRIX-PACKAGE name=(\S+)`)
+	rePkgExit = regexp.MustCompile(`KMATRIX-PACKAGE-EXIT name=(\S+) code=(-?\d+)`)
 	reExit    = regexp.MustCompile(`KMATRIX-EXIT code=(-?\d+)`)
 	reInitErr = regexp.MustCompile(`KMATRIX-ERROR (.*)$`)
 )
@@ -68,10 +78,23 @@ func parseConsole(out string) *vmResult {
 	current := ""                  // the running test, subtest path included
 	lastLog := map[string]string{} // by test or subtest name
 	subs := map[string]map[string]string{}
+	prefix := "" // the running package's, before its tests' names
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimRight(line, "\r")
 		if m := reBoot.FindStringSubmatch(line); m != nil {
 			r.Booted, r.Release = true, m[1]
+			continue
+		}
+		if m := rePkgExit.FindStringSubmatch(line); m != nil {
+			code, _ := strconv.Atoi(m[2])
+			r.Packages = append(r.Packages, packageExit{m[1], code})
+			continue
+		}
+		if m := rePackage.FindStringSubmatch(line); m != nil {
+			prefix = m[1] + "."
+			if m[1] == "mptcp" {
+				prefix = ""
+			}
 			continue
 		}
 		if m := reExit.FindStringSubmatch(line); m != nil {
@@ -87,11 +110,11 @@ func parseConsole(out string) *vmResult {
 			continue
 		}
 		if m := reRun.FindStringSubmatch(line); m != nil {
-			current = m[1]
+			current = prefix + m[1]
 			continue
 		}
 		if m := reVerdict.FindStringSubmatch(line); m != nil {
-			status, name := m[2], m[3]
+			status, name := m[2], prefix+m[3]
 			if top, _, isSub := strings.Cut(name, "/"); isSub {
 				if subs[top] == nil {
 					subs[top] = map[string]string{}

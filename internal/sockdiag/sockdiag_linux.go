@@ -80,7 +80,16 @@ type Msg struct {
 	Expires, RQueue, WQueue       uint32
 	UID, Inode                    uint32
 	attrs                         []byte
+	raw                           []byte
 }
+
+// Bytes returns the message as the kernel sent it: struct inet_diag_msg
+// and its attributes. It is valid only during the callback, as the Msg.
+func (m *Msg) Bytes() []byte { return m.raw }
+
+// UnmarshalBinary decodes b, a message as Bytes returns it, into m,
+// which keeps b: tests replay recorded answers with it.
+func (m *Msg) UnmarshalBinary(b []byte) error { return decodeMsg(m, b) }
 
 // Attr returns the payload of the message's first attribute of type
 // typ.
@@ -294,6 +303,7 @@ func decodeMsg(m *Msg, b []byte) error {
 	m.UID = ne.Uint32(b[64:])
 	m.Inode = ne.Uint32(b[68:])
 	m.attrs = b[msgLen:]
+	m.raw = b
 	return nil
 }
 

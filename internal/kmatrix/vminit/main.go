@@ -4,15 +4,18 @@
 // (see package internal/kmatrix). The kernel runs it as process 1 from
 // the initramfs. It prepares the little a Go test binary needs (/proc,
 // /sys, /dev, /tmp, loopback up, MPTCP on where the kernel has it), runs
-// /kmatrix/mptcp.test with -test.v, prints lines the harness parses on
-// the serial console, and powers the machine off.
+// each test binary of /kmatrix/test (NN-NAME.test, in name order: one per
+// package that talks to the kernel) with -test.v inside /kmatrix/pkg/NAME,
+// prints lines the harness parses on the serial console, and powers the
+// machine off.
 //
 // Settings come from the kernel command line:
 //
 //	kmatrix.expect=6.1       passed to the tests as MPTCP_KMATRIX_EXPECT
-//	kmatrix.timeout=600s     the test binary's -test.timeout; killed 30 s later
-//	kmatrix.run=REGEXP       the test binary's -test.run (default: every test)
-//	kmatrix.skip=REGEXP      the test binary's -test.skip
+//	kmatrix.timeout=600s     all the test binaries' time, shared; each is killed 30 s after its -test.timeout
+//	kmatrix.run=REGEXP       the test binaries' -test.run (default: every test)
+//	kmatrix.skip=REGEXP      the test binaries' -test.skip
+//	kmatrix.skip.NAME=REGEXP more of it for the tests of package NAME
 //
 // Before the tests it loads the kernel modules of socket diagnostics the
 // harness put in /kmatrix/modules (Debian builds them as modules), one
@@ -20,8 +23,10 @@
 // code built in) it loads nothing.
 //
 // Lines for the harness start with "KMATRIX-": KMATRIX-BOOT once the
-// machine is ready, KMATRIX-EXIT with the test binary's exit code, and
-// KMATRIX-ERROR when the init itself fails.
+// machine is ready, KMATRIX-PACKAGE before each test binary and
+// KMATRIX-PACKAGE-EXIT with its exit code, KMATRIX-EXIT with the first
+// exit code that is not 0 (or 0), and KMATRIX-ERROR when the init itself
+// fails.
 package main
 
 import (
@@ -30,6 +35,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,9 +43,9 @@ import (
 )
 
 const (
-	testBinary = "/kmatrix/mptcp.test"
-	testDir    = "/kmatrix/pkg"     // the package directory: testdata lives here
-	modulesDir = "/kmatrix/modules" // the kernel modules to load
+	testBinaries = "/kmatrix/test/*.test"
+	testDirs     = "/kmatrix/pkg"     // one directory a package: its testdata lives there
+	modulesDir   = "/kmatrix/modules" // the kernel modules to load
 )
 
 // modules are the kernel modules loaded from modulesDir, in dependency
@@ -80,17 +86,49 @@ func run() int {
 	fmt.Printf("KMATRIX-BOOT release=%s expect=%s net.mptcp.enabled=%s\n",
 		unix.ByteSliceToString(uts.Release[:]), params["kmatrix.expect"], mptcpSysctl)
 
-	args := []string{"-test.v", "-test.count=1", "-test.timeout=" + timeout.String()}
+	bins, _ := filepath.Glob(testBinaries) // sorted
+	if len(bins) == 0 {
+		fmt.Printf("KMATRIX-ERROR no test binary in %s\n", testBinaries)
+		return 125
+	}
+	deadline := time.Now().Add(timeout)
+	code := 0
+	for _, bin := range bins {
+		_, name, _ := strings.Cut(strings.TrimSuffix(filepath.Base(bin), ".test"), "-")
+		fmt.Printf("KMATRIX-PACKAGE name=%s\n", name)
+		c := runTests(bin, filepath.Join(testDirs, name), time.Until(deadline), params)
+		fmt.Printf("KMATRIX-PACKAGE-EXIT name=%s code=%d\n", name, c)
+		if code == 0 {
+			code = c
+		}
+	}
+	return code
+}
+
+// runTests runs one test binary in dir and returns its exit code.
+func runTests(bin, dir string, timeout time.Duration, params map[string]string) int {
+	if timeout < time.Second {
+		fmt.Printf("KMATRIX-ERROR %s: no time left\n", bin)
+		return 124
+	}
+	args := []string{"-test.v", "-test.count=1", "-test.timeout=" + timeout.Round(time.Second).String()}
 	if r := params["kmatrix.run"]; r != "" {
 		args = append(args, "-test.run="+r)
 	}
-	if s := params["kmatrix.skip"]; s != "" {
-		args = append(args, "-test.skip="+s)
+	skip := params["kmatrix.skip"]
+	if s := params["kmatrix.skip."+filepath.Base(dir)]; s != "" {
+		if skip != "" {
+			skip += "|"
+		}
+		skip += s
+	}
+	if skip != "" {
+		args = append(args, "-test.skip="+skip)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testBinary, args...)
-	cmd.Dir = testDir
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 	cmd.Env = []string{
 		"PATH=/bin",
@@ -100,7 +138,7 @@ func run() int {
 		"MPTCP_KMATRIX_EXPECT=" + params["kmatrix.expect"],
 	}
 	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
+	err := cmd.Run()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

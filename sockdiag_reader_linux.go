@@ -2,7 +2,6 @@ package mptcp
 
 import (
 	"errors"
-	"net/netip"
 	"os"
 	"syscall"
 
@@ -11,13 +10,14 @@ import (
 	"github.com/multipath-go/mptcp/internal/sockdiag"
 )
 
-// Kernels 5.9 - 5.15 have MPTCP sockets but no SOL_MPTCP: no socket
-// option tells whether a connection fell back, or reads its mptcp_info
-// or its subflows. Socket diagnostics do (mptcp_diag, 5.9+, what ss -M
-// uses). This file is that path. It finds the connection among the MPTCP
-// sockets of its own network namespace by its addresses, once, and by
-// its token after that; subflows come from a dump of the namespace's TCP
-// sockets, joined by token.
+// The socket-diagnostics reader, for kernels 5.9 - 5.15: they have MPTCP
+// sockets but no SOL_MPTCP, so no socket option tells whether a
+// connection fell back, or reads its mptcp_info or its subflows. Socket
+// diagnostics do (mptcp_diag, 5.9+, what ss -M uses). The reader finds
+// the connection among the MPTCP sockets of its own network namespace by
+// its addresses, once, and by its token after that; subflows come from a
+// dump of the namespace's TCP sockets, joined by token. Every call goes
+// through the kernel seam, so that recorded kernels replay it too.
 
 // errNoDiag: the kernel has MPTCP sockets but neither SOL_MPTCP nor
 // MPTCP socket diagnostics (5.6 - 5.8, or mptcp_diag left out).
@@ -32,66 +32,71 @@ var errDiagMissing = errors.New("mptcp: the kernel's MPTCP socket diagnostics do
 // CAP_NET_ADMIN.
 var errSubflowsNeedAdmin = &wrapErr{"mptcp: before Linux 5.16 subflows are read from socket diagnostics, which show them only to CAP_NET_ADMIN", os.ErrPermission}
 
+// errFound ends a dump once the connection is found.
+var errFound = errors.New("found")
+
 // diagExt is what the MPTCP requests ask: mptcp_info, and the congestion
 // control's name, which only TCP sockets have (sockdiag.Msg.IsMPTCP).
 const diagExt = sockdiag.ExtInfo | sockdiag.ExtCong
 
-// openDiag opens a socket-diagnostics socket in the network namespace of
-// the socket fd, which need not be the calling thread's.
-func openDiag(fd uintptr) (*sockdiag.Conn, error) {
-	nsfd, err := unix.IoctlRetInt(int(fd), unix.SIOCGSKNS)
-	if err != nil {
-		return sockdiag.Open(nil)
+// sockDiagIsMPTCP: a socket created as TCP is not MPTCP; one created as
+// MPTCP is, unless socket diagnostics list it as fallen back.
+func sockDiagIsMPTCP(r *request) (bool, error) {
+	if ok, err := protocolIsMPTCP(r); !ok || err != nil {
+		return ok, err
 	}
-	ns := os.NewFile(uintptr(nsfd), "netns")
-	defer ns.Close()
-	var theirs, ours unix.Stat_t
-	if unix.Fstat(nsfd, &theirs) == nil && unix.Stat("/proc/thread-self/ns/net", &ours) == nil &&
-		theirs.Ino == ours.Ino && theirs.Dev == ours.Dev {
-		return sockdiag.Open(nil)
+	fellBack, err := diagFellBack(r)
+	switch {
+	case err == errNoDiag:
+		return true, nil
+	case err != nil:
+		return false, err
 	}
-	return sockdiag.Open(ns)
+	return !fellBack, nil
 }
 
-// socketAddrs returns the socket's own addresses and family.
-func socketAddrs(fd uintptr) (family uint8, local, remote netip.AddrPort, err error) {
-	ls, err := unix.Getsockname(int(fd))
-	if err != nil {
-		return 0, local, remote, err
+// sockDiagInfo reads the connection's mptcp_info into *in.
+func sockDiagInfo(r *request, in *Info) error {
+	// Decoded into a copy: the caller's Info would escape, through the
+	// dump's callback, to the heap on the paths of the other readers too.
+	found := new(Info)
+	if ok, err := protocolIsMPTCP(r); !ok || err != nil {
+		if err == nil {
+			err = ErrNotMPTCP
+		}
+		return err
 	}
-	rs, err := unix.Getpeername(int(fd))
-	if err != nil {
-		return 0, local, remote, err
+	if err := diagInfo(r, found); err != nil {
+		return err
 	}
-	family = unix.AF_INET
-	if _, ok := ls.(*unix.SockaddrInet6); ok {
-		family = unix.AF_INET6
+	if found.Flags&InfoFlagFallback != 0 {
+		return ErrNotMPTCP
 	}
-	return family, sockaddrAddrPort(ls), sockaddrAddrPort(rs), nil
+	*in = *found
+	return nil
 }
 
-func sockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+// sockDiagSubflows appends the connection's subflows to dst and, when in
+// is not nil, reads its mptcp_info into *in.
+func sockDiagSubflows(r *request, dst []Subflow, in *Info) ([]Subflow, error) {
+	var own Info
+	if err := sockDiagInfo(r, &own); err != nil {
+		return dst, err
 	}
-	return netip.AddrPort{}
+	if in != nil {
+		*in = own
+	}
+	return diagSubflows(r, dst, own.Token)
 }
 
 // diagInfo finds the request's connection in socket diagnostics and
-// decodes its mptcp_info into *in. Only the running kernel has socket
-// diagnostics: a kernel replayed in tests answers as one without them.
-func (r *request) diagInfo(in *Info) error {
-	if _, live := r.k.(liveKernel); !live {
-		return errNoDiag
-	}
-	family, local, remote, err := socketAddrs(r.fd)
+// decodes its mptcp_info into *in, fallen back or not.
+func diagInfo(r *request, in *Info) error {
+	family, local, remote, err := r.k.addrs(r.fd)
 	if err != nil {
 		return err
 	}
-	dc, err := openDiag(r.fd)
+	dc, err := r.k.sockDiag(r.fd)
 	if err != nil {
 		return err
 	}
@@ -113,7 +118,7 @@ func (r *request) diagInfo(in *Info) error {
 		return errFound
 	}
 	req := sockdiag.Request{Family: family, Protocol: unix.IPPROTO_MPTCP, Ext: diagExt, States: sockdiag.AllStates}
-	if tok := r.cachedToken(); tok != 0 {
+	if tok := cachedToken(r); tok != 0 {
 		req.ID.Cookie = [2]uint32{tok, 0}
 		err = dc.Query(&req, match)
 		if err == errFound {
@@ -138,10 +143,7 @@ func (r *request) diagInfo(in *Info) error {
 	return nil
 }
 
-// errFound ends a dump once the connection is found.
-var errFound = errors.New("found")
-
-func (r *request) cachedToken() uint32 {
+func cachedToken(r *request) uint32 {
 	if r.token == nil {
 		return 0
 	}
@@ -150,29 +152,22 @@ func (r *request) cachedToken() uint32 {
 
 // diagFellBack reports whether socket diagnostics say the connection
 // fell back to TCP.
-func (r *request) diagFellBack() (bool, error) {
+func diagFellBack(r *request) (bool, error) {
 	var in Info
-	if err := r.diagInfo(&in); err != nil {
+	if err := diagInfo(r, &in); err != nil {
 		return false, err
 	}
 	return in.Flags&InfoFlagFallback != 0, nil
 }
 
-// diagSubflows appends the connection's subflows, found in dumps of the
-// namespace's TCP sockets of both families by the connection's token.
-func (r *request) diagSubflows(dst []Subflow) ([]Subflow, error) {
-	var in Info
-	if err := r.diagInfo(&in); err != nil {
-		return dst, err
-	}
-	if in.Flags&InfoFlagFallback != 0 {
-		return dst, ErrNotMPTCP
-	}
-	_, local, remote, err := socketAddrs(r.fd)
+// diagSubflows appends the subflows of the connection whose token is
+// token, found in dumps of the namespace's TCP sockets of both families.
+func diagSubflows(r *request, dst []Subflow, token uint32) ([]Subflow, error) {
+	_, local, remote, err := r.k.addrs(r.fd)
 	if err != nil {
 		return dst, err
 	}
-	dc, err := openDiag(r.fd)
+	dc, err := r.k.sockDiag(r.fd)
 	if err != nil {
 		return dst, err
 	}
@@ -191,7 +186,7 @@ func (r *request) diagSubflows(dst []Subflow) ([]Subflow, error) {
 				}
 				return nil
 			}
-			if sf.TokenLoc != in.Token {
+			if sf.TokenLoc != token {
 				return nil
 			}
 			var s Subflow

@@ -1,4 +1,4 @@
-package mptcp_test
+package diag_test
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 // Package diag sees this process's own connections as the connections
 // themselves describe them: the same tokens, subflows and fallbacks. It
 // runs on every kernel of the kernel matrix, where ss is not at hand
-// (package diag's own tests compare it with ss on the host).
+// (diag_linux_test.go compares diag with ss on the host).
 func TestDiagAgreesWithConnections(t *testing.T) {
 	l, err := mptcp.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// These tests drive the requests through the kernel seam with the
+// These tests drive the getsockopt readers through the kernel seam with the
 // answers real kernels gave (testdata/kernels: 6.1, 6.12, 6.18), and
 // with answers no kernel here gives: larger structures, subflows that
 // change between calls, descriptors that run out.
@@ -23,16 +23,17 @@ func recordedAddrs(b []byte) (local, remote netip.AddrPort) {
 
 // What each recorded kernel must take, from KERNEL.md.
 var seamExpect = map[string]struct {
-	method     int32
+	method     string
 	noFullInfo bool
 	firstID    uint32
 }{
-	"6.1":  {methodInfo, true, 0},
-	"6.12": {methodIsMPTCP, false, 1},
-	"6.18": {methodIsMPTCP, false, 1},
+	"6.1":  {"MPTCP_INFO", true, 0},
+	"6.12": {"TCP_IS_MPTCP", false, 1},
+	"6.18": {"TCP_IS_MPTCP", false, 1},
 }
 
-// seamKernels are the recorded kernels the seam tests replay.
+// seamKernels are the recorded kernels with SOL_MPTCP; 5.10 with MPTCP
+// is replayed by TestSockDiagReaderThroughSeam.
 var seamKernels = []string{"6.1", "6.12", "6.18"}
 
 func TestRecordedKernelsThroughSeam(t *testing.T) {
@@ -42,15 +43,15 @@ func TestRecordedKernelsThroughSeam(t *testing.T) {
 			for _, v := range []string{"4", "6"} {
 				k := newFakeKernel(t, name)
 				r := k.request(k.fd("mptcp" + v))
-				ok, err := r.isMPTCP()
+				ok, err := k.st.isMPTCP(r)
 				if err != nil || !ok {
 					t.Fatalf("mptcp%s: isMPTCP = %v, %v; want true", v, ok, err)
 				}
-				if got := r.st.method.Load(); got != want.method {
-					t.Errorf("mptcp%s: learned method %s, want %s", v, methodNames[got], methodNames[want.method])
+				if got := probeNames[k.st.get()]; got != want.method {
+					t.Errorf("mptcp%s: learned method %s, want %s", v, got, want.method)
 				}
 				var in Info
-				if err := r.readInfo(&in); err != nil {
+				if err := k.st.info(r, &in); err != nil {
 					t.Fatalf("mptcp%s: readInfo: %v", v, err)
 				}
 				rec := k.rec.Sockets["mptcp"+v]
@@ -61,11 +62,11 @@ func TestRecordedKernelsThroughSeam(t *testing.T) {
 					t.Errorf("mptcp%s: token %08x, recorded %08x", v, in.Token, tok)
 				}
 				var snap Info
-				subs, err := r.appendSubflows(nil, &snap)
+				subs, err := k.st.appendSubflows(r, nil, &snap)
 				if err != nil {
 					t.Fatalf("mptcp%s: appendSubflows: %v", v, err)
 				}
-				if got := r.st.noFullInfo.Load(); got != want.noFullInfo {
+				if got := noFullInfo(k.st); got != want.noFullInfo {
 					t.Errorf("mptcp%s: noFullInfo %v, want %v", v, got, want.noFullInfo)
 				}
 				if len(subs) != 1 || snap.Token != in.Token {
@@ -83,14 +84,14 @@ func TestRecordedKernelsThroughSeam(t *testing.T) {
 			for _, s := range []string{"fallback4", "fallback6", "plain4", "plain6"} {
 				k := newFakeKernel(t, name)
 				r := k.request(k.fd(s))
-				if ok, err := r.isMPTCP(); ok || err != nil {
+				if ok, err := k.st.isMPTCP(r); ok || err != nil {
 					t.Errorf("%s: isMPTCP = %v, %v; want false", s, ok, err)
 				}
 				var in Info
-				if err := r.readInfo(&in); err != ErrNotMPTCP {
+				if err := k.st.info(r, &in); err != ErrNotMPTCP {
 					t.Errorf("%s: readInfo: %v, want ErrNotMPTCP", s, err)
 				}
-				if _, err := r.appendSubflows(nil, nil); err != ErrNotMPTCP {
+				if _, err := k.st.appendSubflows(r, nil, nil); err != ErrNotMPTCP {
 					t.Errorf("%s: appendSubflows: %v, want ErrNotMPTCP", s, err)
 				}
 				if k.open != 0 {
@@ -106,33 +107,33 @@ func TestRecordedKernelsThroughSeam(t *testing.T) {
 // socket to be told from one on a kernel without SOL_MPTCP.
 func TestProbeKeepsOnlyConclusiveAnswers(t *testing.T) {
 	k := newFakeKernel(t, "6.1")
-	st := new(kernelState)
-	fallback := &request{k: k, st: st, fd: k.fd("fallback4")}
+	st := k.st
+	fallback := &request{k: k, fd: k.fd("fallback4")}
 	k.socketErr = unix.EMFILE
-	ok, err := fallback.isMPTCP()
+	ok, err := st.isMPTCP(fallback)
 	if ok || !errors.Is(err, syscall.EMFILE) {
 		t.Fatalf("descriptors exhausted: isMPTCP = %v, %v; want false and an error matching EMFILE", ok, err)
 	}
-	if m := st.method.Load(); m != methodUnknown {
-		t.Fatalf("a failed probe was kept: method %s", methodNames[m])
+	if m := st.get(); m != readerUnknown {
+		t.Fatalf("a failed probe was kept: method %s", probeNames[m])
 	}
 	// Plain TCP sockets say nothing of the kernel either.
-	plain := &request{k: k, st: st, fd: k.fd("plain6")}
-	if ok, err := plain.isMPTCP(); ok || err != nil {
+	plain := &request{k: k, fd: k.fd("plain6")}
+	if ok, err := st.isMPTCP(plain); ok || err != nil {
 		t.Fatalf("plain TCP: isMPTCP = %v, %v", ok, err)
 	}
-	if m := st.method.Load(); m != methodUnknown {
-		t.Fatalf("a plain TCP socket taught %s", methodNames[m])
+	if m := st.get(); m != readerUnknown {
+		t.Fatalf("a plain TCP socket taught %s", probeNames[m])
 	}
 	k.socketErr = 0
-	if ok, err := fallback.isMPTCP(); ok || err != nil {
+	if ok, err := st.isMPTCP(fallback); ok || err != nil {
 		t.Fatalf("descriptors back: isMPTCP = %v, %v; want false", ok, err)
 	}
-	if m := st.method.Load(); m != methodInfo {
-		t.Fatalf("method %s after a conclusive probe, want MPTCP_INFO", methodNames[m])
+	if m := probeNames[st.get()]; m != "MPTCP_INFO" {
+		t.Fatalf("method %s after a conclusive probe, want MPTCP_INFO", m)
 	}
 	made := k.sockets
-	if ok, err := fallback.isMPTCP(); ok || err != nil || k.sockets != made {
+	if ok, err := st.isMPTCP(fallback); ok || err != nil || k.sockets != made {
 		t.Fatalf("known kernel: isMPTCP = %v, %v with %d more sockets; want false and none", ok, err, k.sockets-made)
 	}
 
@@ -141,11 +142,11 @@ func TestProbeKeepsOnlyConclusiveAnswers(t *testing.T) {
 	k = newFakeKernel(t, "6.18")
 	k.socketErr = unix.EMFILE
 	r := k.request(k.fd("fallback4"))
-	if ok, err := r.isMPTCP(); ok || err != nil || k.sockets != 0 {
+	if ok, err := k.st.isMPTCP(r); ok || err != nil || k.sockets != 0 {
 		t.Fatalf("6.18 fallback: isMPTCP = %v, %v after %d socket() calls", ok, err, k.sockets)
 	}
-	if m := r.st.method.Load(); m != methodIsMPTCP {
-		t.Fatalf("6.18: method %s", methodNames[m])
+	if m := probeNames[k.st.get()]; m != "TCP_IS_MPTCP" {
+		t.Fatalf("6.18: method %s", m)
 	}
 }
 
@@ -159,14 +160,14 @@ func TestProbeKernelWithoutSOLMPTCP(t *testing.T) {
 		k.rec.Sockets[name] = s
 	}
 	r := k.request(k.fd("mptcp4"))
-	if ok, err := r.isMPTCP(); !ok || err != nil {
+	if ok, err := k.st.isMPTCP(r); !ok || err != nil {
 		t.Fatalf("isMPTCP = %v, %v; want true", ok, err)
 	}
-	if m := r.st.method.Load(); m != methodProtocol {
-		t.Fatalf("method %s, want SO_PROTOCOL", methodNames[m])
+	if m := probeNames[k.st.get()]; m != "SO_PROTOCOL" {
+		t.Fatalf("method %s, want SO_PROTOCOL", m)
 	}
 	var in Info
-	if err := r.readInfo(&in); !errors.Is(err, errors.ErrUnsupported) {
+	if err := k.st.info(r, &in); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("readInfo: %v, want ErrUnsupported", err)
 	}
 }
@@ -191,8 +192,8 @@ func TestSeparateSubflowsRetryWhenReplaced(t *testing.T) {
 		}
 	}
 	r := k.request(fd)
-	r.st.noFullInfo.Store(true)
-	subs, err := r.appendSubflows(nil, nil)
+	k.st.choose(readerSplit)
+	subs, err := k.st.appendSubflows(r, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func TestSeparateSubflowsRetryWhenReplaced(t *testing.T) {
 		s.addrs, s.tcpInfo = s.addrs[:1], s.tcpInfo[:1]
 		s.addSubflow(0, 51000+flip)
 	}
-	if _, err := r.appendSubflows(nil, nil); err != errSubflowsChanging {
+	if _, err := k.st.appendSubflows(r, nil, nil); err != errSubflowsChanging {
 		t.Fatalf("ever-changing subflows: %v, want errSubflowsChanging", err)
 	}
 	if n := k.count(solMPTCP, optMPTCPTCPInfo); n != 2+maxSubflowTrials {
@@ -237,7 +238,7 @@ func TestSubflowsGrow(t *testing.T) {
 			s.addSubflow(0, uint16(52000+i))
 		}
 		r := k.request(fd)
-		subs, err := r.appendSubflows(make([]Subflow, 0, 2), nil)
+		subs, err := k.st.appendSubflows(r, make([]Subflow, 0, 2), nil)
 		if err != nil || len(subs) != 9 {
 			t.Fatalf("%s: %d subflows, %v; want 9", name, len(subs), err)
 		}
@@ -249,7 +250,7 @@ func TestSubflowsGrow(t *testing.T) {
 		for len(s.addrs) <= maxSubflows {
 			s.addSubflow(0, 1)
 		}
-		if _, err := k.request(fd).appendSubflows(nil, nil); err == nil {
+		if _, err := k.st.appendSubflows(k.request(fd), nil, nil); err == nil {
 			t.Errorf("%s: %d subflows: no error", name, len(s.addrs))
 		}
 	}
@@ -285,7 +286,7 @@ func TestFullInfoLargerSubflowInfo(t *testing.T) {
 				s.sfInfo[i] = b
 			}
 			s.sfSize = uint32(c.size)
-			subs, err := k.request(fd).appendSubflows(nil, nil)
+			subs, err := k.st.appendSubflows(k.request(fd), nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -308,7 +309,7 @@ func TestSeamErrnosPassThrough(t *testing.T) {
 	fd := k.fd("mptcp4")
 	s := k.sock(fd)
 	s.rec.FullInfo.Errno = int(unix.EFAULT)
-	_, err := k.request(fd).appendSubflows(nil, nil)
+	_, err := k.st.appendSubflows(k.request(fd), nil, nil)
 	if !errors.Is(err, syscall.EFAULT) {
 		t.Fatalf("EFAULT: %v", err)
 	}
@@ -335,7 +336,7 @@ func TestRequestReuse(t *testing.T) {
 	}
 	for i, r := range got {
 		inSet := i < len(requests)
-		if (r.slot != 0) != inSet || r.k == nil || r.st != &host {
+		if (r.slot != 0) != inSet || r.k != (liveKernel{}) {
 			t.Errorf("request %d: slot %d, kernel %v: want one of the set: %v", i, r.slot, r.k, inSet)
 		}
 	}

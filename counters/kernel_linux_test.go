@@ -1,4 +1,4 @@
-package mptcp_test
+package counters_test
 
 import (
 	"errors"

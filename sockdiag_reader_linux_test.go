@@ -23,7 +23,7 @@ import (
 func liveRequest(t *testing.T, c *MPTCPConn, f func(r *request)) {
 	t.Helper()
 	onFD(t, c, func(fd uintptr) {
-		r := &request{k: liveKernel{}, st: &host, fd: fd, token: &c.token}
+		r := &request{k: liveKernel{}, fd: fd, token: &c.token}
 		f(r)
 	})
 }
@@ -49,7 +49,7 @@ func TestDiagPathAgreesWithSocketOptions(t *testing.T) {
 				end.c.token.Store(0)
 				liveRequest(t, end.c, func(r *request) {
 					var in Info
-					if err := r.diagInfo(&in); err != nil {
+					if err := diagInfo(r, &in); err != nil {
 						t.Fatalf("%s: diagInfo: %v", end.name, err)
 					}
 					if in.Token != want.Token || in.Fields() != want.Fields() || in.Flags != want.Flags {
@@ -60,13 +60,13 @@ func TestDiagPathAgreesWithSocketOptions(t *testing.T) {
 						t.Errorf("%s: cached token %08x, want %08x", end.name, got, want.Token)
 					}
 					// Found again by its token.
-					if err := r.diagInfo(&in); err != nil || in.Token != want.Token {
+					if err := diagInfo(r, &in); err != nil || in.Token != want.Token {
 						t.Errorf("%s: diagInfo by token: %08x, %v", end.name, in.Token, err)
 					}
-					if fell, err := r.diagFellBack(); fell || err != nil {
+					if fell, err := diagFellBack(r); fell || err != nil {
 						t.Errorf("%s: diagFellBack = %v, %v", end.name, fell, err)
 					}
-					subs, err := r.diagSubflows(nil)
+					subs, err := sockDiagSubflows(r, nil, nil)
 					if err != nil {
 						t.Fatalf("%s: diagSubflows: %v", end.name, err)
 					}
@@ -95,11 +95,11 @@ func TestDiagPathSeesFallback(t *testing.T) {
 	defer c.Close()
 	mc := c.(*MPTCPConn)
 	liveRequest(t, mc, func(r *request) {
-		fell, err := r.diagFellBack()
+		fell, err := diagFellBack(r)
 		if err != nil || !fell {
 			t.Errorf("diagFellBack = %v, %v; want true", fell, err)
 		}
-		if _, err := r.diagSubflows(nil); err != ErrNotMPTCP {
+		if _, err := sockDiagSubflows(r, nil, nil); err != ErrNotMPTCP {
 			t.Errorf("diagSubflows: %v, want ErrNotMPTCP", err)
 		}
 	})
@@ -120,10 +120,10 @@ func TestDiagSubflowsUnprivileged(t *testing.T) {
 	withheld := ulpWithheld(t, client)
 	liveRequest(t, client, func(r *request) {
 		var in Info
-		if err := r.diagInfo(&in); err != nil {
+		if err := diagInfo(r, &in); err != nil {
 			t.Fatalf("diagInfo unprivileged: %v", err)
 		}
-		subs, err := r.diagSubflows(nil)
+		subs, err := sockDiagSubflows(r, nil, nil)
 		t.Logf("ULP information withheld: %v; diagSubflows: %v, %v", withheld, subs, err)
 		switch {
 		case withheld && (!errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "CAP_NET_ADMIN")):

@@ -1,0 +1,21 @@
+// Package platform holds the module's one error for what only Linux
+// has: MPTCP sockets and their state, socket diagnostics, the path
+// manager, the kernel's counters and network namespaces. Every package
+// of the module returns it, inside its own error type, on other systems,
+// so that the cause reads the same everywhere.
+package platform
+
+import (
+	"errors"
+	"runtime"
+)
+
+// ErrNotLinux is the cause of every error of the module that comes from
+// running on a system other than Linux. It matches
+// errors.ErrUnsupported.
+var ErrNotLinux error = notLinux{}
+
+type notLinux struct{}
+
+func (notLinux) Error() string { return "not supported on " + runtime.GOOS + ": MPTCP needs Linux" }
+func (notLinux) Unwrap() error { return errors.ErrUnsupported }
