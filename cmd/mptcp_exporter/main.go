@@ -227,15 +227,48 @@ func netnsPath(arg string) string {
 	return arg
 }
 
-// setVersion fills in the version from the module's build information
-// when the build did not set it with -ldflags, so that a binary made by
-// "go install ...@v1.2.3" reports v1.2.3.
+// setVersion fills in what the build left empty of the version
+// package's variables from Go's build information, so that a binary made
+// by "go install ...@v1.2.3" or "go build" in a checkout says its version
+// and revision, and prints "unknown" rather than nothing for the rest.
+// The release build (internal/cmd/release) sets every one of them with
+// -ldflags -X, and those values are kept.
 func setVersion() {
-	if version.Version != "" {
-		return
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		bi = nil
 	}
-	version.Version = "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version.Version = bi.Main.Version
+	fillVersion(bi)
+}
+
+// fillVersion sets the empty variables of package version from bi (nil
+// when the binary has none). Go records no branch, build user or build
+// date: those become "unknown", as package version says of the tags.
+func fillVersion(bi *debug.BuildInfo) {
+	settings := map[string]string{}
+	if bi != nil {
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
+	}
+	if version.Version == "" {
+		version.Version = "unknown"
+		if bi != nil && bi.Main.Version != "" {
+			version.Version = bi.Main.Version
+		}
+	}
+	if version.Revision == "" {
+		version.Revision = "unknown"
+		if rev := settings["vcs.revision"]; rev != "" {
+			version.Revision = rev
+			if settings["vcs.modified"] == "true" {
+				version.Revision += "-modified"
+			}
+		}
+	}
+	for _, v := range []*string{&version.Branch, &version.BuildUser, &version.BuildDate} {
+		if *v == "" {
+			*v = "unknown"
+		}
 	}
 }

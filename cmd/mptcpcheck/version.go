@@ -8,14 +8,18 @@ import (
 	"strings"
 )
 
-// releaseVersion and releaseDate are set by the release build
-// (internal/cmd/release) with -ldflags "-X main.releaseVersion=v0.1.0
-// -X main.releaseDate=2026-12-07T18:00:00Z". The build information has
-// the module version and the VCS revision, but no build time, and no
-// tag-derived version when the build ran without VCS information.
+// releaseVersion, releaseRevision and releaseDate are set by the
+// release build (internal/cmd/release) with -ldflags
+// "-X main.releaseVersion=v0.1.0 -X main.releaseDate=2026-12-07T18:00:00Z ...".
+// The build information has the module version and the VCS revision,
+// but no build time, and no revision or tag-derived version where Go
+// stamps no VCS information (a git worktree, -buildvcs=false): the
+// release's revision stands in for it there, as it does in
+// mptcp_exporter, so that both commands of a release say the same.
 var (
-	releaseVersion string
-	releaseDate    string
+	releaseVersion  string
+	releaseRevision string
+	releaseDate     string
 )
 
 // versionCmd prints what this binary knows of its build.
@@ -32,16 +36,16 @@ func versionCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		bi = nil
 	}
-	fmt.Fprint(stdout, versionText(bi, releaseVersion, releaseDate))
+	fmt.Fprint(stdout, versionText(bi, releaseVersion, releaseRevision, releaseDate))
 	return exitOK
 }
 
 // versionText is the report of versionCmd for the build information bi
-// (nil when the binary has none) and the values the release build set
-// ("" when it did not). Go leaves out what it does not know, as under
+// (nil when the binary has none) and the version, revision and date the
+// release build set ("" when it did not). Go leaves out what it does not know, as under
 // go run, in test binaries and with -buildvcs=false: each line says so
 // rather than printing an empty value.
-func versionText(bi *debug.BuildInfo, release, date string) string {
+func versionText(bi *debug.BuildInfo, release, releaseRev, date string) string {
 	module, revision, commitTime := "unknown", "unknown (no VCS information in this build)", "unknown"
 	goVersion := runtime.Version()
 	if bi != nil {
@@ -64,6 +68,9 @@ func versionText(bi *debug.BuildInfo, release, date string) string {
 		if t := settings["vcs.time"]; t != "" {
 			commitTime = t
 		}
+	}
+	if revision == "unknown (no VCS information in this build)" && releaseRev != "" {
+		revision = releaseRev
 	}
 	version := release
 	if version == "" {

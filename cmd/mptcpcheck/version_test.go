@@ -50,12 +50,12 @@ func TestVersionText(t *testing.T) {
 	}
 	devel := &debug.BuildInfo{GoVersion: "go1.26.3", Main: debug.Module{Path: "github.com/multipath-go/mptcp", Version: "(devel)"}}
 	for _, tc := range []struct {
-		name          string
-		bi            *debug.BuildInfo
-		release, date string
-		want          []string
+		name               string
+		bi                 *debug.BuildInfo
+		release, rev, date string
+		want               []string
 	}{
-		{"stamped", full, "", "", []string{
+		{"stamped", full, "", "", "", []string{
 			"mptcpcheck v0.1.0\n",
 			"module:      github.com/multipath-go/mptcp v0.1.0\n",
 			"revision:    01392a09a78d58e321147d01c2da0b66f86ce28d (modified)\n",
@@ -63,24 +63,29 @@ func TestVersionText(t *testing.T) {
 			"build time:  unknown (set by the release build)\n",
 			"go version:  go1.26.3 ",
 		}},
-		{"release build", full, "v0.2.0", "2026-12-07T18:00:00Z", []string{
+		{"release build", full, "v0.2.0", "0123abc", "2026-12-07T18:00:00Z", []string{
 			"mptcpcheck v0.2.0\n",
+			"revision:    01392a09a78d58e321147d01c2da0b66f86ce28d (modified)\n",
 			"build time:  2026-12-07T18:00:00Z\n",
 		}},
-		{"no VCS", devel, "", "", []string{
+		{"release build without VCS information", devel, "v0.2.0", "0123abc-modified", "2026-12-07T18:00:00Z", []string{
+			"mptcpcheck v0.2.0\n",
+			"revision:    0123abc-modified\n",
+		}},
+		{"no VCS", devel, "", "", "", []string{
 			"mptcpcheck (devel)\n",
 			"module:      github.com/multipath-go/mptcp (devel)\n",
 			"revision:    unknown (no VCS information in this build)\n",
 			"commit time: unknown\n",
 		}},
-		{"no build information", nil, "", "", []string{
+		{"no build information", nil, "", "", "", []string{
 			"mptcpcheck (devel)\n",
 			"module:      unknown\n",
 			"revision:    unknown (no VCS information in this build)\n",
 			"go version:  " + runtime.Version() + " ",
 		}},
 	} {
-		out := versionText(tc.bi, tc.release, tc.date)
+		out := versionText(tc.bi, tc.release, tc.rev, tc.date)
 		for _, want := range tc.want {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: output lacks %q:\n%s", tc.name, want, out)
@@ -91,7 +96,7 @@ func TestVersionText(t *testing.T) {
 		}
 	}
 	clean := &debug.BuildInfo{Main: full.Main, Settings: full.Settings[:2]}
-	if out := versionText(clean, "", ""); strings.Contains(out, "modified") {
+	if out := versionText(clean, "", "", ""); strings.Contains(out, "modified") {
 		t.Errorf("without vcs.modified=true: %s", out)
 	}
 }
