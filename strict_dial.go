@@ -285,9 +285,10 @@ func (d *Dialer) dialStrictOne(ctx context.Context, network string, dial func(co
 	//lint:ignore SA1019 the deprecated channel is in ctx already
 	nd.Cancel = nil
 	attempt := ctx
+	var limit time.Time
 	after, retrans := kernelFallbackAfter()
 	if after > 0 {
-		limit := time.Now().Add(after - fallbackMargin)
+		limit = time.Now().Add(after - fallbackMargin)
 		if deadline, ok := ctx.Deadline(); !ok || limit.Before(deadline) {
 			var cancel context.CancelFunc
 			attempt, cancel = context.WithDeadline(ctx, limit)
@@ -296,7 +297,11 @@ func (d *Dialer) dialStrictOne(ctx context.Context, network string, dial func(co
 	}
 	tc, err := dial(attempt, nd)
 	if err != nil {
-		if oe, ok := err.(*net.OpError); ok && attempt != ctx && attempt.Err() != nil && ctx.Err() == nil {
+		// Whether the attempt's own limit ended it is told by the clock,
+		// not by attempt.Err(): package net times the connect out at the
+		// context's deadline on its own timer, which may fire before the
+		// context's.
+		if oe, ok := err.(*net.OpError); ok && attempt != ctx && oe.Timeout() && !time.Now().Before(limit) && ctx.Err() == nil {
 			capped := *oe
 			capped.Err = &synFallbackError{retrans}
 			err = &capped
