@@ -1,0 +1,40 @@
+package explain
+
+// Cause is one row of the table of causes: a kernel counter or reset
+// reason that marks a fallback or a failed path, and what mptcpcheck's
+// why says of it. The table is the reference that docs/causes.md is
+// generated from and checked against, so that the documentation, the
+// rules and the code cannot drift apart.
+type Cause struct {
+	// Code is the Explanation code why gives for this cause (one of the
+	// constants of this package).
+	Code string
+	// Counters are the MPTcpExt counters that move with this cause, by
+	// their kernel names; ResetReasons the MP_TCPRST reasons (as
+	// pm.ResetReason's String gives them) and Sysctls the net.mptcp
+	// sysctls that are evidence of it.
+	Counters, ResetReasons, Sysctls []string
+	// Side is where the cause shows: "client", "server" or "both".
+	Side string
+	// Message says what happened; Fix what to change.
+	Message, Fix string
+	// Test names the test that builds the cause in a test bed and checks
+	// why's verdict; NotBuilt says why there is none, when Test is "".
+	Test, NotBuilt string
+}
+
+// Causes returns the table of causes, the fallbacks first, then the
+// failed and refused additional subflows.
+func Causes() []Cause {
+	out := make([]Cause, 0, len(fallbackCauses)+len(joinCauses))
+	out = append(out, fallbackCauses...)
+	return append(out, joinCauses...)
+}
+
+// fallbackCauses are the causes of a connection that is not MPTCP at all
+// (causes_fallback.go is their home once written).
+var fallbackCauses []Cause
+
+// joinCauses are the causes of a connection left with fewer subflows than
+// it could have (causes_join.go is their home once written).
+var joinCauses []Cause
