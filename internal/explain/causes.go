@@ -14,6 +14,18 @@ type Cause struct {
 	// pm.ResetReason's String gives them) and Sysctls the net.mptcp
 	// sysctls that are evidence of it.
 	Counters, ResetReasons, Sysctls []string
+	// Events are the path manager events (as pm.EventType's String gives
+	// them: "sub_closed", "announced") that are evidence of the cause.
+	Events []string
+	// Evidence says, in words, what else why needs to tell this cause
+	// from others: a capture of the handshake, the socket diagnostics'
+	// fallback flag, mptcp_info, the limits of this side.
+	Evidence string
+	// Since is the first kernel version with the counters (or sysctls)
+	// the cause rests on, as "6.17"; "" when every kernel with MPTCP has
+	// them. On an older kernel why says that the evidence is missing
+	// rather than give another cause (MissingEvidence).
+	Since string
 	// Side is where the cause shows: "client", "server" or "both".
 	Side string
 	// Message says what happened; Fix what to change.
