@@ -59,7 +59,10 @@ func whyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"have gets no explanation.\n\n"+
 			"Codes: mptcp-disabled, server-no-mptcp, option-stripped, blackhole,\n"+
 			"no-endpoint, subflow-limit, join-failed, join-pending, not-established,\n"+
-			"unsupported, unknown.\n\n"+
+			"data-fallback, checksum-failed, simultaneous-connect, md5-signature,\n"+
+			"no-token, fallback-failed, unsupported, unknown; docs/causes.md maps\n"+
+			"each kernel counter and reset reason to its code. Evidence this kernel\n"+
+			"lacks (a counter an older kernel does not have) is named as missing.\n\n"+
 			"Exit status: 0 when the connection was made and explained, whatever the\n"+
 			"verdict; 1 when it could not be made; 2 for a usage error.\n\n")
 		fs.PrintDefaults()
@@ -339,6 +342,7 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 				ev.Counters[c.Name] = c.Value
 			}
 		}
+		ev.Missing = missingEvidence(after)
 	} else {
 		ev.CountersError = errors.Join(g.beforeErr, err).Error()
 	}

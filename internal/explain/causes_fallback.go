@@ -54,7 +54,7 @@ var fallbackCauses = []Cause{
 		Side:     "client",
 		Message:  "SYNs carrying the MPTCP option were dropped on the path, and after syn_retrans_before_tcp_fallback retransmissions the kernel retried without it",
 		Fix:      "remove what drops SYNs with TCP option 30 (a firewall rule matching --tcp-option 30, a middlebox that drops unknown options)",
-		Test:     "TestBlackholeDetection",
+		Test:     "TestWhySYNDropFallback",
 	},
 	{
 		Code:     BlackholeDetected,
@@ -73,7 +73,7 @@ var fallbackCauses = []Cause{
 		Evidence: "the socket diagnostics' fallback flag; a handshake captured with MP_CAPABLE both ways (no DataCsumErr: that is checksum-failed)",
 		Since:    "6.17",
 		Side:     "both",
-		Message:  "the handshake negotiated MPTCP, then data arrived without a valid MPTCP mapping (DSS option), so the kernel fell back to TCP: a middlebox strips or rewrites TCP options on packets other than SYNs, or resegments the stream",
+		Message:  "the handshake negotiated MPTCP, then data arrived without a valid MPTCP mapping (DSS option), so the kernel fell back to TCP: a middlebox strips or rewrites TCP options on packets other than SYNs, or resegments the stream (or, with checksums on, the peer fell back after a checksum failure on its side: its DataCsumErr counter says so)",
 		Fix:      "find the middlebox that rewrites TCP options after the handshake (TCP normalisation or scrubbing, a transparent proxy, a rule such as iptables TCPOPTSTRIP without --syn) and let option 30 through on every packet",
 		Test:     "TestWhyDataFallback",
 	},
