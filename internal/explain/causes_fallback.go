@@ -120,15 +120,15 @@ var fallbackCauses = []Cause{
 		Since:    "6.17",
 		Side:     "client",
 		Message:  "the socket signs its segments with TCP MD5 (TCP_MD5SIG), which leaves no room in the TCP header for MPTCP options, so the kernel did not offer MPTCP",
-		Fix:      "MPTCP and TCP MD5 signatures exclude each other: drop the signature, or accept plain TCP for this connection",
-		NotBuilt: "MPTCP sockets refuse TCP_MD5SIG with ENOPROTOOPT (measured on 6.18 on a new socket, on a listener and on a socket that fell back), and Go then makes the listener or the connection plain TCP: no MPTCP socket can get a key from user space, so the counter cannot be moved here",
+		Fix:      "MPTCP and TCP MD5 signatures exclude each other: drop the signature, or accept plain TCP for this connection (an MPTCP socket refuses TCP_MD5SIG, so a program that sets it on one gets an error, or from Go a plain TCP socket)",
+		NotBuilt: "MPTCP sockets refuse TCP_MD5SIG with ENOPROTOOPT (measured on 6.18 on a new socket, on a listener and on a socket that fell back), and Go then makes the listener or the connection plain TCP: no MPTCP socket can get a key from user space, so the counter cannot be moved here (TestMD5SigRefusedByMPTCPSockets checks the refusal)",
 	},
 	{
 		Code:     NoToken,
 		Counters: []string{"MPFallbackTokenInit"},
 		Side:     "both",
 		Message:  "the kernel could not allocate a token for the new MPTCP connection (out of memory, or no free token after its retries), so it fell back to TCP",
-		Fix:      "check the host's memory and the kernel log (dmesg); the number of MPTCP connections (MPCurrEstab) may be at the token space's practical limit",
+		Fix:      "check the host's memory and the kernel log (dmesg)",
 		NotBuilt: "token allocation fails only when the kernel is out of memory or draws colliding tokens repeatedly, which user space cannot force",
 	},
 	{

@@ -12,6 +12,29 @@ import (
 	"github.com/multipath-go/mptcp/counters"
 )
 
+// notCauses are the MPTcpExt counters that count traffic, successes or
+// memory pressure, not a fallback or a path that failed or was refused:
+// no row of the table needs them. Every other counter must be in a row,
+// so that a counter a new kernel adds fails TestCausesCoverCounters until
+// it is either explained or put here with its reason.
+var notCauses = map[string]string{
+	"MPCapableSYNRX": "handshakes", "MPCapableSYNTX": "handshakes", "MPCapableSYNACKRX": "handshakes",
+	"MPCapableACKRX": "handshakes", "MPTCPRetrans": "retransmissions",
+	"MPJoinSynRx": "joins", "MPJoinSynBackupRx": "joins", "MPJoinSynAckRx": "joins",
+	"MPJoinSynAckBackupRx": "joins", "MPJoinAckRx": "joins", "MPJoinSynTx": "joins",
+	"MPJoinPortSynRx": "joins", "MPJoinPortSynAckRx": "joins", "MPJoinPortAckRx": "joins",
+	"OFOQueueTail": "reordering", "OFOQueue": "reordering", "OFOMerge": "reordering",
+	"NoDSSInWindow": "data outside the window, dropped and sent again", "DuplicateData": "data sent on two subflows",
+	"AddAddr": "announcements", "AddAddrTx": "announcements", "EchoAdd": "announcements", "EchoAddTx": "announcements",
+	"PortAdd": "announcements", "RmAddr": "withdrawals", "RmAddrTx": "withdrawals", "RmSubflow": "subflows closed",
+	"MPPrioTx": "backup flag changes", "MPPrioRx": "backup flag changes",
+	"MPFastcloseTx": "connections closed", "MPFastcloseRx": "connections closed",
+	"SubflowRecover": "stale subflows that recovered",
+	"SndWndShared":   "windows", "RcvWndShared": "windows", "RcvWndConflictUpdate": "windows", "RcvWndConflict": "windows",
+	"MPCurrEstab": "a gauge of connections", "WinProbe": "zero window probes",
+	"RcvPruned": "memory pressure", "OFOPruned": "memory pressure", "BacklogDrop": "memory pressure",
+}
+
 // Each row is complete: a code why gives, a side, words for the message
 // and the fix, and either the test that builds it or why none can.
 func TestCausesRows(t *testing.T) {
@@ -196,5 +219,15 @@ func TestMissingEvidence(t *testing.T) {
 	mp.Info.Subflows, mp.EventsError = 0, "operation not permitted"
 	if got := Explain(mp); len(got) != 1 || strings.Contains(strings.Join(got[0].Evidence, "\n"), "SimultConnectFallback") {
 		t.Errorf("a one-subflow connection names a fallback's missing counter: %+v", got)
+	}
+}
+
+// A row may name a sysctl with or without its net.mptcp prefix; the
+// missing evidence names it in full either way.
+func TestSysctlName(t *testing.T) {
+	for _, s := range []string{"checksum_enabled", "net.mptcp.checksum_enabled"} {
+		if got := sysctlName(s); got != "net.mptcp.checksum_enabled" {
+			t.Errorf("sysctlName(%q) = %q", s, got)
+		}
 	}
 }

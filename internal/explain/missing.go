@@ -9,19 +9,33 @@ import (
 // MissingEvidence returns the evidence that causes of the table rest on
 // and that a kernel lacks, in the table's order: MPTcpExt counters by
 // name and sysctls as "net.mptcp.NAME", each once. have reports whether
-// the kernel has one of them (read from /proc/net/netstat and
-// /proc/sys/net/mptcp). The result goes into Evidence.Missing; the kernel
-// matrix's tests use it to know which causes a kernel cannot show.
+// the kernel has one of them, given in the same form (read from
+// /proc/net/netstat and /proc/sys/net/mptcp). The result goes into
+// Evidence.Missing; the kernel matrix's tests use it to know which causes
+// a kernel cannot show.
 func MissingEvidence(have func(name string) bool) []string {
 	var out []string
 	for _, c := range Causes() {
-		for _, name := range slices.Concat(c.Counters, c.Sysctls) {
+		names := slices.Clone(c.Counters)
+		for _, s := range c.Sysctls {
+			names = append(names, sysctlName(s))
+		}
+		for _, name := range names {
 			if !slices.Contains(out, name) && !have(name) {
 				out = append(out, name)
 			}
 		}
 	}
 	return out
+}
+
+// sysctlName gives a sysctl of a row as "net.mptcp.NAME", whether the row
+// has the prefix or not.
+func sysctlName(s string) string {
+	if strings.HasPrefix(s, "net.") {
+		return s
+	}
+	return "net.mptcp." + s
 }
 
 // MissingLine is the evidence line why gives for a counter or sysctl
@@ -50,7 +64,8 @@ func withMissing(ev Evidence, exps []Explanation) []Explanation {
 	for _, name := range ev.Missing {
 		var codes []string
 		for _, c := range table {
-			if (slices.Contains(c.Counters, name) || slices.Contains(c.Sysctls, name)) && !slices.Contains(codes, c.Code) {
+			if (slices.Contains(c.Counters, name) || slices.ContainsFunc(c.Sysctls, func(s string) bool { return sysctlName(s) == name })) &&
+				!slices.Contains(codes, c.Code) {
 				codes = append(codes, c.Code)
 			}
 		}
