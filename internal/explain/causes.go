@@ -12,7 +12,8 @@ type Cause struct {
 	// Counters are the MPTcpExt counters that move with this cause, by
 	// their kernel names; ResetReasons the MP_TCPRST reasons (as
 	// pm.ResetReason's String gives them) and Sysctls the net.mptcp
-	// sysctls that are evidence of it, as "net.mptcp.NAME".
+	// sysctls that are evidence of it, as "net.mptcp.NAME" or "NAME"
+	// (the table and MissingEvidence give them in full either way).
 	Counters, ResetReasons, Sysctls []string
 	// Events are the path manager events (as pm.EventType's String gives
 	// them: "sub_closed", "announced") that are evidence of the cause.

@@ -84,7 +84,7 @@ kernel cannot show").
 				ev = append(ev, "reset reason \""+r+"\"")
 			}
 			for _, s := range c.Sysctls {
-				ev = append(ev, "`"+s+"`")
+				ev = append(ev, "`"+sysctlName(s)+"`")
 			}
 			for _, e := range c.Events {
 				ev = append(ev, "event `"+e+"`")

@@ -52,11 +52,6 @@ func TestCausesRows(t *testing.T) {
 		if (c.Test == "") == (c.NotBuilt == "") {
 			t.Errorf("row %d (%s): want a test or a reason it is not built, not both: %q, %q", i, c.Code, c.Test, c.NotBuilt)
 		}
-		for _, s := range c.Sysctls {
-			if len(s) < len("net.mptcp.") || s[:len("net.mptcp.")] != "net.mptcp." {
-				t.Errorf("row %d (%s): sysctl %q is not net.mptcp.NAME", i, c.Code, s)
-			}
-		}
 		// The side that counts a fallback, as package counters records it,
 		// is the row's side.
 		for _, n := range c.Counters {
