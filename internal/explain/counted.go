@@ -19,7 +19,10 @@ func explainCounted(ev Evidence, ev0 []string) ([]Explanation, bool) {
 		return []Explanation{counted("DataCsumErr", append(append(ev0, csum...), fb...))}, true
 	}
 	for _, name := range []string{"SimultConnectFallback", "MD5SigFallback", "MPFallbackTokenInit",
-		"MPCapableDataFallback", "DssFallback", "DSSCorruptionFallback", "FallbackFailed"} {
+		"MPCapableDataFallback", "DssFallback", "DSSCorruptionFallback", "FallbackFailed",
+		// The server's side of a data fallback: why run for an accepted
+		// connection.
+		"MPCapableFallbackACK"} {
 		if lines, moved := counterLines(ev, name); moved {
 			return []Explanation{counted(name, append(ev0, lines...))}, true
 		}
