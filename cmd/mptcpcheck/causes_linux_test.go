@@ -141,6 +141,24 @@ func TestWhySYNDropFallback(t *testing.T) {
 	}
 }
 
+// A firewall in front of the server resets SYNs that carry the MPTCP
+// option and lets plain ones through: the dialer's MPTCP attempt is
+// refused, it retries with plain TCP, and no fallback counter moves; the
+// connection is a plain TCP socket, which why must not blame on a kernel
+// without MPTCP or a dialer that asked for TCP.
+func TestWhyMPTCPSYNRefused(t *testing.T) {
+	b := testbed.New(t, 1)
+	testbed.Require(t, "iptables")
+	b.Server.Run("iptables", "-A", "INPUT", "-p", "tcp", "--syn", "-m", "tcp", "--tcp-option", "30",
+		"-j", "REJECT", "--reject-with", "tcp-reset")
+	addr := bannerServer(t, b, true, "hello\n")
+	rep := whyIn(t, b.Client, addr)
+	wantCause(t, b.Client, rep, explain.OptionStripped, "MPCapableSYNTX")
+	if e := rep.Explanations[0]; !strings.Contains(e.Message, "refused (reset)") || !strings.Contains(e.Message, "--tcp-option 30") {
+		t.Errorf("the message does not say the MPTCP SYN was refused, and the fix: %s", e.Message)
+	}
+}
+
 // A middlebox strips the MPTCP option from packets other than SYNs: the
 // handshake offers MPTCP both ways, then the kernel falls back when data
 // comes without a mapping. Stripped from the server's data, the client

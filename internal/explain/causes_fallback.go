@@ -57,6 +57,15 @@ var fallbackCauses = []Cause{
 		Test:     "TestWhySYNDropFallback",
 	},
 	{
+		Code:     OptionStripped,
+		Counters: []string{"MPCapableSYNTX"},
+		Evidence: "the connection is a plain TCP socket, the dialer's retry, and no SYN/ACK with MP_CAPABLE was counted (MPCapableSYNACKRX); no counter of a fallback moves",
+		Side:     "client",
+		Message:  "the SYN with the MPTCP option was refused (reset) on the path while a plain SYN went through, and the dialer retried with plain TCP, as Go's dialers do after any failure of the MPTCP attempt",
+		Fix:      "let SYNs with TCP option 30 through: remove the rule that rejects them (such as iptables -m tcp --tcp-option 30 -j REJECT --reject-with tcp-reset)",
+		Test:     "TestWhyMPTCPSYNRefused",
+	},
+	{
 		Code:     BlackholeDetected,
 		Counters: []string{"Blackhole", "MPCapableSYNTXDisabled"},
 		Sysctls:  []string{"net.mptcp.blackhole_timeout"},

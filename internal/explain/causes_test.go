@@ -107,9 +107,10 @@ func TestFallbackRowsAreExplained(t *testing.T) {
 			continue // a sysctl, or the system
 		}
 		var got [][]string
-		// A fallback at the handshake or after it, or before the SYN.
+		// A fallback at the handshake or after it, or before the SYN, or a
+		// plain TCP socket.
 		ok := slices.ContainsFunc(c.Counters, func(n string) bool {
-			return slices.ContainsFunc([]string{SocketFallback, SocketEarlyFallback}, func(socket string) bool {
+			return slices.ContainsFunc([]string{SocketFallback, SocketEarlyFallback, SocketPlain}, func(socket string) bool {
 				ev := fallback()
 				ev.Counters, ev.Socket = map[string]uint64{n: 1}, socket
 				var codes []string
@@ -146,6 +147,7 @@ func TestExplainCounted(t *testing.T) {
 		{"MD5", map[string]uint64{"MD5SigFallback": 1}, SocketEarlyFallback, MD5Signature, "TCP_MD5SIG"},
 		{"token", map[string]uint64{"MPFallbackTokenInit": 1}, SocketEarlyFallback, NoToken, "dmesg"},
 		{"fallback failed", map[string]uint64{"FallbackFailed": 1}, "", FallbackFailed, "reset"},
+		{"MPTCP SYN refused, plain TCP retried", map[string]uint64{"MPCapableSYNTX": 1}, SocketPlain, OptionStripped, "was refused (reset) on the path"},
 		{"third ACK without the option, on the server", map[string]uint64{"MPCapableFallbackACK": 1}, SocketFallback, DataFallback, "third ACK"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,6 +55,20 @@ func explainFallback(ev Evidence) []Explanation {
 	}
 	lines := ev0
 	if ev.Socket == SocketPlain {
+		// A plain socket although this namespace sent an MPTCP SYN and got
+		// no MP_CAPABLE answer: the dialer's MPTCP attempt failed, and it
+		// retried with plain TCP (Go's dialers do after any failure),
+		// which a firewall that resets SYNs with the option causes.
+		sent, sentMoved := counterLines(ev, "MPCapableSYNTX")
+		if _, answered := counterLines(ev, "MPCapableSYNACKRX"); sentMoved && !answered {
+			c := causeOf("MPCapableSYNTX")
+			return []Explanation{{
+				Code:      c.Code,
+				Message:   c.Message + "; " + c.Fix,
+				Evidence:  append(append(lines, sent...), "no SYN/ACK with MP_CAPABLE counted (MPCapableSYNACKRX did not move)"),
+				Inference: true,
+			}}
+		}
 		return []Explanation{{
 			Code:     Unknown,
 			Message:  "the connection is a plain TCP socket: no MPTCP socket was made for it (a kernel without MPTCP, or a dialer that asked for TCP)",
