@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -329,7 +331,7 @@ func TestWhySimultaneousConnect(t *testing.T) {
 // The table's reason why md5-signature is not built: MPTCP sockets refuse
 // TCP_MD5SIG, new or listening, so no MPTCP socket can get a key from user
 // space. Should a kernel accept it, this fails, and the cause can be built.
-func TestMD5SigRefusedByMPTCPSockets(t *testing.T) {
+func TestCauseMD5SigRefusedByMPTCPSockets(t *testing.T) {
 	b := testbed.New(t, 1)
 	if err := b.Client.Do(func() error {
 		for _, listen := range []bool{false, true} {
@@ -357,5 +359,35 @@ func TestMD5SigRefusedByMPTCPSockets(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Error(err)
+	}
+}
+
+// The missing evidence of an older kernel: the counters of 6.18 without
+// the five of 6.17 (what 6.12 lists) lack exactly those five among the
+// counters, and why would name them. The sysctls are this kernel's own.
+func TestCauseMissingEvidenceOfAnOlderKernel(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join("..", "..", "counters", "testdata", "netstat-6.18.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := mib.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := missingEvidence(all); slices.ContainsFunc(got, func(n string) bool { return !strings.HasPrefix(n, "net.") }) {
+		t.Errorf("6.18's counters: %v missing", got)
+	}
+	newer := []string{"MPCapableDataFallback", "MD5SigFallback", "DssFallback", "SimultConnectFallback", "FallbackFailed"}
+	older := slices.DeleteFunc(slices.Clone(all), func(c mib.Counter) bool { return slices.Contains(newer, c.Name) })
+	var got []string
+	for _, n := range missingEvidence(older) {
+		if !strings.HasPrefix(n, "net.") {
+			got = append(got, n)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(newer)
+	if !slices.Equal(got, newer) {
+		t.Errorf("6.12's counters: missing %v, want %v", got, newer)
 	}
 }
