@@ -46,7 +46,3 @@ func Causes() []Cause {
 // fallbackCauses are the causes of a connection that is not MPTCP at all
 // (causes_fallback.go is their home once written).
 var fallbackCauses []Cause
-
-// joinCauses are the causes of a connection left with fewer subflows than
-// it could have (causes_join.go is their home once written).
-var joinCauses []Cause

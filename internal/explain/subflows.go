@@ -8,25 +8,39 @@ import (
 
 // explainJoins reports each additional subflow that closed with an
 // error or a reset and was not replaced by one between the same
-// addresses.
+// addresses, and each that came up and was closed at once.
 func explainJoins(ev Evidence) []Explanation {
 	var out []Explanation
-	up := map[string]bool{}
+	// The last event of each subflow, and whether it came up before.
+	last, wasUp := map[string]Event{}, map[string]bool{}
+	var keys []string
 	for _, e := range ev.Events {
-		if e.Type == "sub_established" {
-			up[e.Local+" "+e.Remote] = true
-		}
-	}
-	seen := map[string]bool{}
-	for _, e := range ev.Events {
-		if e.Type != "sub_closed" || (e.Error == "" && e.ResetReason == "") {
+		if e.Type != "sub_established" && e.Type != "sub_closed" {
 			continue
 		}
 		key := e.Local + " " + e.Remote
-		if up[key] || seen[key] {
+		if _, ok := last[key]; !ok {
+			keys = append(keys, key)
+		}
+		if e.Type == "sub_established" {
+			wasUp[key] = true
+		}
+		last[key] = e
+	}
+	removed := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "removed" })
+	for _, key := range keys {
+		e := last[key]
+		if e.Type != "sub_closed" {
 			continue
 		}
-		seen[key] = true
+		if e.Error == "" && e.ResetReason == "" {
+			// A subflow closed by the path manager after the peer
+			// withdrew its address, or never up, is no failure.
+			if wasUp[key] && !removed {
+				out = append(out, explainRejected(ev, e))
+			}
+			continue
+		}
 		var why []string
 		if e.Error != "" {
 			why = append(why, "error "+e.Error)
@@ -35,14 +49,20 @@ func explainJoins(ev Evidence) []Explanation {
 			why = append(why, "reset reason "+e.ResetReason)
 		}
 		lines := []string{fmt.Sprintf("path manager event sub_closed for this connection's token: %s -> %s, %s", e.Local, e.Remote, strings.Join(why, ", "))}
-		c, _ := counterLines(ev, "MPJoinSynTx", "MPJoinSynAckRx")
+		c, _ := counterLines(ev, "MPJoinSynTx", "MPJoinSynAckRx", "MPRstRx")
 		lines = append(lines, c...)
+		meaning := ""
+		if m := resetMeaning(e.ResetReason); m != "" {
+			meaning = "; the peer reset it: " + m
+		}
+		from, to := joinEnds(ev, e)
 		out = append(out, Explanation{
 			Code:     JoinFailed,
-			Message:  fmt.Sprintf("the join from %s to %s failed (%s); the first path carries everything", host(e.Local), host(e.Remote), strings.Join(why, ", ")),
+			Message:  fmt.Sprintf("the join from %s to %s failed (%s)%s; the first path carries everything", from, to, strings.Join(why, ", "), meaning),
 			Evidence: lines,
 		})
 	}
+	out = append(out, explainClosed(ev, last)...)
 	return append(out, explainJoinsNotSent(ev)...)
 }
 
@@ -172,13 +192,8 @@ func explainOneSubflow(ev Evidence) []Explanation {
 		subflowEPs = append(subflowEPs, e.Text)
 	}
 	announced := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "announced" })
-	if announced && len(subflowEPs) == 0 && info.AddAddrAcceptedMax == 0 && info.SubflowsMax > 0 {
-		out = append(out, Explanation{
-			Code:    SubflowLimit,
-			Message: "one subflow: the server announced an address, but this side accepts none (limit add_addr_accepted 0); raise it with: ip mptcp limits set add_addr_accepted 2",
-			Evidence: []string{"path manager event announced for this connection's token",
-				fmt.Sprintf("mptcp_info: add_addr_accepted %d, add_addr_accepted_max %d", info.AddAddrAccepted, info.AddAddrAcceptedMax)},
-		})
+	if e, ok := explainAnnounceDropped(ev, len(subflowEPs)); ok {
+		out = append(out, e)
 	}
 	if ev.Limits != nil && len(subflowEPs) == 0 && info.AddAddrAccepted == 0 && !announced {
 		lines := []string{"path manager endpoints with the subflow flag: none" + family(ev) + " besides the connection's own address"}
@@ -193,6 +208,9 @@ func explainOneSubflow(ev Evidence) []Explanation {
 			Message:  "one subflow because this side has no subflow endpoint and the server announced no address; " + addEndpointFix,
 			Evidence: lines,
 		})
+	}
+	if e, ok := explainInitialDenied(ev); ok && len(out) == 0 {
+		out = append(out, e)
 	}
 	if len(out) == 0 && ev.Limits != nil {
 		// Something allows another subflow, and none came: the path
@@ -215,7 +233,8 @@ func explainOneSubflow(ev Evidence) []Explanation {
 			})
 		default:
 			if ev.EventsError != "" {
-				lines = append(lines, "path manager events unavailable: "+ev.EventsError)
+				lines = append(lines, "path manager events unavailable: "+ev.EventsError,
+					"missing evidence: without the events, a server that refuses joins to its first address (join-initial-denied), refuses or resets the join (join-rejected, join-failed), or an address announced and dropped cannot be seen")
 			}
 			out = append(out, Explanation{
 				Code:      Unknown,
