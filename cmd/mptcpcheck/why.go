@@ -58,8 +58,9 @@ func whyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"(needs CAP_NET_RAW). A connection that uses MPTCP with every path it can\n"+
 			"have gets no explanation.\n\n"+
 			"Codes: mptcp-disabled, server-no-mptcp, option-stripped, blackhole,\n"+
-			"no-endpoint, subflow-limit, join-failed, join-pending, not-established,\n"+
-			"unsupported, unknown.\n\n"+
+			"no-endpoint, subflow-limit, join-initial-denied, join-failed,\n"+
+			"join-rejected, join-pending, not-established, backup-path (a setting,\n"+
+			"not a failure), unsupported, unknown.\n\n"+
 			"Exit status: 0 when the connection was made and explained, whatever the\n"+
 			"verdict; 1 when it could not be made; 2 for a usage error.\n\n")
 		fs.PrintDefaults()
@@ -312,6 +313,7 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 		Host:    readHost(g.pmConn, g.pmErr),
 		MPTCP:   isMPTCP && mptcpErr == nil,
 		Pending: st.pending,
+		Closed:  st.closedSubs,
 		Local:   laddr.String(),
 		Remote:  raddr.String(),
 	}
@@ -358,7 +360,9 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 			ev.EventsError = g.subErr.Error()
 		default:
 			for _, e := range g.eventsOf(info.Token) {
-				x := explain.Event{Type: e.Type.String(), Local: addrOrEmpty(e.Local), Remote: addrOrEmpty(e.Remote)}
+				x := explain.Event{Type: e.Type.String(), Local: addrOrEmpty(e.Local), Remote: addrOrEmpty(e.Remote),
+					Backup: e.Backup, DenyJoinInitial: e.Flags&pm.EventFlagDenyJoinID0 != 0,
+					ServerSide: e.ServerSide || e.Flags&pm.EventFlagServerSide != 0}
 				if e.Error != 0 {
 					x.Error = e.Error.Error()
 				}
