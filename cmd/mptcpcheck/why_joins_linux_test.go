@@ -168,7 +168,7 @@ func TestWhyJoinInitialDenied(t *testing.T) {
 		t.Errorf("doctor on the server: %v, want %s among them", codes, explain.JoinInitialDenied)
 	}
 	if codes := doctorCodes(t, b.Client); slices.Contains(codes, explain.JoinInitialDenied) {
-		t.Errorf("doctor on the client: %v; the client's hosts accepts joins", codes)
+		t.Errorf("doctor on the client: %v; the client's host refuses no join", codes)
 	}
 }
 

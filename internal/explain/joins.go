@@ -188,18 +188,7 @@ func explainBackup(ev Evidence) []Explanation {
 		}
 		return []Explanation{{Code: BackupPath, Message: "the additional subflows come from endpoints with the backup flag: " + backupFix, Evidence: lines, Inference: true}}
 	}
-	last := map[string]Event{}
-	var keys []string
-	for _, e := range ev.Events {
-		if e.Type != "sub_established" && e.Type != "sub_closed" {
-			continue
-		}
-		key := e.Local + " " + e.Remote
-		if _, ok := last[key]; !ok {
-			keys = append(keys, key)
-		}
-		last[key] = e
-	}
+	keys, last, _ := subflowEvents(ev)
 	var lines, paths []string
 	for _, k := range keys {
 		e := last[k]

@@ -73,6 +73,14 @@ func TestExplainJoinCauses(t *testing.T) {
 				Event{Type: "sub_established", Local: "10.0.2.2:41001", Remote: "10.0.1.1:80"})
 			return ev
 		}, nil, nil, "", ""},
+		{"joined subflow closed with the connection", func() Evidence {
+			ev := mptcpOK()
+			ev.Events = append(established,
+				Event{Type: "sub_established", Local: "10.0.2.2:41000", Remote: "10.0.1.1:80"},
+				Event{Type: "sub_closed", Local: "10.0.2.2:41000", Remote: "10.0.1.1:80"},
+				Event{Type: "closed"})
+			return ev
+		}, nil, nil, "", ""},
 		{"join reset by the peer: middlebox", func() Evidence {
 			ev := mptcpOK()
 			ev.Events = append(established,
@@ -141,24 +149,35 @@ func TestExplainJoinCauses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Explain(tc.ev())
-			var codes []string
-			var inf []bool
-			for _, e := range got {
-				codes, inf = append(codes, e.Code), append(inf, e.Inference)
-				if e.Message == "" || len(e.Evidence) == 0 {
-					t.Errorf("%s: no message or no evidence: %+v", e.Code, e)
-				}
-			}
-			if fmt.Sprint(codes) != fmt.Sprint(tc.codes) || fmt.Sprint(inf) != fmt.Sprint(tc.inference) {
-				t.Fatalf("codes %v inference %v, want %v %v\n%+v", codes, inf, tc.codes, tc.inference, got)
-			}
-			if tc.says != "" && !strings.Contains(got[0].Message, tc.says) {
-				t.Errorf("message %q lacks %q", got[0].Message, tc.says)
-			}
+			wantExplained(t, got, tc.codes, tc.inference, tc.says)
 			if tc.evidence != "" && !strings.Contains(got[0].Evidence[0], tc.evidence) {
 				t.Errorf("evidence %q lacks %q", got[0].Evidence[0], tc.evidence)
 			}
 		})
+	}
+}
+
+// wantExplained fails unless got is non-nil with exactly codes, each
+// with a message and evidence and marked an inference as inference says,
+// and its first message says says ("": anything).
+func wantExplained(t *testing.T, got []Explanation, codes []string, inference []bool, says string) {
+	t.Helper()
+	if got == nil {
+		t.Fatal("Explain returned nil, want a non-nil slice")
+	}
+	var gotCodes []string
+	var inf []bool
+	for _, e := range got {
+		gotCodes, inf = append(gotCodes, e.Code), append(inf, e.Inference)
+		if e.Message == "" || len(e.Evidence) == 0 {
+			t.Errorf("%s: no message or no evidence: %+v", e.Code, e)
+		}
+	}
+	if fmt.Sprint(gotCodes) != fmt.Sprint(codes) || fmt.Sprint(inf) != fmt.Sprint(inference) {
+		t.Fatalf("codes %v inference %v, want %v %v\n%+v", gotCodes, inf, codes, inference, got)
+	}
+	if says != "" && !strings.Contains(got[0].Message, says) {
+		t.Errorf("message %q lacks %q", got[0].Message, says)
 	}
 }
 

@@ -11,31 +11,18 @@ import (
 // addresses, and each that came up and was closed at once.
 func explainJoins(ev Evidence) []Explanation {
 	var out []Explanation
-	// The last event of each subflow, and whether it came up before.
-	last, wasUp := map[string]Event{}, map[string]bool{}
-	var keys []string
-	for _, e := range ev.Events {
-		if e.Type != "sub_established" && e.Type != "sub_closed" {
-			continue
-		}
-		key := e.Local + " " + e.Remote
-		if _, ok := last[key]; !ok {
-			keys = append(keys, key)
-		}
-		if e.Type == "sub_established" {
-			wasUp[key] = true
-		}
-		last[key] = e
-	}
-	removed := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "removed" })
+	keys, last, wasUp := subflowEvents(ev)
+	// After the peer withdrew an address, or once the connection closed,
+	// subflows close without a failure.
+	removed := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "removed" || e.Type == "closed" })
 	for _, key := range keys {
 		e := last[key]
 		if e.Type != "sub_closed" {
 			continue
 		}
 		if e.Error == "" && e.ResetReason == "" {
-			// A subflow closed by the path manager after the peer
-			// withdrew its address, or never up, is no failure.
+			// A subflow that never came up, or closed for the reasons
+			// above, is no failure.
 			if wasUp[key] && !removed {
 				out = append(out, explainRejected(ev, e))
 			}
@@ -64,6 +51,27 @@ func explainJoins(ev Evidence) []Explanation {
 	}
 	out = append(out, explainClosed(ev, last)...)
 	return append(out, explainJoinsNotSent(ev)...)
+}
+
+// subflowEvents returns the last sub_established or sub_closed event of
+// each subflow, by "LOCAL REMOTE" in keys' order of first sight, and
+// whether each came up at some point.
+func subflowEvents(ev Evidence) (keys []string, last map[string]Event, wasUp map[string]bool) {
+	last, wasUp = map[string]Event{}, map[string]bool{}
+	for _, e := range ev.Events {
+		if e.Type != "sub_established" && e.Type != "sub_closed" {
+			continue
+		}
+		key := e.Local + " " + e.Remote
+		if _, ok := last[key]; !ok {
+			keys = append(keys, key)
+		}
+		if e.Type == "sub_established" {
+			wasUp[key] = true
+		}
+		last[key] = e
+	}
+	return keys, last, wasUp
 }
 
 // joinSendErrors are the MPTcpExt counters of joins that failed before
