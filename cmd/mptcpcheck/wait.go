@@ -97,6 +97,8 @@ func (g *gatherer) waitSubflows(ctx context.Context, c *mptcp.MPTCPConn, wait ti
 			switch {
 			case info.Subflows >= info.SubflowsMax:
 				return // no announcement could add a subflow
+			case info.AddAddrAccepted >= info.AddAddrAcceptedMax && g.subErr != nil:
+				return // nor could one be seen, without the events
 			// A limit of accepted addresses that is reached still waits:
 			// an announcement it drops is the explanation of a single
 			// subflow, which why must not miss (add_addr_accepted is 0

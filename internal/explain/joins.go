@@ -128,16 +128,23 @@ func explainClosed(ev Evidence, last map[string]Event) []Explanation {
 }
 
 // explainInitialDenied explains a connection with one subflow whose
-// server refuses joins to its first address and announced no other:
-// the subflow endpoints of this side have nothing to join.
+// server refuses joins to its first address and announced no other that
+// this side accepted: the subflow endpoints of this side have nothing to
+// join. An announcement dropped by this side's limit is explained
+// beside it (subflow-limit).
 func explainInitialDenied(ev Evidence) (Explanation, bool) {
 	i := slices.IndexFunc(ev.Events, func(e Event) bool { return e.DenyJoinInitial })
 	eps := subflowEndpoints(ev)
-	if i < 0 || len(eps) == 0 || slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "announced" }) {
+	announced := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "announced" })
+	if i < 0 || len(eps) == 0 || (announced && ev.Info.AddAddrAccepted < ev.Info.AddAddrAcceptedMax) {
 		return Explanation{}, false
 	}
-	lines := []string{fmt.Sprintf("path manager event %s for this connection's token: flag deny_join_id0 (the server refuses subflows to its first address)", ev.Events[i].Type),
-		"path manager events: no address announced by the server"}
+	lines := []string{fmt.Sprintf("path manager event %s for this connection's token: flag deny_join_id0 (the server refuses subflows to its first address)", ev.Events[i].Type)}
+	if announced {
+		lines = append(lines, "path manager events: the server announced addresses, which this side's limit of accepted addresses dropped")
+	} else {
+		lines = append(lines, "path manager events: no address announced by the server")
+	}
 	for _, e := range eps {
 		lines = append(lines, "path manager endpoint (it joins the server's first address only): "+e.Text)
 	}

@@ -33,6 +33,21 @@ func TestExplainJoinCauses(t *testing.T) {
 			ev.Events = []Event{{Type: "established", DenyJoinInitial: true}, {Type: "announced", Remote: "10.0.2.1:80"}}
 			return ev
 		}, []string{Unknown}, []bool{true}, "no join was seen", ""},
+		// The server's other address is dropped by this side's limit:
+		// both causes.
+		{"refuses joins to its first address, announced another that was dropped", func() Evidence {
+			ev := mptcpOK()
+			ev.Info.Subflows, ev.Info.AddAddrAcceptedMax = 0, 0
+			ev.Events = []Event{{Type: "established", DenyJoinInitial: true}, {Type: "announced", Remote: "10.0.2.1:80"}}
+			return ev
+		}, []string{SubflowLimit, JoinInitialDenied}, []bool{false, false}, "add_addr_accepted", "announced"},
+		// This side's own limit of subflows is the cause that matters.
+		{"refuses joins to its first address, subflow limit 0 here", func() Evidence {
+			ev := mptcpOK()
+			ev.Info.Subflows, ev.Info.SubflowsMax, ev.Limits.Subflows = 0, 0, 0
+			ev.Events = []Event{{Type: "established", DenyJoinInitial: true}}
+			return ev
+		}, []string{SubflowLimit}, []bool{false}, "ip mptcp limits set subflows", ""},
 		// Without an endpoint, nothing would join even an allowed address.
 		{"refuses joins, no endpoint", func() Evidence {
 			ev := mptcpOK()

@@ -200,7 +200,11 @@ func explainOneSubflow(ev Evidence) []Explanation {
 		subflowEPs = append(subflowEPs, e.Text)
 	}
 	announced := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "announced" })
-	if e, ok := explainAnnounceDropped(ev, len(subflowEPs)); ok {
+	usableEPs := len(subflowEPs)
+	if slices.ContainsFunc(ev.Events, func(e Event) bool { return e.DenyJoinInitial }) {
+		usableEPs = 0 // they join the server's first address only
+	}
+	if e, ok := explainAnnounceDropped(ev, usableEPs); ok {
 		out = append(out, e)
 	}
 	if ev.Limits != nil && len(subflowEPs) == 0 && info.AddAddrAccepted == 0 && !announced {
@@ -217,7 +221,7 @@ func explainOneSubflow(ev Evidence) []Explanation {
 			Evidence: lines,
 		})
 	}
-	if e, ok := explainInitialDenied(ev); ok && len(out) == 0 {
+	if e, ok := explainInitialDenied(ev); ok && info.SubflowsMax > 0 && (ev.Limits == nil || ev.Limits.Subflows > 0) {
 		out = append(out, e)
 	}
 	if len(out) == 0 && ev.Limits != nil {
