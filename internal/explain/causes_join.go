@@ -129,6 +129,41 @@ var joinCauses = append([]Cause{
 		Fix:      "to send on every path at once: ip mptcp endpoint change id ID nobackup",
 		Test:     "TestWhyBackupPath",
 	},
+	// Counters of join failures that the test bed cannot provoke: a
+	// wrong HMAC needs a peer or a device that rewrites MP_JOIN
+	// consistently, and the in-kernel path manager queues one
+	// announcement at a time.
+	{
+		Code:     JoinFailed,
+		Counters: []string{"MPJoinSynAckHMacFailure"},
+		Events:   []string{"sub_closed"},
+		Evidence: "the sub_closed event of the join; the counter on this side",
+		Since:    "5.12",
+		Side:     "client",
+		Message:  "the server's answer to the join carried a wrong HMAC, and this side reset the join (reason \"MPTCP-specific error\")",
+		Fix:      resetFix("MPTCP-specific error"),
+		NotBuilt: "needs a server or a device that answers MP_JOIN with a wrong HMAC, which the test bed's tools cannot write",
+	},
+	{
+		Code:     JoinRejected,
+		Counters: []string{"MPJoinAckHMacFailure", "MPJoinNoTokenFound"},
+		Events:   []string{"sub_established", "sub_closed"},
+		Evidence: "on the client, a join that came up and closed, as for the server's subflow limit; on the server, these counters tell it: a wrong HMAC in the join's third ACK, or a token it does not know",
+		Since:    "5.12",
+		Side:     "both",
+		Message:  "the server refused the join after its handshake: its HMAC was wrong, or the connection it names is gone",
+		Fix:      "compare both ends' counters; a device that rewrites TCP options on that path, or a load balancer that sends the join to another server, is the usual cause",
+		NotBuilt: "needs a join rewritten on the way, or sent to a server without the connection, which the test bed's single server cannot show",
+	},
+	{
+		Code:     NoEndpoint,
+		Counters: []string{"AddAddrTxDrop"},
+		Evidence: "on the server only: from the client, no announced event, as for a server without a signal endpoint",
+		Side:     "server",
+		Message:  "the server's kernel dropped its announcement before sending it, another one of the connection still waiting to go out (the kernel's \"resource exhaustion\")",
+		Fix:      "the in-kernel path manager announces one address at a time; a userspace path manager that announces faster must wait for each echo",
+		NotBuilt: "the in-kernel path manager of the test bed's server never queues a second announcement before the first is sent",
+	},
 }, resetCauses()...)
 
 // resetCauses are the rows of the MP_TCPRST reasons, in a sub_closed
