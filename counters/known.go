@@ -134,7 +134,7 @@ var known = map[string]Description{
 	"RcvWndConflict":          {Help: "Conflicts while updating the connection's receive window."},
 	"MPCurrEstab":             {Help: "MPTCP connections established now (a gauge).", Kind: KindGauge},
 	"Blackhole":               {Help: "Blackholes detected: MP_CAPABLE SYNs that got no answer while plain ones did (about 6.12 and later)."},
-	"MPCapableDataFallback":   {Help: "Fallbacks because the first data packet had no DSS or MP_CAPABLE (about 6.17 and later).", Fallback: Server},
+	"MPCapableDataFallback":   {Help: "Fallbacks because the first data packet had no DSS or MP_CAPABLE (about 6.17 and later).", Fallback: Either},
 	"MD5SigFallback":          {Help: "Fallbacks because the socket uses TCP MD5 signatures, which leave no room for MPTCP (about 6.17 and later).", Fallback: Client},
 	"DssFallback":             {Help: "Fallbacks because a DSS option was bad or missing (about 6.17 and later).", Fallback: Either},
 	"SimultConnectFallback":   {Help: "Fallbacks of simultaneous connects (about 6.17 and later).", Fallback: Client},

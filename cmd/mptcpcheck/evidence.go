@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 
+	mib "github.com/multipath-go/mptcp/counters"
 	"github.com/multipath-go/mptcp/internal/explain"
 	"github.com/multipath-go/mptcp/pm"
 )
@@ -55,4 +56,20 @@ func readHost(c *pm.Conn, pmErr error) explain.Host {
 		})
 	}
 	return h
+}
+
+// missingEvidence names the counters and sysctls that causes of the
+// table rest on and that the calling thread's kernel lacks, given its
+// MPTcpExt counters as read (explain.MissingEvidence): a counter is
+// missing when the kernel does not list it, a sysctl when
+// /proc/sys/net/mptcp has no file for it.
+func missingEvidence(counters mib.Counters) []string {
+	return explain.MissingEvidence(func(name string) bool {
+		if sysctl, ok := strings.CutPrefix(name, "net.mptcp."); ok {
+			_, err := os.Stat("/proc/sys/net/mptcp/" + sysctl)
+			return err == nil
+		}
+		_, ok := counters.Get(name)
+		return ok
+	})
 }

@@ -59,8 +59,12 @@ func whyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"have gets no explanation.\n\n"+
 			"Codes: mptcp-disabled, server-no-mptcp, option-stripped, blackhole,\n"+
 			"no-endpoint, subflow-limit, join-initial-denied, join-failed,\n"+
-			"join-rejected, join-pending, not-established, backup-path (a setting,\n"+
-			"not a failure), unsupported, unknown.\n\n"+
+			"join-rejected, join-pending, not-established, backup-path,\n"+
+			"data-fallback, checksum-failed, simultaneous-connect, md5-signature,\n"+
+			"no-token, fallback-failed, unsupported, unknown; backup-path is a\n"+
+			"setting, not a failure. docs/causes.md maps each kernel counter and\n"+
+			"reset reason to its code. Evidence this kernel lacks (a counter an\n"+
+			"older kernel does not have) is named as missing.\n\n"+
 			"Exit status: 0 when the connection was made and explained, whatever the\n"+
 			"verdict; 1 when it could not be made; 2 for a usage error.\n\n")
 		fs.PrintDefaults()
@@ -341,6 +345,7 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 				ev.Counters[c.Name] = c.Value
 			}
 		}
+		ev.Missing = missingEvidence(after)
 	} else {
 		ev.CountersError = errors.Join(g.beforeErr, err).Error()
 	}

@@ -66,3 +66,14 @@ func TestWriteExplanations(t *testing.T) {
 		t.Errorf("text for none: %q", b.String())
 	}
 }
+
+// The usage lists every code an explanation can have.
+func TestWhyUsageListsEveryCode(t *testing.T) {
+	_, out, _ := runCmd(t, "why", "-h")
+	usage := strings.Join(strings.Fields(out), " ")
+	for _, code := range explain.Codes() {
+		if !strings.Contains(usage, " "+code+",") && !strings.Contains(usage, " "+code+";") {
+			t.Errorf("why -h does not list the code %s:\n%s", code, out)
+		}
+	}
+}

@@ -148,7 +148,7 @@ func explainDrop(b *Blackhole, ev0, drop, tripped []string, trippedMoved bool) [
 	out := []Explanation{{
 		Code: OptionStripped,
 		Message: "SYNs carrying the MPTCP option were dropped on the path, and after syn_retrans_before_tcp_fallback " +
-			"retransmissions the kernel retried without it: a middlebox or firewall that drops MPTCP",
+			"retransmissions the kernel retried without it: a middlebox or firewall that drops MPTCP; " + causeOf("MPCapableSYNTXDrop").Fix,
 		Evidence:  append(ev0, drop...),
 		Inference: true,
 	}}

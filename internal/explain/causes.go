@@ -12,7 +12,7 @@ type Cause struct {
 	// Counters are the MPTcpExt counters that move with this cause, by
 	// their kernel names; ResetReasons the MP_TCPRST reasons (as
 	// pm.ResetReason's String gives them) and Sysctls the net.mptcp
-	// sysctls that are evidence of it.
+	// sysctls that are evidence of it, as "net.mptcp.NAME".
 	Counters, ResetReasons, Sysctls []string
 	// Events are the path manager events (as pm.EventType's String gives
 	// them: "sub_closed", "announced") that are evidence of the cause.
@@ -42,7 +42,3 @@ func Causes() []Cause {
 	out = append(out, fallbackCauses...)
 	return append(out, joinCauses...)
 }
-
-// fallbackCauses are the causes of a connection that is not MPTCP at all
-// (causes_fallback.go is their home once written).
-var fallbackCauses []Cause

@@ -17,7 +17,7 @@ var joinCauses = append([]Cause{
 	},
 	{
 		Code:     NoEndpoint,
-		Sysctls:  []string{"pm_type"},
+		Sysctls:  []string{"net.mptcp.pm_type"},
 		Evidence: "net.mptcp.pm_type = 1: the userspace path manager opens subflows only when a daemon asks; an inference",
 		Since:    "5.19",
 		Side:     "client",
@@ -45,7 +45,7 @@ var joinCauses = append([]Cause{
 	},
 	{
 		Code:    JoinInitialDenied,
-		Sysctls: []string{"allow_join_initial_addr_port"},
+		Sysctls: []string{"net.mptcp.allow_join_initial_addr_port"},
 		Events:  []string{"created", "established"},
 		Evidence: "the deny_join_id0 flag of the connection's created or established event, no announced event, and a subflow endpoint of this side; " +
 			"on the server, doctor reads the sysctl and finds no signal endpoint",
@@ -69,11 +69,11 @@ var joinCauses = append([]Cause{
 	},
 	{
 		Code:     JoinRejected,
-		Counters: []string{"MPJoinRejected", "MPRstTx"},
+		Counters: []string{"MPRstTx"},
 		Events:   []string{"sub_established", "sub_closed"},
 		Evidence: "a sub_established then a sub_closed with no error and no reset reason for the same addresses; the server refuses the join at its third ACK " +
 			"with \"administratively prohibited\", but the client resets the join, not yet fully established, before it reads the reason (MPRstTx there); " +
-			"the server counts MPJoinRejected (Linux 6.16 and later) and doctor there reports its limit",
+			"the server counts MPJoinRejected (the next row) and doctor there reports its limit",
 		Since:   "5.12",
 		Side:    "both",
 		Message: "the server refused the join after its handshake, most often because its limit of subflows is reached",
@@ -81,9 +81,19 @@ var joinCauses = append([]Cause{
 		Test:    "TestWhyServerSubflowLimit",
 	},
 	{
+		Code:     JoinRejected,
+		Counters: []string{"MPJoinRejected"},
+		Evidence: "on the server only: the joins its path manager refused, most often for its subflow limit; the client sees join-rejected (the row above)",
+		Since:    "6.16",
+		Side:     "server",
+		Message:  "the server's path manager refused a join",
+		Fix:      "on the server: ip mptcp limits set subflows 2",
+		Test:     "TestWhyServerSubflowLimit",
+	},
+	{
 		Code:     JoinFailed,
 		Counters: []string{"DataCsumErr", "DSSCorruptionReset", "MPFailTx", "MPRstTx"},
-		Sysctls:  []string{"checksum_enabled"},
+		Sysctls:  []string{"net.mptcp.checksum_enabled"},
 		Evidence: "a subflow in state CLOSE that no sub_closed event reported yet, and the checksum counters of this side; " +
 			"the peer gets the reset with the reason \"middlebox interference\" (its row below)",
 		Since:   "5.14",

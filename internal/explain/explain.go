@@ -66,6 +66,24 @@ const (
 	// NotEstablished: one subflow, and the connection never became fully
 	// established, which the path manager waits for.
 	NotEstablished = "not-established"
+	// DataFallback: the handshake offered MPTCP on both sides, then data
+	// (or the third ACK) arrived without a valid MPTCP mapping and the
+	// connection fell back to TCP.
+	DataFallback = "data-fallback"
+	// ChecksumFailed: the MPTCP data checksum failed, since something on
+	// the path changed the payload, and the connection fell back to TCP.
+	ChecksumFailed = "checksum-failed"
+	// SimultaneousConnect: both ends connected to each other at once;
+	// MPTCP has no simultaneous open, so the kernel fell back to TCP.
+	SimultaneousConnect = "simultaneous-connect"
+	// MD5Signature: the socket signs its segments with TCP MD5, which
+	// leaves no room for MPTCP options.
+	MD5Signature = "md5-signature"
+	// NoToken: the kernel could not allocate the connection's token.
+	NoToken = "no-token"
+	// FallbackFailed: the connection had to fall back to TCP but could
+	// no longer, and the kernel reset it.
+	FallbackFailed = "fallback-failed"
 	// Unsupported: this system has no MPTCP (not Linux, or a kernel
 	// without it).
 	Unsupported = "unsupported"
@@ -73,6 +91,14 @@ const (
 	// more are allowed, and no evidence says why.
 	Unknown = "unknown"
 )
+
+// Codes returns every code an Explanation can have, in the order of
+// their declaration.
+func Codes() []string {
+	return []string{MPTCPDisabled, ServerNoMPTCP, OptionStripped, BlackholeDetected, NoEndpoint, SubflowLimit,
+		JoinFailed, JoinPending, JoinInitialDenied, JoinRejected, BackupPath, NotEstablished, DataFallback, ChecksumFailed,
+		SimultaneousConnect, MD5Signature, NoToken, FallbackFailed, Unsupported, Unknown}
+}
 
 // Explanation is one reason, with the evidence for it.
 type Explanation struct {
@@ -138,6 +164,13 @@ type Evidence struct {
 	// saw, or nil when nothing was captured (HandshakeError says why).
 	Handshake      *Handshake
 	HandshakeError string
+
+	// Missing names the evidence that causes of the table rest on and
+	// that this kernel lacks: MPTcpExt counters by name, sysctls as
+	// "net.mptcp.NAME" (see MissingEvidence). An explanation that finds
+	// no cause names these instead of guessing; nil when nothing is
+	// missing or it is not known.
+	Missing []string
 
 	// Local and Remote are the connection's addresses, for messages.
 	Local, Remote string
@@ -241,7 +274,7 @@ func Explain(ev Evidence) []Explanation {
 		return append(out, e)
 	}
 	if !ev.MPTCP {
-		return append(out, explainFallback(ev)...)
+		return withMissing(ev, append(out, explainFallback(ev)...))
 	}
 	out = append(out, explainJoins(ev)...)
 	for _, p := range ev.Pending {
@@ -256,9 +289,9 @@ func Explain(ev Evidence) []Explanation {
 	if ev.Info == nil || ev.Info.Subflows > 0 || len(out) > 0 {
 		// More than one subflow, or a join was tried: the path manager
 		// did its part; the failures, if any, are above.
-		return out
+		return withMissing(ev, out)
 	}
-	return append(out, explainOneSubflow(ev)...)
+	return withMissing(ev, append(out, explainOneSubflow(ev)...))
 }
 
 // mptcpLine describes whether the connection uses MPTCP.

@@ -35,6 +35,9 @@ func explainFallback(ev Evidence) []Explanation {
 	if out, ok := explainBlackhole(ev, hs, ev0); ok {
 		return out
 	}
+	if out, ok := explainCounted(ev, ev0); ok {
+		return out
+	}
 	if hs != nil && hs.SYN && hs.SYNMPCapable && hs.SYNACK && !hs.SYNACKMPCapable {
 		return serverOrPath(append(append(ev0,
 			"captured SYN: left this host with MP_CAPABLE",

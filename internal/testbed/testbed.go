@@ -43,7 +43,7 @@ func Require(t testing.TB, tools ...string) {
 	}
 	for _, tool := range append([]string{"ip", "tc"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
-			testenv.SkipOrFail(t, "the test bed needs %s (Debian packages iproute2, iptables): %v", tool, err)
+			testenv.SkipOrFail(t, "the test bed needs %s (Debian packages iproute2, iptables, nftables): %v", tool, err)
 		}
 	}
 }

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/multipath-go/mptcp"
+	mib "github.com/multipath-go/mptcp/counters"
+	"github.com/multipath-go/mptcp/internal/explain"
+	"github.com/multipath-go/mptcp/internal/testbed"
+)
+
+// The causes of the table (explain.Causes) built in a test bed, one test
+// each, named in the table's Test column. Each checks why's code on the
+// client and, where the cause shows on the server too, the server's
+// counters. On a kernel that lacks the counter a cause rests on, the
+// same test checks that why names the missing counter instead of another
+// cause (wantCause): the kernel matrix runs them on every kernel.
+
+// missingIn returns the evidence of the table that ns's kernel lacks, as
+// why computes it (explain.MissingEvidence).
+func missingIn(t *testing.T, ns *testbed.NS) []string {
+	t.Helper()
+	var missing []string
+	if err := ns.Do(func() error {
+		c, err := mib.Read(nil)
+		missing = missingEvidence(c)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return missing
+}
+
+// wantCause checks the verdict of a built cause: code, when the client's
+// kernel has counter, the counter the verdict rests on; otherwise an
+// unknown that names counter as missing on this kernel, and not another
+// cause.
+func wantCause(t *testing.T, ns *testbed.NS, rep whyReport, code, counter string) {
+	t.Helper()
+	if !slices.Contains(missingIn(t, ns), counter) {
+		wantCodes(t, rep, code)
+		if e := rep.Explanations[0]; !strings.Contains(strings.Join(e.Evidence, "\n"), "counter "+counter+" +") {
+			t.Errorf("%s: the evidence does not name the counter %s: %q", code, counter, e.Evidence)
+		}
+		return
+	}
+	t.Logf("this kernel has no counter %s: why must say so", counter)
+	wantCodes(t, rep, explain.Unknown)
+	if ev := strings.Join(rep.Explanations[0].Evidence, "\n"); !strings.Contains(ev, "counter "+counter+" does not exist on this kernel") {
+		t.Errorf("unknown does not name the missing counter %s:\n%s", counter, ev)
+	}
+}
+
+// countersOf reads the MPTcpExt counters of ns.
+func countersOf(t *testing.T, ns *testbed.NS) mib.Counters {
+	t.Helper()
+	var c mib.Counters
+	if err := ns.Do(func() (err error) {
+		c, err = mib.Read(nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// wantMoved checks that each of names moved in ns since before, where
+// the kernel has it: the side of the cause the table gives.
+func wantMoved(t *testing.T, ns *testbed.NS, before mib.Counters, names ...string) {
+	t.Helper()
+	after := countersOf(t, ns)
+	for _, n := range names {
+		v, ok := after.Sub(before).Get(n)
+		switch {
+		case !ok:
+			t.Logf("%s: no counter %s on this kernel", ns.Name, n)
+		case v == 0:
+			t.Errorf("%s: counter %s did not move; moved: %v", ns.Name, n, moved(after.Sub(before)))
+		}
+	}
+}
+
+func moved(c mib.Counters) []string {
+	var out []string
+	for _, x := range c {
+		if x.Value > 0 && x.Name != "MPCurrEstab" {
+			out = append(out, fmt.Sprintf("%s+%d", x.Name, x.Value))
+		}
+	}
+	return out
+}
+
+// sideOf is the table's side for counter.
+func sideOf(t *testing.T, counter string) string {
+	t.Helper()
+	for _, c := range explain.Causes() {
+		if slices.Contains(c.Counters, counter) {
+			return c.Side
+		}
+	}
+	t.Fatalf("no row of the table lists %s", counter)
+	return ""
+}
+
+// SYNs with the MPTCP option are dropped on the way in, plain SYNs are
+// not: after syn_retrans_before_tcp_fallback retransmissions (1 here) the
+// kernel retries without the option, and the connection is plain TCP.
+// The blackhole detection is off, so that only the drop is explained. A
+// kernel without the retry (before 6.12) cannot have this cause: its
+// MPTCP SYNs are retransmitted until the dial times out.
+func TestWhySYNDropFallback(t *testing.T) {
+	b := testbed.New(t, 1)
+	if slices.Contains(missingIn(t, b.Client), "net.mptcp.syn_retrans_before_tcp_fallback") {
+		t.Skip("this kernel never retries an MPTCP SYN as plain TCP (net.mptcp.syn_retrans_before_tcp_fallback, Linux 6.12): the cause cannot happen")
+	}
+	testbed.Require(t, "iptables")
+	b.Client.Sysctl("net.mptcp.blackhole_timeout", "0")
+	b.Client.Sysctl("net.mptcp.syn_retrans_before_tcp_fallback", "1")
+	b.Server.Run("iptables", "-A", "INPUT", "-p", "tcp", "--syn", "-m", "tcp", "--tcp-option", "30", "-j", "DROP")
+	addr := bannerServer(t, b, true, "hello\n")
+	rep := whyIn(t, b.Client, addr)
+	wantCause(t, b.Client, rep, explain.OptionStripped, "MPCapableSYNTXDrop")
+	if msg := rep.Explanations[0].Message; !strings.Contains(msg, "syn_retrans_before_tcp_fallback") || !strings.Contains(msg, "--tcp-option 30") {
+		t.Errorf("the message does not name the sysctl and the fix: %s", msg)
+	}
+	if rep.Connection.MPTCP {
+		t.Error("the connection reports MPTCP")
+	}
+}
+
+// A middlebox strips the MPTCP option from packets other than SYNs: the
+// handshake offers MPTCP both ways, then the kernel falls back when data
+// comes without a mapping. Stripped from the server's data, the client
+// counts it; stripped from the client's third ACK onwards, the server
+// falls back first (MPCapableFallbackACK, the server's side of the
+// cause), then the client when the server's data comes without a mapping.
+func TestWhyDataFallback(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		client bool // the client's packets are stripped, else the server's
+		server []string
+	}{
+		{"server's data", false, nil},
+		{"client's ACK", true, []string{"MPCapableFallbackACK"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testbed.New(t, 1)
+			testbed.Require(t, "iptables")
+			addr := bannerServer(t, b, true, strings.Repeat("hello world\n", 100))
+			port := strconv.Itoa(int(netip.MustParseAddrPort(addr).Port()))
+			if tc.client {
+				b.Client.Run("iptables", "-t", "mangle", "-A", "OUTPUT", "-p", "tcp", "--dport", port, "!", "--syn",
+					"-j", "TCPOPTSTRIP", "--strip-options", "30")
+			} else {
+				// Segments that carry data: the handshake keeps its option.
+				b.Server.Run("iptables", "-t", "mangle", "-A", "OUTPUT", "-p", "tcp", "--sport", port, "-m", "length", "--length", "200:65535",
+					"-j", "TCPOPTSTRIP", "--strip-options", "30")
+			}
+			before := countersOf(t, b.Server)
+			rep := whyIn(t, b.Client, addr)
+			wantCause(t, b.Client, rep, explain.DataFallback, "MPCapableDataFallback")
+			wantMoved(t, b.Server, before, tc.server...)
+			for _, n := range tc.server {
+				if side := sideOf(t, n); side != "server" && side != "both" {
+					t.Errorf("the table says %s shows on the %s side; it moved on the server", n, side)
+				}
+			}
+		})
+	}
+}
+
+// corruptPayload changes the first byte of the payload of every segment
+// of more than 120 bytes (more than the headers and options of one with
+// none) that ns sends from or to port, with nftables. The
+// TCP checksum is not fixed, and need not be: on a veth pair it is left to
+// an offload that never happens, so the receiver's TCP takes the segment
+// and only MPTCP's own checksum can see the change.
+func corruptPayload(t *testing.T, ns *testbed.NS, dir, port string) {
+	t.Helper()
+	testbed.Require(t, "nft")
+	table := "mptcpcorrupt"
+	ns.Run("nft", "add table ip "+table)
+	ns.Run("nft", "add chain ip "+table+" out { type filter hook output priority 0 ; }")
+	ns.Run("nft", "add rule ip "+table+" out tcp "+dir+" "+port+" meta length > 120 @ih,0,8 set 0x58")
+}
+
+// The MPTCP data checksum (net.mptcp.checksum_enabled=1 on both ends)
+// fails on the one path, whose payload a rule changes: the receiver falls
+// back to TCP at the data level. The server's banner corrupted, the
+// client sees it (checksum-failed); the client's request corrupted, the
+// server does (its DataCsumErr and DssFallback: the server's side of the
+// cause), and the client sees only that the server's data lost its
+// mapping (data-fallback).
+func TestWhyChecksumFailed(t *testing.T) {
+	b := testbed.New(t, 1)
+	if slices.Contains(missingIn(t, b.Client), "net.mptcp.checksum_enabled") {
+		t.Skip("this kernel has no MPTCP data checksum (net.mptcp.checksum_enabled, Linux 5.14): the cause cannot happen")
+	}
+	for _, ns := range []*testbed.NS{b.Client, b.Server} {
+		ns.Sysctl("net.mptcp.checksum_enabled", "1")
+	}
+
+	t.Run("banner", func(t *testing.T) {
+		addr := bannerServer(t, b, true, strings.Repeat("hello world\n", 100))
+		corruptPayload(t, b.Server, "sport", strconv.Itoa(int(netip.MustParseAddrPort(addr).Port())))
+		rep := whyIn(t, b.Client, addr)
+		wantCause(t, b.Client, rep, explain.ChecksumFailed, "DataCsumErr")
+		if !strings.Contains(rep.Explanations[0].Message, "changed the payload") {
+			t.Errorf("checksum-failed does not say the payload changed: %s", rep.Explanations[0].Message)
+		}
+	})
+
+	t.Run("request", func(t *testing.T) {
+		ln := b.Server.Listen(func() (net.Listener, error) { return mptcp.Listen("tcp", ":0") })
+		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write(bytes.Repeat([]byte("x"), 10000))
+		}))
+		port := ln.Addr().(*net.TCPAddr).Port
+		corruptPayload(t, b.Client, "dport", strconv.Itoa(port))
+		url := fmt.Sprintf("http://%v/", netip.AddrPortFrom(b.Links[0].Server, uint16(port)))
+		before := countersOf(t, b.Server)
+		var code int
+		var out, errs bytes.Buffer
+		// The transport dials from goroutines of its own: in the namespace.
+		dial := b.Client.Dialer((&mptcp.Dialer{Timeout: 10 * time.Second}).DialContext)
+		b.Client.Do(func() error {
+			code = why(context.Background(), whyOptions{target: url, isURL: true, json: true, timeout: 30 * time.Second, dial: dial}, &out, &errs)
+			return nil
+		})
+		rep := decodeWhy(t, code, out.String(), errs.String())
+		wantMoved(t, b.Server, before, "DataCsumErr", "DssFallback")
+		if side := sideOf(t, "DataCsumErr"); side != "both" {
+			t.Errorf("the table says DataCsumErr shows on the %s side; it moved on the server, as on the client above", side)
+		}
+		wantCause(t, b.Client, rep, explain.DataFallback, "MPCapableDataFallback")
+	})
+}
+
+// A simultaneous connect: the client's SYN to the server's port is lost
+// (a rule drops it, so the client waits in SYN_SENT), and the server
+// connects from that port to the client's at the same time. The client
+// sees the server's SYN, answers as in a simultaneous open, and falls
+// back to TCP, since MPTCP has none; the server, whose SYN/ACK came
+// without MP_CAPABLE, counts a plain fallback of its own
+// (MPCapableFallbackSYNACK).
+func TestWhySimultaneousConnect(t *testing.T) {
+	b := testbed.New(t, 1)
+	testbed.Require(t, "iptables")
+	const clientPort, serverPort = 40001, 40002
+	b.Client.Run("iptables", "-A", "OUTPUT", "-p", "tcp", "--sport", strconv.Itoa(clientPort), "--tcp-flags", "SYN,ACK", "SYN",
+		"-m", "comment", "--comment", "mptcpcheck-simult", "-j", "DROP")
+	before := countersOf(t, b.Server)
+	dropped := func() bool {
+		for _, line := range strings.Split(b.Client.Run("iptables", "-S", "OUTPUT", "-v"), "\n") {
+			if strings.Contains(line, "mptcpcheck-simult") {
+				return !strings.Contains(line, "-c 0 ")
+			}
+		}
+		return false
+	}
+	serverDone := make(chan error, 1)
+	go func() {
+		// Once the client's first SYN was dropped, within the dial's
+		// timeout: the client is in SYN_SENT.
+		for i := 0; i < 100 && !dropped(); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		serverDone <- b.Server.Do(func() error {
+			d := mptcp.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: b.Links[0].Server.AsSlice(), Port: serverPort}}
+			c, err := d.Dial("tcp", netip.AddrPortFrom(b.Links[0].Client, clientPort).String())
+			if err != nil {
+				return err
+			}
+			c.Write([]byte("hello\n"))
+			t.Cleanup(func() { c.Close() })
+			return nil
+		})
+	}()
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		d := mptcp.Dialer{LocalAddr: &net.TCPAddr{IP: b.Links[0].Client.AsSlice(), Port: clientPort}}
+		return d.DialContext(ctx, network, address)
+	}
+	var code int
+	var out, errs bytes.Buffer
+	b.Client.Do(func() error {
+		code = why(context.Background(), whyOptions{target: netip.AddrPortFrom(b.Links[0].Server, serverPort).String(),
+			json: true, timeout: 10 * time.Second, wait: time.Second, dial: dial}, &out, &errs)
+		return nil
+	})
+	if err := <-serverDone; err != nil {
+		t.Fatalf("the server's connect: %v", err)
+	}
+	rep := decodeWhy(t, code, out.String(), errs.String())
+	wantCause(t, b.Client, rep, explain.SimultaneousConnect, "SimultConnectFallback")
+	wantMoved(t, b.Server, before, "MPCapableFallbackSYNACK")
+}
+
+// The table's reason why md5-signature is not built: MPTCP sockets refuse
+// TCP_MD5SIG, new or listening, so no MPTCP socket can get a key from user
+// space. Should a kernel accept it, this fails, and the cause can be built.
+func TestMD5SigRefusedByMPTCPSockets(t *testing.T) {
+	b := testbed.New(t, 1)
+	if err := b.Client.Do(func() error {
+		for _, listen := range []bool{false, true} {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_MPTCP)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			if listen {
+				if err := unix.Bind(fd, &unix.SockaddrInet4{}); err != nil {
+					return err
+				}
+				if err := unix.Listen(fd, 1); err != nil {
+					return err
+				}
+			}
+			sig := &unix.TCPMD5Sig{Keylen: 6}
+			copy(sig.Key[:], "secret")
+			sig.Addr.Family = unix.AF_INET
+			err = unix.SetsockoptTCPMD5Sig(fd, unix.IPPROTO_TCP, unix.TCP_MD5SIG, sig)
+			if !errors.Is(err, unix.ENOPROTOOPT) && !errors.Is(err, unix.EOPNOTSUPP) {
+				return fmt.Errorf("TCP_MD5SIG on an MPTCP socket (listening %v): %v, want ENOPROTOOPT or EOPNOTSUPP", listen, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}

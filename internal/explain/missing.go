@@ -1,0 +1,90 @@
+package explain
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// MissingEvidence returns the evidence that causes of the table rest on
+// and that a kernel lacks, in the table's order: MPTcpExt counters by
+// name and sysctls as "net.mptcp.NAME", each once. have reports whether
+// the kernel has one of them, given in the same form (read from
+// /proc/net/netstat and /proc/sys/net/mptcp). The result goes into
+// Evidence.Missing; the kernel matrix's tests use it to know which causes
+// a kernel cannot show.
+func MissingEvidence(have func(name string) bool) []string {
+	var out []string
+	for _, c := range Causes() {
+		names := slices.Clone(c.Counters)
+		for _, s := range c.Sysctls {
+			names = append(names, sysctlName(s))
+		}
+		for _, name := range names {
+			if !slices.Contains(out, name) && !have(name) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// sysctlName gives a sysctl of a row as "net.mptcp.NAME", whether the row
+// has the prefix or not.
+func sysctlName(s string) string {
+	if strings.HasPrefix(s, "net.") {
+		return s
+	}
+	return "net.mptcp." + s
+}
+
+// MissingLine is the evidence line why gives for a counter or sysctl
+// this kernel lacks, naming the causes it would show.
+func MissingLine(name string, codes []string) string {
+	kind := "counter"
+	if strings.HasPrefix(name, "net.") {
+		kind = "sysctl"
+	}
+	return fmt.Sprintf("%s %s does not exist on this kernel: it is the evidence of %s, which this kernel cannot show", kind, name, strings.Join(codes, ", "))
+}
+
+// withMissing adds to each explanation that found no cause (an Unknown
+// inference) the evidence this kernel lacks for the causes of that kind:
+// a connection that is not MPTCP gets the fallbacks', one with a single
+// subflow the joins'. What cannot be seen is named, not guessed at.
+func withMissing(ev Evidence, exps []Explanation) []Explanation {
+	if len(ev.Missing) == 0 {
+		return exps
+	}
+	table := joinCauses
+	if !ev.MPTCP {
+		table = fallbackCauses
+	}
+	var lines []string
+	for _, name := range ev.Missing {
+		var codes []string
+		for _, c := range table {
+			if (slices.Contains(c.Counters, name) || slices.ContainsFunc(c.Sysctls, func(s string) bool { return sysctlName(s) == name })) &&
+				!slices.Contains(codes, c.Code) {
+				codes = append(codes, c.Code)
+			}
+		}
+		if len(codes) > 0 {
+			lines = append(lines, MissingLine(name, codes))
+		}
+	}
+	if len(lines) == 0 {
+		return exps
+	}
+	for i, e := range exps {
+		// An Unknown that is no inference is sure of what it says (a
+		// plain TCP socket, which no MPTCP counter concerns).
+		if e.Code != Unknown || !e.Inference {
+			continue
+		}
+		e.Message += "; this kernel lacks evidence that some causes need (listed below), so one of those may be the reason"
+		e.Evidence = append(slices.Clip(e.Evidence), lines...)
+		exps[i] = e
+	}
+	return exps
+}
