@@ -58,7 +58,10 @@ func verdict(hr hostReport) (exps []explain.Explanation, todo []string) {
 		return exps, []string{"first make MPTCP work at all (see the problems above)"}
 	}
 	for _, e := range exps {
-		todo = append(todo, e.Message)
+		// Backups are more than one subflow: a note, not a change to make.
+		if e.Code != explain.BackupPath {
+			todo = append(todo, e.Message)
+		}
 	}
 	return exps, todo
 }
@@ -71,7 +74,9 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			"Checks whether this host is ready for MPTCP: kernel support, sysctls, the path\n"+
 			"manager, its limits and endpoints, and says what to change for a connection to\n"+
 			"get more than one subflow, in the codes mptcpcheck why gives a connection of\n"+
-			"this host (unsupported, mptcp-disabled, blackhole, subflow-limit, no-endpoint).\n"+
+			"this host (unsupported, mptcp-disabled, blackhole, subflow-limit, no-endpoint,\n"+
+			"join-initial-denied for the connections it accepts), and notes backup-path\n"+
+			"when every subflow endpoint is a backup.\n"+
 			"Exit status 0 when MPTCP works, 1 when it cannot (the first three codes).\n\n")
 		fs.PrintDefaults()
 	}
@@ -103,6 +108,11 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintln(stdout, "more than one subflow: not yet; change:")
 			for _, s := range todo {
 				fmt.Fprintf(stdout, "  - %s\n", s)
+			}
+		}
+		for _, e := range exps {
+			if e.Code == explain.BackupPath {
+				fmt.Fprintf(stdout, "backup paths: %s\n", e.Message)
 			}
 		}
 	}

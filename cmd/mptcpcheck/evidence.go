@@ -30,6 +30,9 @@ func readHost(c *pm.Conn, pmErr error) explain.Host {
 	if b, err := os.ReadFile("/proc/sys/net/mptcp/pm_type"); err == nil && strings.TrimSpace(string(b)) == "1" {
 		h.Userspace = true
 	}
+	if b, err := os.ReadFile("/proc/sys/net/mptcp/allow_join_initial_addr_port"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		h.DenyJoinInitial = true
+	}
 	if c == nil {
 		if pmErr != nil {
 			h.PathManagerError = pmErr.Error()
@@ -48,7 +51,7 @@ func readHost(c *pm.Conn, pmErr error) explain.Host {
 	for _, e := range eps {
 		h.Endpoints = append(h.Endpoints, explain.Endpoint{
 			Addr: e.Addr.String(), IPv6: !e.Addr.Unmap().Is4(),
-			Subflow: e.Flags&pm.FlagSubflow != 0, Signal: e.Flags&pm.FlagSignal != 0,
+			Subflow: e.Flags&pm.FlagSubflow != 0, Signal: e.Flags&pm.FlagSignal != 0, Backup: e.Flags&pm.FlagBackup != 0,
 			Text: e.String(),
 		})
 	}

@@ -377,8 +377,9 @@ type connState struct {
 	mptcp bool
 	err   error       // from MultipathTCP
 	info  *mptcp.Info // nil when not MPTCP or unreadable
-	// pending lists the joins still in SYN_SENT, "LOCAL -> REMOTE".
-	pending []string
+	// pending lists the joins still in SYN_SENT, "LOCAL -> REMOTE";
+	// closedSubs the subflows in CLOSE that the kernel still lists.
+	pending, closedSubs []string
 	// mptcpSocket: the socket was made as an MPTCP one (SO_PROTOCOL
 	// 262), whether it fell back or not.
 	mptcpSocket bool
@@ -397,6 +398,7 @@ func sampleState(c *mptcp.MPTCPConn) connState {
 		}
 		if subs, err := c.Subflows(); err == nil {
 			s.pending = pendingJoins(subs)
+			s.closedSubs = subflowsIn(subs, mptcp.StateClose)
 		}
 	}
 	return s

@@ -26,8 +26,11 @@
 // up to -wait (3s) for the path manager to add subflows, and prints one
 // explanation per cause, with a code, a message, its evidence and whether
 // it is an inference: mptcp-disabled, server-no-mptcp, option-stripped,
-// no-endpoint, subflow-limit, join-failed, join-pending (a join with no
-// answer by the end of the wait), not-established (no data went both
+// no-endpoint, subflow-limit, join-initial-denied (the server refuses
+// joins to its first address), join-failed, join-rejected (a join the
+// server closed as soon as it came up), join-pending (a join with no
+// answer by the end of the wait), backup-path (every additional subflow
+// a backup: a setting, not a failure), not-established (no data went both
 // ways, which the path manager waits for), unsupported (not Linux, or no
 // MPTCP in the kernel: there are no counters or path manager to read) or
 // unknown. A connection that uses MPTCP with every path it can have gets

@@ -38,7 +38,10 @@ const waitPoll = 20 * time.Millisecond
 // SYN_SENT is waited for. Once the expected joins are in, announcements
 // may still come: they are waited for a few round trips after the
 // connection became fully established, unless no announced address could
-// be used (limits reached). A connection that is not MPTCP is not waited
+// add a subflow (the subflow limit reached): one dropped by the limit of
+// accepted addresses explains a missing subflow. A join to the server's
+// first address is not waited for when the server refuses them
+// (deny_join_id0). A connection that is not MPTCP is not waited
 // for.
 func (g *gatherer) waitSubflows(ctx context.Context, c *mptcp.MPTCPConn, wait time.Duration) {
 	start := time.Now()
@@ -65,16 +68,26 @@ func (g *gatherer) waitSubflows(ctx context.Context, c *mptcp.MPTCPConn, wait ti
 			return
 		}
 		want, failed, established := fromEndpoints, g.joinsNotSent(), false
+		announced, denyInitial := 0, false
 		for _, ev := range g.eventsOf(info.Token) {
 			switch ev.Type {
 			case pm.EventAnnounced:
-				want++
+				announced++
 			case pm.EventSubflowClosed:
 				failed++
 			case pm.EventEstablished:
 				established = true
 			}
+			denyInitial = denyInitial || ev.Flags&pm.EventFlagDenyJoinID0 != 0
 		}
+		if denyInitial {
+			// The server refuses joins to its first address, the only
+			// one the endpoints' joins go to: none will be made.
+			want = 0
+		}
+		// Announcements beyond the limit of accepted addresses are
+		// dropped: they make no join.
+		want += min(announced, int(info.AddAddrAcceptedMax))
 		if established && establishedAt.IsZero() {
 			establishedAt = time.Now()
 		}
@@ -82,8 +95,14 @@ func (g *gatherer) waitSubflows(ctx context.Context, c *mptcp.MPTCPConn, wait ti
 		// mptcp_info counts a join still in SYN_SENT: wait for it too.
 		if len(pendingJoins(subs)) == 0 && int(info.Subflows)+failed >= want {
 			switch {
-			case info.Subflows >= info.SubflowsMax || info.AddAddrAccepted >= info.AddAddrAcceptedMax:
+			case info.Subflows >= info.SubflowsMax:
 				return // no announcement could add a subflow
+			case info.AddAddrAccepted >= info.AddAddrAcceptedMax && g.subErr != nil:
+				return // nor could one be seen, without the events
+			// A limit of accepted addresses that is reached still waits:
+			// an announcement it drops is the explanation of a single
+			// subflow, which why must not miss (add_addr_accepted is 0
+			// by default).
 			case establishedAt.IsZero() && time.Since(start) >= min(wait, announceSettleBlind):
 				// No events to read, or no sign of the connection
 				// becoming fully established, which announcements
@@ -137,9 +156,14 @@ func (g *gatherer) joinsNotSent() int {
 // pendingJoins lists the subflows still waiting for their SYN/ACK, as
 // "LOCAL -> REMOTE".
 func pendingJoins(subs []mptcp.Subflow) []string {
+	return subflowsIn(subs, mptcp.StateSynSent)
+}
+
+// subflowsIn lists the subflows in state st, as "LOCAL -> REMOTE".
+func subflowsIn(subs []mptcp.Subflow, st mptcp.TCPState) []string {
 	var p []string
 	for _, s := range subs {
-		if s.TCP.State == mptcp.StateSynSent {
+		if s.TCP.State == st {
 			p = append(p, fmt.Sprintf("%v -> %v", s.Local, s.Remote))
 		}
 	}

@@ -58,11 +58,13 @@ func whyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"(needs CAP_NET_RAW). A connection that uses MPTCP with every path it can\n"+
 			"have gets no explanation.\n\n"+
 			"Codes: mptcp-disabled, server-no-mptcp, option-stripped, blackhole,\n"+
-			"no-endpoint, subflow-limit, join-failed, join-pending, not-established,\n"+
+			"no-endpoint, subflow-limit, join-initial-denied, join-failed,\n"+
+			"join-rejected, join-pending, not-established, backup-path,\n"+
 			"data-fallback, checksum-failed, simultaneous-connect, md5-signature,\n"+
-			"no-token, fallback-failed, unsupported, unknown; docs/causes.md maps\n"+
-			"each kernel counter and reset reason to its code. Evidence this kernel\n"+
-			"lacks (a counter an older kernel does not have) is named as missing.\n\n"+
+			"no-token, fallback-failed, unsupported, unknown; backup-path is a\n"+
+			"setting, not a failure. docs/causes.md maps each kernel counter and\n"+
+			"reset reason to its code. Evidence this kernel lacks (a counter an\n"+
+			"older kernel does not have) is named as missing.\n\n"+
 			"Exit status: 0 when the connection was made and explained, whatever the\n"+
 			"verdict; 1 when it could not be made; 2 for a usage error.\n\n")
 		fs.PrintDefaults()
@@ -315,6 +317,7 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 		Host:    readHost(g.pmConn, g.pmErr),
 		MPTCP:   isMPTCP && mptcpErr == nil,
 		Pending: st.pending,
+		Closed:  st.closedSubs,
 		Local:   laddr.String(),
 		Remote:  raddr.String(),
 	}
@@ -362,7 +365,9 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 			ev.EventsError = g.subErr.Error()
 		default:
 			for _, e := range g.eventsOf(info.Token) {
-				x := explain.Event{Type: e.Type.String(), Local: addrOrEmpty(e.Local), Remote: addrOrEmpty(e.Remote)}
+				x := explain.Event{Type: e.Type.String(), Local: addrOrEmpty(e.Local), Remote: addrOrEmpty(e.Remote),
+					Backup: e.Backup, DenyJoinInitial: e.Flags&pm.EventFlagDenyJoinID0 != 0,
+					ServerSide: e.ServerSide || e.Flags&pm.EventFlagServerSide != 0}
 				if e.Error != 0 {
 					x.Error = e.Error.Error()
 				}

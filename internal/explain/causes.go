@@ -43,7 +43,3 @@ func Causes() []Cause {
 	out = append(out, fallbackCauses...)
 	return append(out, joinCauses...)
 }
-
-// joinCauses are the causes of a connection left with fewer subflows than
-// it could have (causes_join.go is their home once written).
-var joinCauses []Cause

@@ -51,6 +51,18 @@ const (
 	// JoinPending: an additional subflow was tried and had no answer by
 	// the end of the wait.
 	JoinPending = "join-pending"
+	// JoinInitialDenied: one subflow, since the server refuses subflows
+	// to the address of the connection's first subflow
+	// (net.mptcp.allow_join_initial_addr_port=0 there) and announced no
+	// other address to join.
+	JoinInitialDenied = "join-initial-denied"
+	// JoinRejected: an additional subflow came up and was closed at once,
+	// with no error or reset reason this side could read: the server
+	// refused it after its handshake, most often for its subflow limit.
+	JoinRejected = "join-rejected"
+	// BackupPath: every additional subflow is a backup, which carries
+	// data only when the others fail: a setting, not a failure.
+	BackupPath = "backup-path"
 	// NotEstablished: one subflow, and the connection never became fully
 	// established, which the path manager waits for.
 	NotEstablished = "not-established"
@@ -84,8 +96,8 @@ const (
 // their declaration.
 func Codes() []string {
 	return []string{MPTCPDisabled, ServerNoMPTCP, OptionStripped, BlackholeDetected, NoEndpoint, SubflowLimit,
-		JoinFailed, JoinPending, NotEstablished, DataFallback, ChecksumFailed, SimultaneousConnect, MD5Signature,
-		NoToken, FallbackFailed, Unsupported, Unknown}
+		JoinFailed, JoinPending, JoinInitialDenied, JoinRejected, BackupPath, NotEstablished, DataFallback, ChecksumFailed,
+		SimultaneousConnect, MD5Signature, NoToken, FallbackFailed, Unsupported, Unknown}
 }
 
 // Explanation is one reason, with the evidence for it.
@@ -130,6 +142,11 @@ type Evidence struct {
 	// Pending lists the connection's subflows still in SYN_SENT at the
 	// end of the wait, as "LOCAL -> REMOTE": joins with no answer yet.
 	Pending []string
+	// Closed lists the connection's subflows in state CLOSE at the end of
+	// the wait, as "LOCAL -> REMOTE": the kernel keeps listing a subflow
+	// it reset until its worker disposes of it, which is also when the
+	// path manager reports it closed.
+	Closed []string
 
 	// Counters is the change of the MPTcpExt counters across the dial
 	// (and the wait), by kernel name; nil when they could not be read,
@@ -195,6 +212,19 @@ type Event struct {
 	// ResetReason is the reason of an MP_TCPRST that reset the subflow,
 	// or "".
 	ResetReason string
+	// Backup is true for a subflow the peer asked to be a backup (the B
+	// flag of its MP_JOIN or MP_PRIO), in sub_established and
+	// sub_priority: the peer sends on it only when no other path is
+	// left. A backup that this side asked for is known from its
+	// endpoint's flag, not from the event.
+	Backup bool
+	// DenyJoinInitial is true, in created and established, when the peer
+	// refuses subflows to the address of its first subflow (the event's
+	// deny_join_id0 flag).
+	DenyJoinInitial bool
+	// ServerSide is true, in created and established, when this side
+	// accepted the connection.
+	ServerSide bool
 }
 
 // Limits are the in-kernel path manager's limits.
@@ -208,6 +238,7 @@ type Endpoint struct {
 	IPv6    bool
 	Subflow bool // FlagSubflow: subflows are opened from it
 	Signal  bool // FlagSignal: it is announced to peers
+	Backup  bool // FlagBackup: its subflows are backups
 	Text    string
 }
 
@@ -254,6 +285,7 @@ func Explain(ev Evidence) []Explanation {
 			Inference: true,
 		})
 	}
+	out = append(out, explainBackup(ev)...)
 	if ev.Info == nil || ev.Info.Subflows > 0 || len(out) > 0 {
 		// More than one subflow, or a join was tried: the path manager
 		// did its part; the failures, if any, are above.

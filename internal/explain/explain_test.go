@@ -2,7 +2,6 @@ package explain
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -235,24 +234,7 @@ func TestExplain(t *testing.T) {
 		}, []string{JoinPending}, []bool{true}, "no answer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Explain(tc.ev())
-			if got == nil {
-				t.Fatal("Explain returned nil, want a non-nil slice")
-			}
-			var codes []string
-			var inf []bool
-			for _, e := range got {
-				codes, inf = append(codes, e.Code), append(inf, e.Inference)
-				if e.Message == "" || len(e.Evidence) == 0 {
-					t.Errorf("%s: no message or no evidence: %+v", e.Code, e)
-				}
-			}
-			if fmt.Sprint(codes) != fmt.Sprint(tc.codes) || fmt.Sprint(inf) != fmt.Sprint(tc.inference) {
-				t.Fatalf("codes %v inference %v, want %v %v\n%+v", codes, inf, tc.codes, tc.inference, got)
-			}
-			if tc.says != "" && !strings.Contains(got[0].Message, tc.says) {
-				t.Errorf("message %q lacks %q", got[0].Message, tc.says)
-			}
+			wantExplained(t, Explain(tc.ev()), tc.codes, tc.inference, tc.says)
 		})
 	}
 }

@@ -31,6 +31,13 @@ type Host struct {
 	PathManagerError string
 	Userspace        bool
 
+	// DenyJoinInitial is true when net.mptcp.allow_join_initial_addr_port
+	// is 0: peers may not join the address their connection to this host
+	// started on, only addresses this host announces (signal endpoints).
+	// False where the kernel has no such sysctl (before 5.14), which
+	// always allowed them.
+	DenyJoinInitial bool
+
 	// Blackhole is the state of the kernel's blackhole detection, or nil
 	// where the kernel has none (before 6.12) or it was not read.
 	Blackhole *Blackhole
@@ -133,6 +140,12 @@ func ExplainHost(h Host) []Explanation {
 				addEndpointFix + " (on a server with a second address: ip mptcp endpoint add ADDR dev DEV signal)",
 			Evidence: []string{"path manager endpoints: none with the subflow or signal flag", limits},
 		})
+	}
+	if e, ok := hostInitialDenied(h); ok {
+		out = append(out, e)
+	}
+	if e, ok := hostBackup(h); ok {
+		out = append(out, e)
 	}
 	return out
 }

@@ -8,25 +8,26 @@ import (
 
 // explainJoins reports each additional subflow that closed with an
 // error or a reset and was not replaced by one between the same
-// addresses.
+// addresses, and each that came up and was closed at once.
 func explainJoins(ev Evidence) []Explanation {
 	var out []Explanation
-	up := map[string]bool{}
-	for _, e := range ev.Events {
-		if e.Type == "sub_established" {
-			up[e.Local+" "+e.Remote] = true
-		}
-	}
-	seen := map[string]bool{}
-	for _, e := range ev.Events {
-		if e.Type != "sub_closed" || (e.Error == "" && e.ResetReason == "") {
+	keys, last, wasUp := subflowEvents(ev)
+	// After the peer withdrew an address, or once the connection closed,
+	// subflows close without a failure.
+	removed := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "removed" || e.Type == "closed" })
+	for _, key := range keys {
+		e := last[key]
+		if e.Type != "sub_closed" {
 			continue
 		}
-		key := e.Local + " " + e.Remote
-		if up[key] || seen[key] {
+		if e.Error == "" && e.ResetReason == "" {
+			// A subflow that never came up, or closed for the reasons
+			// above, is no failure.
+			if wasUp[key] && !removed {
+				out = append(out, explainRejected(ev, e))
+			}
 			continue
 		}
-		seen[key] = true
 		var why []string
 		if e.Error != "" {
 			why = append(why, "error "+e.Error)
@@ -35,15 +36,42 @@ func explainJoins(ev Evidence) []Explanation {
 			why = append(why, "reset reason "+e.ResetReason)
 		}
 		lines := []string{fmt.Sprintf("path manager event sub_closed for this connection's token: %s -> %s, %s", e.Local, e.Remote, strings.Join(why, ", "))}
-		c, _ := counterLines(ev, "MPJoinSynTx", "MPJoinSynAckRx")
+		c, _ := counterLines(ev, "MPJoinSynTx", "MPJoinSynAckRx", "MPRstRx")
 		lines = append(lines, c...)
+		meaning := ""
+		if m := resetMeaning(e.ResetReason); m != "" {
+			meaning = "; the peer reset it: " + m
+		}
+		from, to := joinEnds(ev, e)
 		out = append(out, Explanation{
 			Code:     JoinFailed,
-			Message:  fmt.Sprintf("the join from %s to %s failed (%s); the first path carries everything", host(e.Local), host(e.Remote), strings.Join(why, ", ")),
+			Message:  fmt.Sprintf("the join from %s to %s failed (%s)%s; the first path carries everything", from, to, strings.Join(why, ", "), meaning),
 			Evidence: lines,
 		})
 	}
+	out = append(out, explainClosed(ev, last)...)
 	return append(out, explainJoinsNotSent(ev)...)
+}
+
+// subflowEvents returns the last sub_established or sub_closed event of
+// each subflow, by "LOCAL REMOTE" in keys' order of first sight, and
+// whether each came up at some point.
+func subflowEvents(ev Evidence) (keys []string, last map[string]Event, wasUp map[string]bool) {
+	last, wasUp = map[string]Event{}, map[string]bool{}
+	for _, e := range ev.Events {
+		if e.Type != "sub_established" && e.Type != "sub_closed" {
+			continue
+		}
+		key := e.Local + " " + e.Remote
+		if _, ok := last[key]; !ok {
+			keys = append(keys, key)
+		}
+		if e.Type == "sub_established" {
+			wasUp[key] = true
+		}
+		last[key] = e
+	}
+	return keys, last, wasUp
 }
 
 // joinSendErrors are the MPTcpExt counters of joins that failed before
@@ -172,13 +200,12 @@ func explainOneSubflow(ev Evidence) []Explanation {
 		subflowEPs = append(subflowEPs, e.Text)
 	}
 	announced := slices.ContainsFunc(ev.Events, func(e Event) bool { return e.Type == "announced" })
-	if announced && len(subflowEPs) == 0 && info.AddAddrAcceptedMax == 0 && info.SubflowsMax > 0 {
-		out = append(out, Explanation{
-			Code:    SubflowLimit,
-			Message: "one subflow: the server announced an address, but this side accepts none (limit add_addr_accepted 0); raise it with: ip mptcp limits set add_addr_accepted 2",
-			Evidence: []string{"path manager event announced for this connection's token",
-				fmt.Sprintf("mptcp_info: add_addr_accepted %d, add_addr_accepted_max %d", info.AddAddrAccepted, info.AddAddrAcceptedMax)},
-		})
+	usableEPs := len(subflowEPs)
+	if slices.ContainsFunc(ev.Events, func(e Event) bool { return e.DenyJoinInitial }) {
+		usableEPs = 0 // they join the server's first address only
+	}
+	if e, ok := explainAnnounceDropped(ev, usableEPs); ok {
+		out = append(out, e)
 	}
 	if ev.Limits != nil && len(subflowEPs) == 0 && info.AddAddrAccepted == 0 && !announced {
 		lines := []string{"path manager endpoints with the subflow flag: none" + family(ev) + " besides the connection's own address"}
@@ -193,6 +220,9 @@ func explainOneSubflow(ev Evidence) []Explanation {
 			Message:  "one subflow because this side has no subflow endpoint and the server announced no address; " + addEndpointFix,
 			Evidence: lines,
 		})
+	}
+	if e, ok := explainInitialDenied(ev); ok && info.SubflowsMax > 0 && (ev.Limits == nil || ev.Limits.Subflows > 0) {
+		out = append(out, e)
 	}
 	if len(out) == 0 && ev.Limits != nil {
 		// Something allows another subflow, and none came: the path
@@ -215,7 +245,8 @@ func explainOneSubflow(ev Evidence) []Explanation {
 			})
 		default:
 			if ev.EventsError != "" {
-				lines = append(lines, "path manager events unavailable: "+ev.EventsError)
+				lines = append(lines, "path manager events unavailable: "+ev.EventsError,
+					"missing evidence: without the events, a server that refuses joins to its first address (join-initial-denied), refuses or resets the join (join-rejected, join-failed), or an address announced and dropped cannot be seen")
 			}
 			out = append(out, Explanation{
 				Code:      Unknown,
