@@ -179,7 +179,7 @@ func TestWhyDataFallback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := testbed.New(t, 1)
 			testbed.Require(t, "iptables")
-			addr := bannerServer(t, b, true, strings.Repeat("hello world\n", 100))
+			addr, explainServer := serverWhy(t, b, strings.Repeat("hello world\n", 100))
 			port := strconv.Itoa(int(netip.MustParseAddrPort(addr).Port()))
 			if tc.client {
 				b.Client.Run("iptables", "-t", "mangle", "-A", "OUTPUT", "-p", "tcp", "--dport", port, "!", "--syn",
@@ -196,6 +196,14 @@ func TestWhyDataFallback(t *testing.T) {
 			for _, n := range tc.server {
 				if side := sideOf(t, n); side != "server" && side != "both" {
 					t.Errorf("the table says %s shows on the %s side; it moved on the server", n, side)
+				}
+				// why's rules on the server's accepted connection.
+				want := explain.DataFallback
+				if slices.Contains(missingIn(t, b.Server), n) {
+					want = explain.Unknown
+				}
+				if exps := explainServer(5*time.Second, want); !slices.Equal(codesOf(exps), []string{want}) {
+					t.Errorf("the server's connection: codes %v, want %s", codesOf(exps), want)
 				}
 			}
 		})
