@@ -33,6 +33,10 @@ var notCauses = map[string]string{
 	"SndWndShared":   "windows", "RcvWndShared": "windows", "RcvWndConflictUpdate": "windows", "RcvWndConflict": "windows",
 	"MPCurrEstab": "a gauge of connections", "WinProbe": "zero window probes",
 	"RcvPruned": "memory pressure", "OFOPruned": "memory pressure", "BacklogDrop": "memory pressure",
+	// Measured on 6.18: the server refuses both the MPTCP attempt and the
+	// plain retry, so the dial fails and why has nothing to explain.
+	"MPCapableEndpAttempt": "connections opened to a port that an endpoint of the server reserves for joins " +
+		"(ip mptcp endpoint add ADDR port P): the server refuses them, MPTCP or not, so the connection fails rather than falls back",
 }
 
 // Each row is complete: a code why gives, a side, words for the message
