@@ -133,31 +133,46 @@ func TestFallbackRowsAreExplained(t *testing.T) {
 
 func TestExplainCounted(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		counters map[string]uint64
-		socket   string
-		want     string
-		says     string
+		name      string
+		counters  map[string]uint64
+		socket    string
+		want      string
+		says      string
+		handshake *Handshake
 	}{
-		{"checksum, 6.17 and later", map[string]uint64{"DataCsumErr": 1, "DssFallback": 1}, SocketFallback, ChecksumFailed, "changed the payload"},
-		{"checksum, older kernel, fallback flag", map[string]uint64{"DataCsumErr": 1}, SocketFallback, ChecksumFailed, "checksum_enabled=1"},
-		{"checksum, infinite mapping", map[string]uint64{"DataCsumErr": 2, "InfiniteMapRx": 1}, "", ChecksumFailed, "changed the payload"},
+		// The namespace's counters moved for another connection: this
+		// one's own handshake rules them out.
+		{"data fallback of another connection", map[string]uint64{"DssFallback": 1, "MPCapableFallbackSYNACK": 1}, SocketFallback,
+			ServerNoMPTCP, "either it does not speak MPTCP", &Handshake{SYN: true, SYNMPCapable: true, SYNACK: true}},
+		{"checksum failure of another connection", map[string]uint64{"DataCsumErr": 1, "DssFallback": 1}, SocketEarlyFallback,
+			Unknown, "does not say why", nil},
+		{"MD5 fallback of another connection", map[string]uint64{"MD5SigFallback": 1, "MPCapableFallbackSYNACK": 1}, SocketFallback,
+			ServerNoMPTCP, "either it does not speak MPTCP", &Handshake{SYN: true, SYNMPCapable: true, SYNACK: true}},
+		{"checksum, 6.17 and later", map[string]uint64{"DataCsumErr": 1, "DssFallback": 1}, SocketFallback, ChecksumFailed, "changed the payload", nil},
+		{"checksum, older kernel, fallback flag", map[string]uint64{"DataCsumErr": 1}, SocketFallback, ChecksumFailed, "checksum_enabled=1", nil},
+		{"checksum, infinite mapping", map[string]uint64{"DataCsumErr": 2, "InfiniteMapRx": 1}, "", ChecksumFailed, "changed the payload", nil},
 		// A checksum failure with no fallback known is another
 		// connection's: the counters of the namespace alone say nothing.
-		{"checksum of another connection", map[string]uint64{"DataCsumErr": 1}, "", Unknown, "does not say why"},
-		{"options lost on data", map[string]uint64{"MPCapableDataFallback": 1}, SocketFallback, DataFallback, "option 30 through on every packet"},
-		{"bad DSS", map[string]uint64{"DssFallback": 1}, SocketFallback, DataFallback, "packets other than SYNs"},
-		{"simultaneous connect", map[string]uint64{"SimultConnectFallback": 1}, SocketFallback, SimultaneousConnect, "one end listen"},
-		{"MD5", map[string]uint64{"MD5SigFallback": 1}, SocketEarlyFallback, MD5Signature, "TCP_MD5SIG"},
-		{"token", map[string]uint64{"MPFallbackTokenInit": 1}, SocketEarlyFallback, NoToken, "dmesg"},
-		{"fallback failed", map[string]uint64{"FallbackFailed": 1}, "", FallbackFailed, "reset"},
-		{"MPTCP SYN refused, plain TCP retried", map[string]uint64{"MPCapableSYNTX": 1}, SocketPlain, OptionStripped, "was refused (reset) on the path"},
-		{"third ACK without the option, on the server", map[string]uint64{"MPCapableFallbackACK": 1}, SocketFallback, DataFallback, "third ACK"},
+		{"checksum of another connection", map[string]uint64{"DataCsumErr": 1}, "", Unknown, "does not say why", nil},
+		{"options lost on data", map[string]uint64{"MPCapableDataFallback": 1}, SocketFallback, DataFallback, "option 30 through on every packet", nil},
+		{"bad DSS", map[string]uint64{"DssFallback": 1}, SocketFallback, DataFallback, "packets other than SYNs", nil},
+		{"simultaneous connect", map[string]uint64{"SimultConnectFallback": 1}, SocketFallback, SimultaneousConnect, "one end listen", nil},
+		{"MD5", map[string]uint64{"MD5SigFallback": 1}, SocketEarlyFallback, MD5Signature, "TCP_MD5SIG", nil},
+		{"token", map[string]uint64{"MPFallbackTokenInit": 1}, SocketEarlyFallback, NoToken, "dmesg", nil},
+		{"fallback failed", map[string]uint64{"FallbackFailed": 1}, "", FallbackFailed, "reset", nil},
+		{"MPTCP SYN refused, plain TCP retried", map[string]uint64{"MPCapableSYNTX": 1}, SocketPlain, OptionStripped, "was refused (reset) on the path", nil},
+		{"third ACK without the option, on the server", map[string]uint64{"MPCapableFallbackACK": 1}, SocketFallback, DataFallback, "third ACK", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := fallback()
-			ev.Counters, ev.Socket = tc.counters, tc.socket
+			ev.Counters, ev.Socket, ev.Handshake = tc.counters, tc.socket, tc.handshake
 			got := Explain(ev)
+			if tc.want == ServerNoMPTCP {
+				if len(got) != 2 || got[0].Code != tc.want || got[1].Code != OptionStripped {
+					t.Fatalf("got %+v\nwant server-no-mptcp and option-stripped", got)
+				}
+				return
+			}
 			if len(got) != 1 || got[0].Code != tc.want || !strings.Contains(got[0].Message, tc.says) || !got[0].Inference {
 				t.Fatalf("got %+v\nwant one inference %s saying %q", got, tc.want, tc.says)
 			}

@@ -8,6 +8,14 @@ import "slices"
 // fallbacks by DataCsumErr, which older kernels count too. The counters
 // are the namespace's, so each explanation is an inference.
 func explainCounted(ev Evidence, ev0 []string) ([]Explanation, bool) {
+	hs := ev.Handshake
+	// What this connection's own evidence rules out, whatever the
+	// namespace's counters say: a fallback after the handshake needs a
+	// handshake that negotiated MPTCP (not a SYN/ACK seen without
+	// MP_CAPABLE, not a socket that fell back before its SYN); one
+	// before the SYN, a SYN that did not offer MPTCP.
+	negotiated := !(hs != nil && hs.SYNACK && !hs.SYNACKMPCapable) && ev.Socket != SocketEarlyFallback
+	offered := hs != nil && hs.SYN && hs.SYNMPCapable
 	// A checksum failure also counts the fallback it caused: DssFallback
 	// on the receiving side (measured on 6.18), the infinite mapping and
 	// MP_FAIL where the peer had to be told. On a kernel without
@@ -15,16 +23,27 @@ func explainCounted(ev Evidence, ev0 []string) ([]Explanation, bool) {
 	// fallback.
 	csum, csumMoved := counterLines(ev, "DataCsumErr")
 	fb, fbMoved := counterLines(ev, "DssFallback", "InfiniteMapTx", "InfiniteMapRx", "MPFailTx", "MPFailRx")
-	if csumMoved && (fbMoved || ev.Socket == SocketFallback) {
+	if negotiated && csumMoved && (fbMoved || ev.Socket == SocketFallback) {
 		return []Explanation{counted("DataCsumErr", append(append(ev0, csum...), fb...))}, true
 	}
-	for _, name := range []string{"SimultConnectFallback", "MD5SigFallback", "MPFallbackTokenInit",
-		"MPCapableDataFallback", "DssFallback", "DSSCorruptionFallback", "FallbackFailed",
-		// The server's side of a data fallback: why run for an accepted
-		// connection.
-		"MPCapableFallbackACK"} {
-		if lines, moved := counterLines(ev, name); moved {
-			return []Explanation{counted(name, append(ev0, lines...))}, true
+	for _, c := range []struct {
+		name     string
+		possible bool
+	}{
+		// The client's own SYN was dropped before the peer's crossed it.
+		{"SimultConnectFallback", true},
+		{"MD5SigFallback", !offered},
+		{"MPFallbackTokenInit", !offered},
+		{"MPCapableDataFallback", negotiated},
+		{"DssFallback", negotiated},
+		{"DSSCorruptionFallback", negotiated},
+		{"FallbackFailed", negotiated},
+		// The server's side of a data fallback: why's rules run for an
+		// accepted connection.
+		{"MPCapableFallbackACK", negotiated},
+	} {
+		if lines, moved := counterLines(ev, c.name); moved && c.possible {
+			return []Explanation{counted(c.name, append(ev0, lines...))}, true
 		}
 	}
 	return nil, false
