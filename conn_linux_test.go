@@ -6,12 +6,12 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/internal/testenv"
 
 	"golang.org/x/sys/unix"
@@ -346,7 +346,7 @@ func TestRequireMPTCP(t *testing.T) {
 				c.Close()
 			}
 		}()
-		before := openFDs(t)
+		before := testbed.OpenFDs(t)
 		d := &Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}
 		c, err := d.Dial("tcp4", l.Addr().String())
 		if err == nil {
@@ -355,14 +355,8 @@ func TestRequireMPTCP(t *testing.T) {
 		}
 		checkOpError(t, "strict dial to a TCP-only server", err, ErrNotMPTCP)
 		// The server's accepted socket lives in this process too, until
-		// the accept loop closes it: wait for that, boundedly.
-		deadline := time.Now().Add(2 * time.Second)
-		for openFDs(t) > before && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if after := openFDs(t); after > before {
-			t.Errorf("strict dial left %d file descriptors open", after-before)
-		}
+		// the accept loop closes it.
+		testbed.WaitFDs(t, before)
 	})
 	t.Run("refused port keeps its errno", func(t *testing.T) {
 		l := listenPlainTCP(t, "tcp4")
@@ -374,14 +368,4 @@ func TestRequireMPTCP(t *testing.T) {
 			t.Errorf("strict dial to a closed port: %v, want ECONNREFUSED", err)
 		}
 	})
-}
-
-// openFDs counts this process's open file descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }
