@@ -103,7 +103,7 @@ kernel cannot show").
 	}
 	b.WriteString("\n## Counters that are no cause\n\n" +
 		"The other `MPTcpExt` counters count traffic, successes or memory pressure, not a fallback or a path\n" +
-		"that failed or was refused:\n\n")
+		"that failed or was refused, or a failure that leaves why no connection to explain:\n\n")
 	var names []string
 	for n := range notCauses {
 		if !slices.ContainsFunc(Causes(), func(c Cause) bool { return slices.Contains(c.Counters, n) }) {
