@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -397,5 +398,36 @@ func TestCauseMissingEvidenceOfAnOlderKernel(t *testing.T) {
 	slices.Sort(newer)
 	if !slices.Equal(got, newer) {
 		t.Errorf("6.12's counters: missing %v, want %v", got, newer)
+	}
+}
+
+// doctor notes the evidence of the table this kernel lacks, each item by
+// name, and nothing where it lacks none (6.18): on a fleet of mixed
+// kernels, the hosts where why can tell fewer causes apart.
+func TestCauseDoctorNotesMissingEvidence(t *testing.T) {
+	b := testbed.New(t, 1)
+	missing := missingIn(t, b.Client)
+	_, out := doctorIn(t, b.Client, "-json")
+	var doc doctorReport
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("doctor -json: %v\n%s", err, out)
+	}
+	var note string
+	for _, n := range doc.Host.Notes {
+		if strings.Contains(n, "this kernel lacks evidence") {
+			note = n
+		}
+	}
+	if len(missing) == 0 {
+		if note != "" {
+			t.Errorf("nothing is missing on this kernel, but doctor notes: %s", note)
+		}
+		return
+	}
+	t.Logf("this kernel lacks %v", missing)
+	for _, m := range missing {
+		if !strings.Contains(note, " "+m+" (") {
+			t.Errorf("doctor's note does not name %s: %q", m, note)
+		}
 	}
 }

@@ -40,7 +40,12 @@ func checkHost() hostReport {
 	} else {
 		unix.Close(fd)
 	}
-	counters, _ := mib.Read(nil)
+	counters, err := mib.Read(nil)
+	if err == nil {
+		if n := explain.MissingNote(missingEvidence(counters)); n != "" {
+			h.Notes = append(h.Notes, n)
+		}
+	}
 	bh := readBlackhole(counters)
 	h.blackhole = bh
 	if e, ok := explain.HostBlackhole(bh); ok {

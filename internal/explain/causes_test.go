@@ -248,3 +248,17 @@ func TestSysctlName(t *testing.T) {
 		}
 	}
 }
+
+// doctor's note of the missing evidence names each item with the causes
+// it would show, and is empty where nothing is missing.
+func TestMissingNote(t *testing.T) {
+	if n := MissingNote(nil); n != "" {
+		t.Errorf("MissingNote(nil) = %q", n)
+	}
+	n := MissingNote([]string{"SimultConnectFallback", "net.mptcp.checksum_enabled"})
+	for _, want := range []string{"counter SimultConnectFallback (simultaneous-connect)", "sysctl net.mptcp.checksum_enabled (checksum-failed"} {
+		if !strings.Contains(n, want) {
+			t.Errorf("MissingNote lacks %q: %s", want, n)
+		}
+	}
+}

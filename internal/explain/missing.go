@@ -62,14 +62,7 @@ func withMissing(ev Evidence, exps []Explanation) []Explanation {
 	}
 	var lines []string
 	for _, name := range ev.Missing {
-		var codes []string
-		for _, c := range table {
-			if (slices.Contains(c.Counters, name) || slices.ContainsFunc(c.Sysctls, func(s string) bool { return sysctlName(s) == name })) &&
-				!slices.Contains(codes, c.Code) {
-				codes = append(codes, c.Code)
-			}
-		}
-		if len(codes) > 0 {
+		if codes := codesResting(table, name); len(codes) > 0 {
 			lines = append(lines, MissingLine(name, codes))
 		}
 	}
@@ -87,4 +80,37 @@ func withMissing(ev Evidence, exps []Explanation) []Explanation {
 		exps[i] = e
 	}
 	return exps
+}
+
+// codesResting lists the codes of the rows of table that rest on name, a
+// counter or a sysctl as "net.mptcp.NAME", each once.
+func codesResting(table []Cause, name string) []string {
+	var codes []string
+	for _, c := range table {
+		if (slices.Contains(c.Counters, name) || slices.ContainsFunc(c.Sysctls, func(s string) bool { return sysctlName(s) == name })) &&
+			!slices.Contains(codes, c.Code) {
+			codes = append(codes, c.Code)
+		}
+	}
+	return codes
+}
+
+// MissingNote says, for doctor, what evidence of the table a kernel
+// lacks (missing, as MissingEvidence gives it) and which causes it
+// would show, or "" when it lacks none: on a fleet of mixed kernels, the
+// hosts where why can tell fewer causes apart.
+func MissingNote(missing []string) string {
+	if len(missing) == 0 {
+		return ""
+	}
+	var items []string
+	for _, name := range missing {
+		kind := "counter "
+		if strings.HasPrefix(name, "net.") {
+			kind = "sysctl "
+		}
+		items = append(items, kind+name+" ("+strings.Join(codesResting(Causes(), name), ", ")+")")
+	}
+	return "this kernel lacks evidence that mptcpcheck why needs for some causes, which it names instead when it cannot explain a connection: " +
+		strings.Join(items, "; ")
 }
