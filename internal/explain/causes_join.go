@@ -174,6 +174,15 @@ var joinCauses = append([]Cause{
 		Fix:      "the in-kernel path manager announces one address at a time; a userspace path manager that announces faster must wait for each echo",
 		NotBuilt: "the in-kernel path manager of the test bed's server never queues a second announcement before the first is sent",
 	},
+	{
+		Code:     JoinFailed,
+		Counters: []string{"MismatchPortSynRx", "MismatchPortAckRx"},
+		Evidence: "on the server only; the client sees its join reset with the reason \"administratively prohibited\" (its row below)",
+		Side:     "server",
+		Message:  "a join came to a port of the server other than the one the connection uses or the server announced, and the server refused it",
+		Fix:      "the peer's path manager joins a port nobody announced: check the ports of the server's signal endpoints (ip mptcp endpoint show) and the peer's implementation",
+		NotBuilt: "the Linux path manager joins only the ports it was told of; a join to another port takes a peer that picks one itself",
+	},
 }, resetCauses()...)
 
 // resetCauses are the rows of the MP_TCPRST reasons, in a sub_closed

@@ -33,6 +33,13 @@ var notCauses = map[string]string{
 	"SndWndShared":   "windows", "RcvWndShared": "windows", "RcvWndConflictUpdate": "windows", "RcvWndConflict": "windows",
 	"MPCurrEstab": "a gauge of connections", "WinProbe": "zero window probes",
 	"RcvPruned": "memory pressure", "OFOPruned": "memory pressure", "BacklogDrop": "memory pressure",
+	// Signalling that waits or repeats: no subflow is lost to it.
+	"EchoAddTxDrop": "an announcement's echo not sent yet (no room): the peer announces the address again after net.mptcp.add_addr_timeout, " +
+		"and the join that follows, or its failure, is what why explains",
+	"RmAddrDrop": "a withdrawal ignored while another was pending: subflows stay, not fewer",
+	"RmAddrTxDrop": "a withdrawal not sent while another was pending: subflows stay, not fewer",
+	"SubflowStale": "a subflow that made no progress while others did, which the scheduler avoids until it recovers (SubflowRecover): " +
+		"the connection keeps its subflows, and why, which explains missing ones, has no code for a slow path",
 	// Measured on 6.18: the server refuses both the MPTCP attempt and the
 	// plain retry, so the dial fails and why has nothing to explain.
 	"MPCapableEndpAttempt": "connections opened to a port that an endpoint of the server reserves for joins " +
