@@ -36,7 +36,7 @@ var notCauses = map[string]string{
 	// Signalling that waits or repeats: no subflow is lost to it.
 	"EchoAddTxDrop": "an announcement's echo not sent yet (no room): the peer announces the address again after net.mptcp.add_addr_timeout, " +
 		"and the join that follows, or its failure, is what why explains",
-	"RmAddrDrop": "a withdrawal ignored while another was pending: subflows stay, not fewer",
+	"RmAddrDrop":   "a withdrawal ignored while another was pending: subflows stay, not fewer",
 	"RmAddrTxDrop": "a withdrawal not sent while another was pending: subflows stay, not fewer",
 	"SubflowStale": "a subflow that made no progress while others did, which the scheduler avoids until it recovers (SubflowRecover): " +
 		"the connection keeps its subflows, and why, which explains missing ones, has no code for a slow path",
