@@ -4,6 +4,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -266,6 +268,29 @@ func TestMissingNote(t *testing.T) {
 	for _, want := range []string{"counter SimultConnectFallback (simultaneous-connect)", "sysctl net.mptcp.checksum_enabled (checksum-failed"} {
 		if !strings.Contains(n, want) {
 			t.Errorf("MissingNote lacks %q: %s", want, n)
+		}
+	}
+}
+
+// The test a row names exists, among mptcpcheck's tests, where the test
+// bed's causes are built: a renamed test cannot leave the table pointing
+// at nothing.
+func TestCausesTestsExist(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "cmd", "mptcpcheck", "*_test.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("mptcpcheck's tests: %v, %v", files, err)
+	}
+	var src strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.Write(b)
+	}
+	for i, c := range Causes() {
+		if c.Test != "" && !strings.Contains(src.String(), "\nfunc "+c.Test+"(t *testing.T) {") {
+			t.Errorf("row %d (%s): no test %s in cmd/mptcpcheck", i, c.Code, c.Test)
 		}
 	}
 }
