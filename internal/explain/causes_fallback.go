@@ -4,8 +4,9 @@ package explain
 // MPTCP off or missing, the option lost in the handshake, and the
 // fallbacks the kernel counts by cause from 6.17 on. A row's Message and
 // Fix are the words why gives for the causes found from counters alone
-// (explainCounted); the others' messages are built from what was seen,
-// and the rows describe them for the table.
+// (explainCounted, and a refused MPTCP SYN; the fix of dropped SYNs
+// too); the others' messages are built from what was seen, and the rows
+// describe them for the table.
 //
 // Since gives the first kernel with the counters a row rests on, from
 // the kernel's history (net/mptcp/mib.c); the tests do not trust it, they
