@@ -131,7 +131,7 @@ var fallbackCauses = []Cause{
 		Side:     "client",
 		Message:  "the socket signs its segments with TCP MD5 (TCP_MD5SIG), which leaves no room in the TCP header for MPTCP options, so the kernel did not offer MPTCP",
 		Fix:      "MPTCP and TCP MD5 signatures exclude each other: drop the signature, or accept plain TCP for this connection (an MPTCP socket refuses TCP_MD5SIG, so a program that sets it on one gets an error, or from Go a plain TCP socket)",
-		NotBuilt: "MPTCP sockets refuse TCP_MD5SIG with ENOPROTOOPT (measured on 6.18 on a new socket, on a listener and on a socket that fell back), and Go then makes the listener or the connection plain TCP: no MPTCP socket can get a key from user space, so the counter cannot be moved here (TestCauseMD5SigRefusedByMPTCPSockets checks the refusal)",
+		NotBuilt: "MPTCP sockets refuse TCP_MD5SIG with ENOPROTOOPT (measured on 6.18 on a new socket, on a listener and on a socket that fell back), and Go then makes the listener or the connection plain TCP: no MPTCP socket can get a key from user space, so the counter cannot be moved here (TestCauseMD5SigRefusedByMPTCPSockets checks the refusal). A client without the key of such a plain MD5 listener has its SYNs dropped, MPTCP or not, and its dial times out (measured on 6.18): no connection to explain",
 	},
 	{
 		Code:     NoToken,
