@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -339,7 +340,8 @@ func TestWhySimultaneousConnect(t *testing.T) {
 
 // The table's reason why md5-signature is not built: MPTCP sockets refuse
 // TCP_MD5SIG, new or listening, so no MPTCP socket can get a key from user
-// space. Should a kernel accept it, this fails, and the cause can be built.
+// space, and a Go listener that asks for both is a plain TCP one. Should a
+// kernel accept it, this fails, and the cause can be built.
 func TestCauseMD5SigRefusedByMPTCPSockets(t *testing.T) {
 	b := testbed.New(t, 1)
 	if err := b.Client.Do(func() error {
@@ -368,6 +370,30 @@ func TestCauseMD5SigRefusedByMPTCPSockets(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Error(err)
+	}
+
+	// Go's listener that asks for MPTCP and sets the key retries with a
+	// plain TCP socket, which takes it: an MD5-signed listener is a
+	// plain TCP one.
+	var setErrs []error
+	ln := b.Server.Listen(func() (net.Listener, error) {
+		lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+			var err error
+			c.Control(func(fd uintptr) {
+				sig := &unix.TCPMD5Sig{Keylen: 6}
+				copy(sig.Key[:], "secret")
+				sig.Addr.Family = unix.AF_INET
+				err = unix.SetsockoptTCPMD5Sig(int(fd), unix.IPPROTO_TCP, unix.TCP_MD5SIG, sig)
+			})
+			setErrs = append(setErrs, err)
+			return err
+		}}
+		lc.SetMultipathTCP(true)
+		return lc.Listen(context.Background(), "tcp4", ":0")
+	})
+	if isMPTCPSocket(ln.(*net.TCPListener)) || len(setErrs) != 2 || setErrs[0] == nil || setErrs[1] != nil {
+		t.Errorf("a Go listener with MPTCP and TCP_MD5SIG: MPTCP socket %v, the key's errors %v; want a plain TCP listener after a refused first try",
+			isMPTCPSocket(ln.(*net.TCPListener)), setErrs)
 	}
 }
 
