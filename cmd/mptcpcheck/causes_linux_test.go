@@ -232,8 +232,9 @@ func corruptPayload(t *testing.T, ns *testbed.NS, dir, port string) {
 // back to TCP at the data level. The server's banner corrupted, the
 // client sees it (checksum-failed); the client's request corrupted, the
 // server does (its DataCsumErr and DssFallback: the server's side of the
-// cause), and the client sees only that the server's data lost its
-// mapping (data-fallback).
+// cause, and why's rules on its connection say checksum-failed), and the
+// client sees only that the server's data lost its mapping
+// (data-fallback).
 func TestWhyChecksumFailed(t *testing.T) {
 	b := testbed.New(t, 1)
 	if slices.Contains(missingIn(t, b.Client), "net.mptcp.checksum_enabled") {
@@ -276,6 +277,27 @@ func TestWhyChecksumFailed(t *testing.T) {
 			t.Errorf("the table says DataCsumErr shows on the %s side; it moved on the server, as on the client above", side)
 		}
 		wantCause(t, b.Client, rep, explain.DataFallback, "MPCapableDataFallback")
+	})
+
+	// The same failure as the server sees it, by why's rules on the
+	// connection it accepted: a client's data changed on the way.
+	t.Run("client's data, the server's view", func(t *testing.T) {
+		addr, explainServer := serverWhy(t, b, "")
+		corruptPayload(t, b.Client, "dport", strconv.Itoa(int(netip.MustParseAddrPort(addr).Port())))
+		var c net.Conn
+		if err := b.Client.Do(func() (err error) {
+			c, err = (&mptcp.Dialer{Timeout: 10 * time.Second}).Dial("tcp", addr)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write(bytes.Repeat([]byte("x"), 2000)); err != nil {
+			t.Fatal(err)
+		}
+		if exps := explainServer(5*time.Second, explain.ChecksumFailed); !slices.Equal(codesOf(exps), []string{explain.ChecksumFailed}) {
+			t.Errorf("the server's connection: codes %v, want checksum-failed", codesOf(exps))
+		}
 	})
 }
 
