@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -14,6 +16,7 @@ import (
 	"github.com/multipath-go/mptcp/internal/explain"
 	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/pm"
+	"golang.org/x/sys/unix"
 )
 
 // The causes of a connection that is MPTCP but has fewer subflows than it
@@ -23,6 +26,34 @@ import (
 // runs there: doctor, the namespace's counters, and why's own evidence
 // and rules run in the server namespace around the accepted connection
 // (serverWhy).
+
+// whyWithoutNetAdmin runs why -json as whyIn does, on a thread of ns
+// that dropped CAP_NET_ADMIN from its effective capabilities, as an
+// operator who is not root runs it: the path manager's endpoints and
+// limits are still read, its events are not (Linux 6.7 and later need
+// the capability to subscribe). Capabilities are a thread's own, and the
+// thread ends with the call.
+func whyWithoutNetAdmin(t *testing.T, ns *testbed.NS, args ...string) whyReport {
+	t.Helper()
+	var code int
+	var out, errs bytes.Buffer
+	if err := ns.Do(func() error {
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var caps [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &caps[0]); err != nil {
+			return err
+		}
+		caps[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+		if err := unix.Capset(&hdr, &caps[0]); err != nil {
+			return err
+		}
+		code = run(context.Background(), append([]string{"why", "-json"}, args...), &out, &errs)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return decodeWhy(t, code, out.String(), errs.String())
+}
 
 // eventsMissing reports whether ns's kernel has no path manager events
 // to subscribe to (before 5.12), the evidence most join-side causes rest
@@ -48,13 +79,17 @@ func eventsMissing(t *testing.T, ns *testbed.NS) bool {
 	return err != nil
 }
 
-// wantMissingEvents checks why's verdict on a kernel without path
-// manager events: code, as an inference that names the events missing.
+// wantMissingEvents checks why's verdict without path manager events:
+// code, as an inference that names the events missing and, but for a
+// backup path, which causes they would have shown.
 func wantMissingEvents(t *testing.T, rep whyReport, code string) {
 	t.Helper()
 	wantCodes(t, rep, code)
-	if e := rep.Explanations[0]; !e.Inference || !strings.Contains(strings.Join(e.Evidence, "\n"), "path manager events unavailable") {
-		t.Errorf("without events, want an inference that names them missing: %+v", e)
+	e := rep.Explanations[0]
+	ev := strings.Join(e.Evidence, "\n")
+	if !e.Inference || !strings.Contains(ev, "path manager events unavailable") ||
+		(code != explain.BackupPath && !strings.Contains(ev, "missing evidence")) {
+		t.Errorf("without events, want an inference that names them and what they would show: %+v", e)
 	}
 }
 
@@ -201,6 +236,11 @@ func TestWhyJoinInitialDenied(t *testing.T) {
 			if codes := doctorCodes(t, b.Client); slices.Contains(codes, explain.JoinInitialDenied) {
 				t.Errorf("doctor on the client: %v; the client's host refuses no join", codes)
 			}
+			if tc.name == "ipv4" {
+				// Without the events the flag cannot be seen, and why
+				// says so.
+				wantMissingEvents(t, whyWithoutNetAdmin(t, b.Client, "-wait", "2s", netip.AddrPortFrom(server, ap.Port()).String()), explain.Unknown)
+			}
 		})
 	}
 }
@@ -229,6 +269,8 @@ func TestWhyAnnouncedAddressDropped(t *testing.T) {
 	}
 	// The server sees its announcement echoed, and no join: nothing there
 	// tells a dropped announcement from a client with one address.
+	// Without the events, the dropped announcement leaves no trace.
+	wantMissingEvents(t, whyWithoutNetAdmin(t, b.Client, "-wait", "10s", addr), explain.NoEndpoint)
 	wantMoved(t, b.Server, before, "AddAddrTx", "EchoAdd")
 	if n, _ := countersOf(t, b.Server).Sub(before).Get("MPJoinSynRx"); n != 0 {
 		t.Errorf("server: MPJoinSynRx +%d, want no join", n)
@@ -269,6 +311,9 @@ func TestWhyServerSubflowLimit(t *testing.T) {
 			if codes := doctorCodes(t, b.Server); !slices.Contains(codes, explain.SubflowLimit) {
 				t.Errorf("doctor on the server: %v, want %s among them", codes, explain.SubflowLimit)
 			}
+			// Without the events (no CAP_NET_ADMIN here; no events before
+			// 5.12) the refusal cannot be seen, and why says so.
+			wantMissingEvents(t, whyWithoutNetAdmin(t, b.Client, "-wait", "2s", netip.AddrPortFrom(server, ap.Port()).String()), explain.Unknown)
 		})
 	}
 }
@@ -335,6 +380,9 @@ func TestWhyBackupPath(t *testing.T) {
 	if len(rep.Connection.Subflows) != 2 {
 		t.Errorf("%d subflows, want the first and the backup", len(rep.Connection.Subflows))
 	}
+	// Without the events, the endpoints' flags still say it (serverWhy
+	// accepts one connection: another server for this one).
+	wantMissingEvents(t, whyWithoutNetAdmin(t, b.Client, "-wait", "10s", bannerServer(t, b, true, "hello\n")), explain.BackupPath)
 	if codes := doctorCodes(t, b.Client); !slices.Equal(codes, []string{explain.BackupPath}) {
 		t.Errorf("doctor on the client: %v, want [%s]", codes, explain.BackupPath)
 	}
