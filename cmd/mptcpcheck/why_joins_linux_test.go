@@ -1,11 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +15,8 @@ import (
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/explain"
 	"github.com/multipath-go/mptcp/internal/testbed"
-	"github.com/multipath-go/mptcp/internal/testenv"
+	"github.com/multipath-go/mptcp/pm"
+	"golang.org/x/sys/unix"
 )
 
 // The causes of a connection that is MPTCP but has fewer subflows than it
@@ -25,13 +27,69 @@ import (
 // and rules run in the server namespace around the accepted connection
 // (serverWhy).
 
-// requireSysctl skips, or fails where the environment must be complete,
-// when the kernel lacks a net.mptcp sysctl the cause needs: such a kernel
-// cannot have the cause.
-func requireSysctl(t *testing.T, name string) {
+// whyWithoutNetAdmin runs why -json as whyIn does, on a thread of ns
+// that dropped CAP_NET_ADMIN from its effective capabilities, as an
+// operator who is not root runs it: the path manager's endpoints and
+// limits are still read, its events are not (Linux 6.7 and later need
+// the capability to subscribe). Capabilities are a thread's own, and the
+// thread ends with the call.
+func whyWithoutNetAdmin(t *testing.T, ns *testbed.NS, args ...string) whyReport {
 	t.Helper()
-	if _, err := os.Stat("/proc/sys/net/mptcp/" + name); err != nil {
-		testenv.SkipOrFail(t, "this kernel has no net.mptcp.%s, so it cannot have this cause: %v", name, err)
+	var code int
+	var out, errs bytes.Buffer
+	if err := ns.Do(func() error {
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var caps [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &caps[0]); err != nil {
+			return err
+		}
+		caps[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+		if err := unix.Capset(&hdr, &caps[0]); err != nil {
+			return err
+		}
+		code = run(context.Background(), append([]string{"why", "-json"}, args...), &out, &errs)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return decodeWhy(t, code, out.String(), errs.String())
+}
+
+// eventsMissing reports whether ns's kernel has no path manager events
+// to subscribe to (before 5.12), the evidence most join-side causes rest
+// on: why must then name them as missing.
+func eventsMissing(t *testing.T, ns *testbed.NS) bool {
+	t.Helper()
+	var err error
+	ns.Do(func() error {
+		c, derr := pm.Dial(nil)
+		if err = derr; err != nil {
+			return nil
+		}
+		defer c.Close()
+		sub, serr := c.Subscribe()
+		if err = serr; err == nil {
+			sub.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Logf("no path manager events in %s: %v", ns.Name, err)
+	}
+	return err != nil
+}
+
+// wantMissingEvents checks why's verdict without path manager events:
+// code, as an inference that names the events missing and, but for a
+// backup path, which causes they would have shown.
+func wantMissingEvents(t *testing.T, rep whyReport, code string) {
+	t.Helper()
+	wantCodes(t, rep, code)
+	e := rep.Explanations[0]
+	ev := strings.Join(e.Evidence, "\n")
+	if !e.Inference || !strings.Contains(ev, "path manager events unavailable") ||
+		(code != explain.BackupPath && !strings.Contains(ev, "missing evidence")) {
+		t.Errorf("without events, want an inference that names them and what they would show: %+v", e)
 	}
 }
 
@@ -123,7 +181,6 @@ func codesOf(exps []explain.Explanation) []string {
 // anyway, since the first address is refused; older ones drop it, and
 // why gives both causes. Either way why must match the connection.
 func TestWhyJoinInitialDenied(t *testing.T) {
-	requireSysctl(t, "allow_join_initial_addr_port")
 	for _, tc := range []struct {
 		name           string
 		ipv6, announce bool
@@ -135,6 +192,9 @@ func TestWhyJoinInitialDenied(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := testbed.New(t, 3)
+			if slices.Contains(missingIn(t, b.Server), "net.mptcp.allow_join_initial_addr_port") {
+				t.Skip("this kernel has no net.mptcp.allow_join_initial_addr_port (Linux 5.14): servers always accept joins to their first address")
+			}
 			b.Client.IP("mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "0")
 			ep, server := b.Links[1].Client, b.Links[0].Server
 			if tc.ipv6 {
@@ -176,6 +236,11 @@ func TestWhyJoinInitialDenied(t *testing.T) {
 			if codes := doctorCodes(t, b.Client); slices.Contains(codes, explain.JoinInitialDenied) {
 				t.Errorf("doctor on the client: %v; the client's host refuses no join", codes)
 			}
+			if tc.name == "ipv4" {
+				// Without the events the flag cannot be seen, and why
+				// says so.
+				wantMissingEvents(t, whyWithoutNetAdmin(t, b.Client, "-wait", "2s", netip.AddrPortFrom(server, ap.Port()).String()), explain.Unknown)
+			}
 		})
 	}
 }
@@ -192,6 +257,10 @@ func TestWhyAnnouncedAddressDropped(t *testing.T) {
 	before := countersOf(t, b.Server)
 	addr := bannerServer(t, b, true, "hello\n")
 	rep := whyIn(t, b.Client, "-wait", "10s", addr)
+	if eventsMissing(t, b.Client) {
+		wantMissingEvents(t, rep, explain.NoEndpoint)
+		return
+	}
 	wantCodes(t, rep, explain.SubflowLimit)
 	e := rep.Explanations[0]
 	if !strings.Contains(e.Message, "ip mptcp limits set add_addr_accepted") ||
@@ -200,6 +269,8 @@ func TestWhyAnnouncedAddressDropped(t *testing.T) {
 	}
 	// The server sees its announcement echoed, and no join: nothing there
 	// tells a dropped announcement from a client with one address.
+	// Without the events, the dropped announcement leaves no trace.
+	wantMissingEvents(t, whyWithoutNetAdmin(t, b.Client, "-wait", "10s", addr), explain.NoEndpoint)
 	wantMoved(t, b.Server, before, "AddAddrTx", "EchoAdd")
 	if n, _ := countersOf(t, b.Server).Sub(before).Get("MPJoinSynRx"); n != 0 {
 		t.Errorf("server: MPJoinSynRx +%d, want no join", n)
@@ -225,6 +296,10 @@ func TestWhyServerSubflowLimit(t *testing.T) {
 			before := countersOf(t, b.Server)
 			ap := netip.MustParseAddrPort(bannerServer(t, b, true, "hello\n"))
 			rep := whyIn(t, b.Client, "-wait", "10s", netip.AddrPortFrom(server, ap.Port()).String())
+			if eventsMissing(t, b.Client) {
+				wantMissingEvents(t, rep, explain.Unknown)
+				return
+			}
 			wantCodes(t, rep, explain.JoinRejected)
 			e := rep.Explanations[0]
 			if !e.Inference || !strings.Contains(e.Message, ep.String()) || !strings.Contains(e.Message, "ip mptcp limits set subflows") {
@@ -236,6 +311,9 @@ func TestWhyServerSubflowLimit(t *testing.T) {
 			if codes := doctorCodes(t, b.Server); !slices.Contains(codes, explain.SubflowLimit) {
 				t.Errorf("doctor on the server: %v, want %s among them", codes, explain.SubflowLimit)
 			}
+			// Without the events (no CAP_NET_ADMIN here; no events before
+			// 5.12) the refusal cannot be seen, and why says so.
+			wantMissingEvents(t, whyWithoutNetAdmin(t, b.Client, "-wait", "2s", netip.AddrPortFrom(server, ap.Port()).String()), explain.Unknown)
 		})
 	}
 }
@@ -248,9 +326,11 @@ func TestWhyServerSubflowLimit(t *testing.T) {
 // peer with that reason in its sub_closed event. The first path is
 // slowed so that the server's data takes the second as soon as it is up.
 func TestWhyJoinResetByPeer(t *testing.T) {
-	requireSysctl(t, "checksum_enabled")
 	testbed.Require(t, "nft")
 	b := testbed.New(t, 2)
+	if slices.Contains(missingIn(t, b.Client), "net.mptcp.checksum_enabled") {
+		t.Skip("this kernel has no MPTCP data checksum (net.mptcp.checksum_enabled, Linux 5.14): the cause cannot happen")
+	}
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
 	for _, ns := range []*testbed.NS{b.Client, b.Server} {
 		ns.Sysctl("net.mptcp.checksum_enabled", "1")
@@ -289,6 +369,10 @@ func TestWhyBackupPath(t *testing.T) {
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow", "backup")
 	addr, explainServer := serverWhy(t, b, "hello\n")
 	rep := whyIn(t, b.Client, "-wait", "10s", addr)
+	if eventsMissing(t, b.Client) {
+		wantMissingEvents(t, rep, explain.BackupPath)
+		return
+	}
 	wantCodes(t, rep, explain.BackupPath)
 	if e := rep.Explanations[0]; e.Inference || !strings.Contains(e.Message, "not a failure") || !strings.Contains(e.Message, "nobackup") {
 		t.Errorf("want a direct observation that says it is no failure and how to change it: %+v", e)
@@ -296,6 +380,9 @@ func TestWhyBackupPath(t *testing.T) {
 	if len(rep.Connection.Subflows) != 2 {
 		t.Errorf("%d subflows, want the first and the backup", len(rep.Connection.Subflows))
 	}
+	// Without the events, the endpoints' flags still say it (serverWhy
+	// accepts one connection: another server for this one).
+	wantMissingEvents(t, whyWithoutNetAdmin(t, b.Client, "-wait", "10s", bannerServer(t, b, true, "hello\n")), explain.BackupPath)
 	if codes := doctorCodes(t, b.Client); !slices.Equal(codes, []string{explain.BackupPath}) {
 		t.Errorf("doctor on the client: %v, want [%s]", codes, explain.BackupPath)
 	}

@@ -206,7 +206,7 @@ func resetCauses() []Cause {
 			ResetReasons: []string{r.reason},
 			Events:       []string{"sub_closed"},
 			Evidence:     "the reset reason of the sub_closed event",
-			Since:        "5.12",
+			Since:        "5.13",
 			Side:         "both",
 			Message:      "the peer reset the subflow: " + r.meaning,
 			Fix:          r.fix,

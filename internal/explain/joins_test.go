@@ -210,6 +210,19 @@ func TestJoinEvidenceMissing(t *testing.T) {
 	}
 }
 
+// Without events, an announcement dropped by add_addr_accepted 0 leaves
+// no trace: no-endpoint is then an inference that says so.
+func TestNoEndpointWithoutEvents(t *testing.T) {
+	ev := mptcpOK()
+	ev.Info.Subflows, ev.Info.AddAddrAcceptedMax, ev.Endpoints = 0, 0, nil
+	ev.EventsError = "no path manager events on this kernel"
+	got := Explain(ev)
+	wantExplained(t, got, []string{NoEndpoint}, []bool{true}, "cannot be seen without the path manager's events")
+	if !strings.Contains(strings.Join(got[0].Evidence, "\n"), "missing evidence: an address the server announced") {
+		t.Errorf("the missing events are not named: %q", got[0].Evidence)
+	}
+}
+
 // Every MP_TCPRST reason pm knows has a meaning and a fix, and the table
 // of causes names each.
 func TestResetReasonsExplained(t *testing.T) {

@@ -209,16 +209,25 @@ func explainOneSubflow(ev Evidence) []Explanation {
 	}
 	if ev.Limits != nil && len(subflowEPs) == 0 && info.AddAddrAccepted == 0 && !announced {
 		lines := []string{"path manager endpoints with the subflow flag: none" + family(ev) + " besides the connection's own address"}
-		if ev.EventsError == "" {
+		msg, blind := "one subflow because this side has no subflow endpoint and the server announced no address; ", false
+		switch {
+		case ev.EventsError == "":
 			lines = append(lines, "path manager events: no address announced by the server")
-		} else {
+		case info.AddAddrAcceptedMax == 0:
+			// mptcp_info counts only accepted announcements: with none
+			// accepted, one dropped leaves no trace.
+			lines = append(lines, "path manager events unavailable ("+ev.EventsError+
+				"): missing evidence: an address the server announced and this side's limit (add_addr_accepted 0) dropped leaves no other trace")
+			msg, blind = "one subflow because this side has no subflow endpoint, and no announced address was accepted (whether the server announced one cannot be seen without the path manager's events); ", true
+		default:
 			lines = append(lines, "path manager events unavailable ("+ev.EventsError+"): announcements known only from mptcp_info")
 		}
 		lines = append(lines, fmt.Sprintf("mptcp_info: add_addr_accepted %d", info.AddAddrAccepted))
 		out = append(out, Explanation{
-			Code:     NoEndpoint,
-			Message:  "one subflow because this side has no subflow endpoint and the server announced no address; " + addEndpointFix,
-			Evidence: lines,
+			Code:      NoEndpoint,
+			Message:   msg + addEndpointFix,
+			Evidence:  lines,
+			Inference: blind,
 		})
 	}
 	if e, ok := explainInitialDenied(ev); ok && info.SubflowsMax > 0 && (ev.Limits == nil || ev.Limits.Subflows > 0) {
