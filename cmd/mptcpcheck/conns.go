@@ -222,10 +222,12 @@ type connRecord struct {
 	Subflows []subflowRecord `json:"subflows,omitzero"`
 }
 
-// subflowRecord is one subflow of a connRecord.
+// subflowRecord is one subflow of a connRecord. Its ids are the path
+// manager's address ids of its two ends ("addr id" in the text), not the
+// subflow's own id, which socket diagnostics do not give.
 type subflowRecord struct {
-	LocalID       uint8    `json:"local_id"`
-	RemoteID      uint8    `json:"remote_id"`
+	LocalAddrID   uint8    `json:"local_addr_id"`
+	RemoteAddrID  uint8    `json:"remote_addr_id"`
 	Local         string   `json:"local"`
 	Remote        string   `json:"remote"`
 	Token         string   `json:"token"`
@@ -236,6 +238,7 @@ type subflowRecord struct {
 	BytesSent     uint64   `json:"bytes_sent"`
 	BytesAcked    uint64   `json:"bytes_acked"`
 	BytesReceived uint64   `json:"bytes_received"`
+	Retrans       uint32   `json:"retrans"` // segments retransmitted over the subflow's life
 	Flags         []string `json:"flags"`
 	Backup        bool     `json:"backup"`        // this side marked it backup
 	RemoteBackup  bool     `json:"remote_backup"` // the peer did
@@ -244,7 +247,8 @@ type subflowRecord struct {
 	SendRate    *float64 `json:"send_bytes_per_second,omitempty"`
 	ReceiveRate *float64 `json:"receive_bytes_per_second,omitempty"`
 
-	hasTCP bool // the kernel gave the subflow's tcp_info
+	hasTCP bool          // the kernel gave the subflow's tcp_info
+	rtt    time.Duration // RTTMillis, for the text
 }
 
 func (s *subflowRecord) key() fourTuple { return fourTuple{s.Local, s.Remote} }
@@ -280,8 +284,8 @@ func connJSON(c *diag.Connection, subflows bool) connRecord {
 			flags = strings.Split(s.Flags.String(), "|")
 		}
 		r.Subflows = append(r.Subflows, subflowRecord{
-			LocalID:       s.LocalID,
-			RemoteID:      s.RemoteID,
+			LocalAddrID:   s.LocalID,
+			RemoteAddrID:  s.RemoteID,
 			Local:         addrString(s.Local),
 			Remote:        addrString(s.Remote),
 			Token:         hexToken(s.Token),
@@ -292,10 +296,12 @@ func connJSON(c *diag.Connection, subflows bool) connRecord {
 			BytesSent:     s.TCP.BytesSent,
 			BytesAcked:    s.TCP.BytesAcked,
 			BytesReceived: s.TCP.BytesReceived,
+			Retrans:       s.TCP.TotalRetrans,
 			Flags:         flags,
 			Backup:        s.Flags&diag.FlagBackupLocal != 0,
 			RemoteBackup:  s.Flags&diag.FlagBackupRemote != 0,
 			hasTCP:        s.TCP.Has(mptcp.TCPInfoBase),
+			rtt:           s.TCP.RTT,
 		})
 	}
 	return r
@@ -325,17 +331,19 @@ func (s sample) writeText(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "%s\t%s -> %s\t%s\t%s\t", c.State, c.Local, remote, token, count)
 		if c.BytesSent != nil {
-			fmt.Fprintf(tw, "sent %s\treceived %s\tacked %s\t\n", humanBytes(*c.BytesSent), humanBytes(*c.BytesReceived), humanBytes(*c.BytesAcked))
+			fmt.Fprintf(tw, "sent %s\tacked %s\treceived %s\t\n", humanBytes(*c.BytesSent), humanBytes(*c.BytesAcked), humanBytes(*c.BytesReceived))
 		} else {
-			fmt.Fprint(tw, "sent -\treceived -\tacked -\t\n")
+			fmt.Fprint(tw, "sent -\tacked -\treceived -\t\n")
 		}
 		for _, sf := range c.Subflows {
-			fmt.Fprintf(tw, "  id %d/%d\t%s -> %s\t%s\t", sf.LocalID, sf.RemoteID, sf.Local, sf.Remote, sf.State)
+			fmt.Fprintf(tw, "  addr id %d/%d\t%s -> %s\t%s\t", sf.LocalAddrID, sf.RemoteAddrID, sf.Local, sf.Remote, sf.State)
+			// The columns of mptcp.SubflowTable, in its order and units
+			// (the RTT as a time.Duration), bytes made readable.
 			if sf.hasTCP {
-				fmt.Fprintf(tw, "rtt %s cwnd %d\tsent %s\treceived %s\tacked %s\t",
-					fmtRTT(sf.RTTMillis), sf.Cwnd, humanBytes(sf.BytesSent), humanBytes(sf.BytesReceived), humanBytes(sf.BytesAcked))
+				fmt.Fprintf(tw, "rtt %v cwnd %d\tsent %s\tacked %s\treceived %s\tretrans %d\t",
+					sf.rtt.Round(time.Microsecond), sf.Cwnd, humanBytes(sf.BytesSent), humanBytes(sf.BytesAcked), humanBytes(sf.BytesReceived), sf.Retrans)
 			} else {
-				fmt.Fprint(tw, "rtt - cwnd -\tsent -\treceived -\tacked -\t")
+				fmt.Fprint(tw, "rtt - cwnd -\tsent -\tacked -\treceived -\tretrans -\t")
 			}
 			if s.Time != "" {
 				fmt.Fprintf(tw, "out %s\tin %s\t", fmtRate(sf.SendRate), fmtRate(sf.ReceiveRate))
@@ -386,18 +394,6 @@ func fmtRate(r *float64) string {
 		return "-"
 	}
 	return humanBytes(uint64(*r+0.5)) + "/s"
-}
-
-// fmtRTT formats a round-trip time in milliseconds: 152µs, 1.25ms,
-// 1.50s.
-func fmtRTT(ms float64) string {
-	switch {
-	case ms < 1:
-		return fmt.Sprintf("%.0fµs", ms*1000)
-	case ms < 1000:
-		return fmt.Sprintf("%.2fms", ms)
-	}
-	return fmt.Sprintf("%.2fs", ms/1000)
 }
 
 // stateFlag is -state: TCP states by ss's names, repeatable, or a comma

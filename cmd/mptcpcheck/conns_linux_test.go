@@ -101,7 +101,7 @@ func TestConnsAgreesWithSS(t *testing.T) {
 				m = &sss[i]
 			}
 		}
-		ids[fmt.Sprintf("%d/%d", sf.LocalID, sf.RemoteID)] = true
+		ids[fmt.Sprintf("%d/%d", sf.LocalAddrID, sf.RemoteAddrID)] = true
 		switch {
 		case m == nil:
 			t.Errorf("subflow %s -> %s is not in ss -t: %+v", sf.Local, sf.Remote, sss)
@@ -109,8 +109,8 @@ func TestConnsAgreesWithSS(t *testing.T) {
 			t.Errorf("subflow %s: token %s, ss %s, connection %s", sf.Local, sf.Token, m.TokenLoc, c.Token)
 		case sf.RemoteToken == "" && m.TokenRem != "0000", sf.RemoteToken != "" && ssToken(sf.RemoteToken) != m.TokenRem:
 			t.Errorf("subflow %s: remote token %q, ss %s", sf.Local, sf.RemoteToken, m.TokenRem)
-		case strconv.Itoa(int(sf.LocalID)) != m.IDLoc || strconv.Itoa(int(sf.RemoteID)) != m.IDRem:
-			t.Errorf("subflow %s: ids %d/%d, ss %s/%s", sf.Local, sf.LocalID, sf.RemoteID, m.IDLoc, m.IDRem)
+		case strconv.Itoa(int(sf.LocalAddrID)) != m.IDLoc || strconv.Itoa(int(sf.RemoteAddrID)) != m.IDRem:
+			t.Errorf("subflow %s: ids %d/%d, ss %s/%s", sf.Local, sf.LocalAddrID, sf.RemoteAddrID, m.IDLoc, m.IDRem)
 		case strconv.FormatUint(sf.BytesAcked, 10) != m.BytesAcked:
 			t.Errorf("subflow %s: bytes_acked %d, ss %s", sf.Local, sf.BytesAcked, m.BytesAcked)
 		case !slices.Equal(sf.Flags, m.Flags):
@@ -128,13 +128,13 @@ func TestConnsAgreesWithSS(t *testing.T) {
 	table := connsIn(t, b.Client)
 	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
 	head := regexp.MustCompile(`^ESTABLISHED\s+` + regexp.QuoteMeta(c.Local+" -> "+c.Remote) + `\s+token ` + c.Token +
-		`\s+2 subflows\s+sent 1 B\s+received 1 B\s+acked 1 B$`)
+		`\s+2 subflows\s+sent 1 B\s+acked 1 B\s+received 1 B$`)
 	if len(lines) != 3 || !head.MatchString(lines[0]) {
 		t.Fatalf("table: want the connection's line then two subflow lines, got:\n%s", table)
 	}
 	for i, sf := range c.Subflows {
-		row := regexp.MustCompile(fmt.Sprintf(`^  id %d/%d\s+%s\s+ESTABLISHED\s+rtt [0-9.]+(µs|ms) cwnd \d+\s+sent \d+ B\s+received \d+ B\s+acked \d+ B$`,
-			sf.LocalID, sf.RemoteID, regexp.QuoteMeta(sf.Local+" -> "+sf.Remote)))
+		row := regexp.MustCompile(fmt.Sprintf(`^  addr id %d/%d\s+%s\s+ESTABLISHED\s+rtt [0-9.]+(µs|ms) cwnd \d+\s+sent \d+ B\s+acked \d+ B\s+received \d+ B\s+retrans \d+$`,
+			sf.LocalAddrID, sf.RemoteAddrID, regexp.QuoteMeta(sf.Local+" -> "+sf.Remote)))
 		if !row.MatchString(lines[1+i]) {
 			t.Errorf("table line %d %q does not show subflow %+v", 1+i, lines[1+i], sf)
 		}
@@ -182,7 +182,7 @@ func TestConnsBackup(t *testing.T) {
 			t.Errorf("%s: backup subflows %q, want the one from %s", end.ns.Name, backups, b.Links[1].Client)
 		}
 		table := connsIn(t, end.ns, "-state", "established")
-		rows := regexp.MustCompile(`(?m)^  id \d/\d .*  `+end.label+`$`).FindAllString(table, -1)
+		rows := regexp.MustCompile(`(?m)^  addr id \d/\d .*  `+end.label+`$`).FindAllString(table, -1)
 		if len(rows) != 1 || !strings.Contains(rows[0], second) {
 			t.Errorf("%s: want one subflow line ending in %s, the second address's:\n%s", end.ns.Name, end.label, table)
 		}
@@ -229,8 +229,8 @@ func TestConnsJSONKeys(t *testing.T) {
 	}
 	for _, s := range subs {
 		sf, _ := s.(map[string]any)
-		keys := []string{"local_id", "remote_id", "local", "remote", "token", "state", "rtt_ms", "cwnd",
-			"bytes_sent", "bytes_acked", "bytes_received", "flags", "backup", "remote_backup"}
+		keys := []string{"local_addr_id", "remote_addr_id", "local", "remote", "token", "state", "rtt_ms", "cwnd",
+			"bytes_sent", "bytes_acked", "bytes_received", "retrans", "flags", "backup", "remote_backup"}
 		if _, ok := sf["remote_token"]; ok {
 			keys = append(keys, "remote_token")
 		}
@@ -500,7 +500,7 @@ func TestConnsWatchRates(t *testing.T) {
 	}
 	header := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3}  1 connection, every 100ms\nESTABLISHED `)
 	moving := 0
-	rate := regexp.MustCompile(`(?m)^  id \d/\d .*\sout (-|\S+ \S+/s)\s+in (-|\S+ \S+/s)$`)
+	rate := regexp.MustCompile(`(?m)^  addr id \d/\d .*\sout (-|\S+ \S+/s)\s+in (-|\S+ \S+/s)$`)
 	for i, s := range samples {
 		rows := rate.FindAllStringSubmatch(s, -1)
 		if !header.MatchString(s) || len(rows) != 2 {

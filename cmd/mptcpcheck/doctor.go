@@ -137,7 +137,7 @@ type limitsJSON struct {
 }
 
 type endpointJSON struct {
-	ID      uint8    `json:"id"`
+	AddrID  uint8    `json:"addr_id"` // the endpoint's address id, "id" in ip mptcp endpoint
 	Address string   `json:"address"`
 	Port    uint16   `json:"port,omitempty"`
 	Flags   []string `json:"flags"` // the words of "ip mptcp endpoint": signal, subflow, backup, ...
@@ -166,7 +166,7 @@ func doctorJSON(h hostReport, p pathManager, todo []string) doctorReport {
 			flags = strings.Split(e.Flags.String(), "|")
 		}
 		r.PathManager.Endpoints = append(r.PathManager.Endpoints, endpointJSON{
-			ID: e.ID, Address: e.Addr.String(), Port: e.Port, Flags: flags, Ifindex: e.Ifindex,
+			AddrID: e.ID, Address: e.Addr.String(), Port: e.Port, Flags: flags, Ifindex: e.Ifindex,
 		})
 	}
 	return r
@@ -240,16 +240,16 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 // listener's events (listener_created, listener_closed) have no token and
 // no remote end, only the listening address, in local.
 type eventRecord struct {
-	Type        string `json:"type"`
-	Token       string `json:"token,omitempty"`
-	Local       string `json:"local,omitempty"`
-	Remote      string `json:"remote,omitempty"`
-	LocalID     *uint8 `json:"local_id,omitempty"`
-	RemoteID    *uint8 `json:"remote_id,omitempty"`
-	Backup      bool   `json:"backup,omitempty"`
-	ServerSide  bool   `json:"server_side,omitempty"`
-	Error       string `json:"error,omitempty"`
-	ResetReason string `json:"reset_reason,omitempty"`
+	Type         string `json:"type"`
+	Token        string `json:"token,omitempty"`
+	Local        string `json:"local,omitempty"`
+	Remote       string `json:"remote,omitempty"`
+	LocalAddrID  *uint8 `json:"local_addr_id,omitempty"`
+	RemoteAddrID *uint8 `json:"remote_addr_id,omitempty"`
+	Backup       bool   `json:"backup,omitempty"`
+	ServerSide   bool   `json:"server_side,omitempty"`
+	Error        string `json:"error,omitempty"`
+	ResetReason  string `json:"reset_reason,omitempty"`
 }
 
 func eventJSON(ev pm.Event) eventRecord {
@@ -266,9 +266,9 @@ func eventJSON(ev pm.Event) eventRecord {
 	}
 	switch ev.Type {
 	case pm.EventSubflowEstablished, pm.EventSubflowClosed, pm.EventSubflowPriority:
-		r.LocalID, r.RemoteID = &ev.LocalID, &ev.RemoteID
+		r.LocalAddrID, r.RemoteAddrID = &ev.LocalID, &ev.RemoteID
 	case pm.EventAnnounced, pm.EventRemoved:
-		r.RemoteID = &ev.RemoteID
+		r.RemoteAddrID = &ev.RemoteID
 	}
 	if ev.Error != 0 {
 		r.Error = ev.Error.Error()
@@ -299,11 +299,11 @@ func eventText(ev pm.Event) string {
 	if r.Local != "" || r.Remote != "" {
 		fmt.Fprintf(&b, " %s -> %s", r.Local, r.Remote)
 	}
-	if r.LocalID != nil {
-		fmt.Fprintf(&b, " local_id=%d", *r.LocalID)
+	if r.LocalAddrID != nil {
+		fmt.Fprintf(&b, " local_addr_id=%d", *r.LocalAddrID)
 	}
-	if r.RemoteID != nil {
-		fmt.Fprintf(&b, " remote_id=%d", *r.RemoteID)
+	if r.RemoteAddrID != nil {
+		fmt.Fprintf(&b, " remote_addr_id=%d", *r.RemoteAddrID)
 	}
 	if r.Backup {
 		b.WriteString(" backup")

@@ -73,8 +73,12 @@ func TestDemoReportsMPTCPEndToEnd(t *testing.T) {
 	if n := strings.Count(out, ": MPTCP, token "); n != 2 {
 		t.Errorf("%d ends report MPTCP with a token, want 2:\n%s", n, out)
 	}
-	// Each end's table has its one subflow, with an RTT and byte counts.
-	rows := regexp.MustCompile(`(?m)^  1\s+127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+ESTABLISHED\s+[0-9.]+ms\s+\d+\s+\d+\s+\d+\s+\d+$`).FindAllString(out, -1)
+	// Each end's table is the package's, with its one subflow, an RTT
+	// as a time.Duration prints it, byte counts and retransmissions.
+	if n := strings.Count(out, "\n  SUBFLOW  LOCAL "); n != 2 {
+		t.Errorf("%d subflow tables, want one per end:\n%s", n, out)
+	}
+	rows := regexp.MustCompile(`(?m)^  1\s+127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+ESTABLISHED\s+[0-9.]+(µs|ms)\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+$`).FindAllString(out, -1)
 	if len(rows) != 2 {
 		t.Errorf("found %d subflow rows, want one per end:\n%s", len(rows), out)
 	}
