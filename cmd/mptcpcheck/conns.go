@@ -48,7 +48,7 @@ func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&dport, "dport", "list only connections with remote `PORT`")
 	only4 := fs.Bool("4", false, "list only IPv4 connections, as shown: a dual-stack listener's IPv4 clients included")
 	only6 := fs.Bool("6", false, "list only IPv6 connections, as shown: IPv4-mapped addresses excluded")
-	netns := fs.String("netns", "", "read the network namespace `NS`: a file such as /proc/PID/ns/net, or a name made by ip netns add")
+	netns := netnsFlag(fs)
 	fs.BoolVar(&opts.filter.Subflows, "subflows", true, "list each connection's subflows")
 	fs.DurationVar(&opts.watch, "watch", 0, "redraw every `INTERVAL` (such as 1s) with each subflow's rates, until interrupted")
 	fs.IntVar(&opts.count, "count", 0, "with -watch, stop after `N` samples (0: until interrupted)")
@@ -89,10 +89,7 @@ func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case *only6 && !*only4:
 		opts.filter.Network = "tcp6"
 	}
-	cfg := &diag.Config{NetNS: *netns}
-	if *netns != "" && !strings.Contains(*netns, "/") {
-		cfg.NetNS = "/run/netns/" + *netns
-	}
+	cfg := &diag.Config{NetNS: netnsPath(*netns)}
 	dc, err := diag.Dial(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "mptcpcheck conns: %v\n", err)

@@ -66,12 +66,15 @@ func verdict(hr hostReport) (exps []explain.Explanation, todo []string) {
 func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
+	ns := netnsFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck doctor [-json]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck doctor [-json] [-netns NS]\n\n"+
 			"Checks whether this host is ready for MPTCP: kernel support, sysctls, the path\n"+
 			"manager, its limits and endpoints, and says what to change for a connection to\n"+
 			"get more than one subflow, in the codes mptcpcheck why gives a connection of\n"+
 			"this host (unsupported, mptcp-disabled, blackhole, subflow-limit, no-endpoint).\n"+
+			"With -netns it checks that network namespace: its sysctls, path manager,\n"+
+			"counters and an MPTCP socket made there.\n"+
 			"Exit status 0 when MPTCP works, 1 when it cannot (the first three codes).\n\n")
 		fs.PrintDefaults()
 	}
@@ -82,9 +85,21 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "mptcpcheck doctor: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	h := checkHost()
-	p := readPathManager()
-	exps, todo := verdict(h)
+	var h hostReport
+	var p pathManager
+	var exps []explain.Explanation
+	var todo []string
+	// Everything doctor reads is the namespace's: the sysctls, the path
+	// manager, the counters and the probes' sockets.
+	err := inNetNS(*ns, func() {
+		h = checkHost()
+		p = readPathManager()
+		exps, todo = verdict(h)
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "mptcpcheck doctor: %v\n", err)
+		return exitFail
+	}
 	if p.Limits != nil && p.Limits.AddAddrAccepted == 0 {
 		h.Notes = append(h.Notes, "as a client this host ignores addresses that servers announce: ip mptcp limits set add_addr_accepted 2")
 	}
@@ -191,11 +206,13 @@ func (p pathManager) writeText(w io.Writer) {
 func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object per event")
+	ns := netnsFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck monitor [-json]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck monitor [-json] [-netns NS]\n\n"+
 			"Prints the path manager's events as they happen (connections created,\n"+
 			"established, closed; addresses announced and removed; subflows established,\n"+
-			"closed, changing priority; listeners), until interrupted. Needs CAP_NET_ADMIN.\n\n")
+			"closed, changing priority; listeners), until interrupted, of this network\n"+
+			"namespace or of -netns. Needs CAP_NET_ADMIN.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -205,7 +222,7 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "mptcpcheck monitor: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	c, err := pm.Dial(nil)
+	c, err := pm.Dial(&pm.Config{NetNS: netnsPath(*ns)})
 	if err != nil {
 		fmt.Fprintf(stderr, "mptcpcheck monitor: %v\n", err)
 		return exitFail

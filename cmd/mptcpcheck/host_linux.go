@@ -11,6 +11,7 @@ import (
 
 	mib "github.com/multipath-go/mptcp/counters"
 	"github.com/multipath-go/mptcp/internal/explain"
+	"github.com/multipath-go/mptcp/internal/netns"
 )
 
 // checkHost reports whether this host can make MPTCP connections, and
@@ -66,4 +67,21 @@ func isMPTCPSocket(c syscall.Conn) bool {
 		return false
 	}
 	return proto == unix.IPPROTO_MPTCP
+}
+
+// inNetNS runs f on a thread in the network namespace -netns names (see
+// netnsPath), or on the calling goroutine for "". What f reads through
+// files (sysctls, /proc/thread-self/net) and the sockets it makes are
+// that namespace's.
+func inNetNS(name string, f func()) error {
+	if name == "" {
+		f()
+		return nil
+	}
+	ns, err := netns.Open(netnsPath(name), 0)
+	if err != nil {
+		return fmt.Errorf("network namespace: %w", err)
+	}
+	defer ns.Close()
+	return netns.Do(ns, func() error { f(); return nil })
 }
