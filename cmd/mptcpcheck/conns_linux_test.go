@@ -128,12 +128,12 @@ func TestConnsAgreesWithSS(t *testing.T) {
 	table := connsIn(t, b.Client)
 	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
 	head := regexp.MustCompile(`^ESTABLISHED\s+` + regexp.QuoteMeta(c.Local+" -> "+c.Remote) + `\s+token ` + c.Token +
-		`\s+2 subflows\s+sent 1 B\s+acked 1 B\s+received 1 B$`)
+		`\s+2 subflows\s+recv-q \d+ send-q \d+\s+sent 1 B\s+acked 1 B\s+received 1 B$`)
 	if len(lines) != 3 || !head.MatchString(lines[0]) {
 		t.Fatalf("table: want the connection's line then two subflow lines, got:\n%s", table)
 	}
 	for i, sf := range c.Subflows {
-		row := regexp.MustCompile(fmt.Sprintf(`^  addr id %d/%d\s+%s\s+ESTABLISHED\s+rtt [0-9.]+(µs|ms) cwnd \d+\s+sent \d+ B\s+acked \d+ B\s+received \d+ B\s+retrans \d+$`,
+		row := regexp.MustCompile(fmt.Sprintf(`^  addr id %d/%d\s+%s\s+ESTABLISHED\s+rtt [0-9.]+(µs|ms) cwnd \d+\s+recv-q \d+ send-q \d+\s+sent \d+ B\s+acked \d+ B\s+received \d+ B\s+retrans \d+$`,
 			sf.LocalAddrID, sf.RemoteAddrID, regexp.QuoteMeta(sf.Local+" -> "+sf.Remote)))
 		if !row.MatchString(lines[1+i]) {
 			t.Errorf("table line %d %q does not show subflow %+v", 1+i, lines[1+i], sf)
@@ -221,7 +221,7 @@ func TestConnsJSONKeys(t *testing.T) {
 		t.Fatalf("document %v, want one key, connections, with one connection", doc)
 	}
 	conn := doc["connections"][0]
-	wantKeys(t, "connection", conn, "state", "local", "remote", "token", "fallback", "uid", "inode", "subflow_count",
+	wantKeys(t, "connection", conn, "state", "local", "remote", "token", "fallback", "uid", "inode", "recv_q", "send_q", "subflow_count",
 		"bytes_sent", "bytes_received", "bytes_acked", "bytes_retrans", "subflows")
 	subs, _ := conn["subflows"].([]any)
 	if len(subs) != 2 {
@@ -229,14 +229,14 @@ func TestConnsJSONKeys(t *testing.T) {
 	}
 	for _, s := range subs {
 		sf, _ := s.(map[string]any)
-		keys := []string{"local_addr_id", "remote_addr_id", "local", "remote", "token", "state", "rtt_ms", "cwnd",
+		keys := []string{"local_addr_id", "remote_addr_id", "local", "remote", "token", "state", "recv_q", "send_q", "rtt_ms", "cwnd",
 			"bytes_sent", "bytes_acked", "bytes_received", "retrans", "flags", "backup", "remote_backup"}
 		if _, ok := sf["remote_token"]; ok {
 			keys = append(keys, "remote_token")
 		}
 		wantKeys(t, "subflow", sf, keys...)
 	}
-	for _, key := range []string{"time", "remote_token", "send_bytes_per_second", "receive_bytes_per_second"} {
+	for _, key := range []string{"time", "remote_token", "send_bytes_per_second", "receive_bytes_per_second", "processes", "pid", "command", "fd"} {
 		documented(key)
 	}
 	for key := range conn {
@@ -335,9 +335,9 @@ func TestConnsFilters(t *testing.T) {
 	if !slices.Equal(listeners, wantListeners) || !slices.Equal(established, wantEstablished) {
 		t.Errorf("server: listeners %q, want %q; established from %q, want %q", listeners, wantListeners, established, wantEstablished)
 	}
-	// A listener's line in the table, its peer as ss prints it.
+	// A listener's line in the table: its address and queues alone.
 	table := connsIn(t, b.Server, "-state", "listening", "-4")
-	if !regexp.MustCompile(`^LISTEN\s+` + regexp.QuoteMeta(v4.remote.String()) + ` -> \*\s+token -`).MatchString(table) {
+	if !regexp.MustCompile(`^LISTEN\s+` + regexp.QuoteMeta(v4.remote.String()) + `\s+recv-q 0 send-q \d+\n$`).MatchString(table) {
 		t.Errorf("listener's table:\n%s", table)
 	}
 }

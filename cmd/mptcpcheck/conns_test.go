@@ -68,7 +68,7 @@ func TestConnsWithoutSubflowPermission(t *testing.T) {
 		switch {
 		case asJSON && (!strings.Contains(out, `"local": "192.0.2.1:40000"`) || strings.Contains(out, `"subflows"`)):
 			t.Errorf("JSON: %s", out)
-		case !asJSON && !strings.HasPrefix(out, "ESTABLISHED  192.0.2.1:40000 -> 198.51.100.1:443  token -  1 subflow  sent -  acked -  received -\n"):
+		case !asJSON && !strings.HasPrefix(out, "ESTABLISHED  192.0.2.1:40000 -> 198.51.100.1:443  token -  1 subflow  recv-q 0 send-q 0  sent -  acked -  received -\n"):
 			t.Errorf("table: %q", out)
 		}
 	}

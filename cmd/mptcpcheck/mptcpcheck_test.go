@@ -117,6 +117,10 @@ func TestUsageAndErrors(t *testing.T) {
 		{[]string{"conns", "-count", "3"}, exitUsage, "err", "-count goes with -watch"},
 		{[]string{"conns", "-watch", "1s", "-count", "-1"}, exitUsage, "err", "-count -1: want 0 or more"},
 		{[]string{"conns", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck conns: diag: dial: "},
+		{[]string{"conns", "-l", "-a"}, exitUsage, "err", "-l lists listeners only, -a everything: give one"},
+		{[]string{"conns", "-a", "-state", "established"}, exitUsage, "err", "-state names the states itself: leave out -l and -a"},
+		{[]string{"doctor", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck doctor: network namespace: open /nonexistent/netns"},
+		{[]string{"monitor", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck monitor: "},
 	} {
 		code, out, errs := runCmd(t, tc.args...)
 		stream := map[string]string{"out": out, "err": errs}[tc.wantStream]
