@@ -253,7 +253,8 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 }
 
-// eventRecord is the JSON form of an event: only the fields it has. A
+// eventRecord is the JSON form of an event: only the fields it has,
+// the fields ip mptcp monitor prints (which names them differently). A
 // listener's events (listener_created, listener_closed) have no token and
 // no remote end, only the listening address, in local.
 type eventRecord struct {
@@ -263,14 +264,20 @@ type eventRecord struct {
 	Remote       string `json:"remote,omitempty"`
 	LocalAddrID  *uint8 `json:"local_addr_id,omitempty"`
 	RemoteAddrID *uint8 `json:"remote_addr_id,omitempty"`
-	Backup       bool   `json:"backup,omitempty"`
-	ServerSide   bool   `json:"server_side,omitempty"`
-	Error        string `json:"error,omitempty"`
-	ResetReason  string `json:"reset_reason,omitempty"`
+	// Backup and Ifindex are a subflow's: whether it is a backup, the
+	// interface it is bound to (left out when it is bound to none, as
+	// the kernel leaves it out).
+	Backup      *bool    `json:"backup,omitempty"`
+	Ifindex     int      `json:"ifindex,omitempty"`
+	ServerSide  bool     `json:"server_side,omitempty"`
+	Flags       []string `json:"flags,omitempty"` // a connection's: deny_join_id0, server_side
+	Error       string   `json:"error,omitempty"`
+	ResetReason string   `json:"reset_reason,omitempty"`
+	ResetFlags  []string `json:"reset_flags,omitempty"` // transient
 }
 
 func eventJSON(ev pm.Event) eventRecord {
-	r := eventRecord{Type: ev.Type.String(), Backup: ev.Backup, ServerSide: ev.ServerSide}
+	r := eventRecord{Type: ev.Type.String(), ServerSide: ev.ServerSide}
 	if ev.Local.IsValid() {
 		r.Local = ev.Local.String()
 	}
@@ -284,14 +291,24 @@ func eventJSON(ev pm.Event) eventRecord {
 	switch ev.Type {
 	case pm.EventSubflowEstablished, pm.EventSubflowClosed, pm.EventSubflowPriority:
 		r.LocalAddrID, r.RemoteAddrID = &ev.LocalID, &ev.RemoteID
+		r.Backup, r.Ifindex = &ev.Backup, ev.Ifindex
+	case pm.EventCreated, pm.EventEstablished:
+		// The kernel sends the first subflow's ids, 0 and 0.
+		r.LocalAddrID, r.RemoteAddrID = &ev.LocalID, &ev.RemoteID
 	case pm.EventAnnounced, pm.EventRemoved:
 		r.RemoteAddrID = &ev.RemoteID
+	}
+	if ev.Flags != 0 {
+		r.Flags = strings.Split(ev.Flags.String(), "|")
 	}
 	if ev.Error != 0 {
 		r.Error = ev.Error.Error()
 	}
 	if ev.ResetReason != 0 {
 		r.ResetReason = ev.ResetReason.String()
+	}
+	if ev.ResetFlags != 0 {
+		r.ResetFlags = strings.Split(ev.ResetFlags.String(), "|")
 	}
 	return r
 }
@@ -322,17 +339,26 @@ func eventText(ev pm.Event) string {
 	if r.RemoteAddrID != nil {
 		fmt.Fprintf(&b, " remote_addr_id=%d", *r.RemoteAddrID)
 	}
-	if r.Backup {
-		b.WriteString(" backup")
+	if r.Backup != nil {
+		fmt.Fprintf(&b, " backup=%v", *r.Backup)
+	}
+	if r.Ifindex != 0 {
+		fmt.Fprintf(&b, " ifindex=%d", r.Ifindex)
 	}
 	if r.ServerSide {
 		b.WriteString(" server_side")
+	}
+	if r.Flags != nil {
+		fmt.Fprintf(&b, " flags=%s", strings.Join(r.Flags, "|"))
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, " error=%q", r.Error)
 	}
 	if r.ResetReason != "" {
-		fmt.Fprintf(&b, " reset=%s", r.ResetReason)
+		fmt.Fprintf(&b, " reset_reason=%q", r.ResetReason)
+	}
+	if r.ResetFlags != nil {
+		fmt.Fprintf(&b, " reset_flags=%s", strings.Join(r.ResetFlags, "|"))
 	}
 	return b.String()
 }
