@@ -78,10 +78,16 @@ func inNetNS(name string, f func()) error {
 		f()
 		return nil
 	}
-	ns, err := netns.Open(netnsPath(name), 0)
+	path := netnsPath(name)
+	ns, err := netns.Open(path, 0)
 	if err != nil {
 		return fmt.Errorf("network namespace: %w", err)
 	}
 	defer ns.Close()
-	return netns.Do(ns, func() error { f(); return nil })
+	err = netns.Do(ns, func() error { f(); return nil })
+	if errors.Is(err, syscall.EINVAL) {
+		// setns refuses a file that is not a network namespace.
+		return fmt.Errorf("%s is not a network namespace: %w", path, err)
+	}
+	return err
 }

@@ -121,6 +121,7 @@ func TestUsageAndErrors(t *testing.T) {
 		{[]string{"conns", "-a", "-state", "established"}, exitUsage, "err", "-state names the states itself: leave out -l and -a"},
 		{[]string{"doctor", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck doctor: network namespace: open /nonexistent/netns"},
 		{[]string{"monitor", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck monitor: "},
+		{[]string{"doctor", "-netns", "/proc/self/ns/mnt"}, exitFail, "err", "mptcpcheck doctor: /proc/self/ns/mnt is not a network namespace"},
 	} {
 		code, out, errs := runCmd(t, tc.args...)
 		stream := map[string]string{"out": out, "err": errs}[tc.wantStream]
