@@ -268,8 +268,8 @@ func TestServePageChartInChromium(t *testing.T) {
 	// runs, and its button works): the second subflow joins once data
 	// has flowed.
 	var page struct {
-		Updates string   `json:"updates"`
-		Verdict string   `json:"verdict"`
+		Updates string     `json:"updates"`
+		Verdict string     `json:"verdict"`
 		Rows    []string   `json:"rows"`
 		Cells   [][]string `json:"cells"`
 	}
