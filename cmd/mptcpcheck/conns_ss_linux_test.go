@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"regexp"
@@ -67,6 +68,26 @@ func TestConnsQueuesAndProcessesAgreeWithSS(t *testing.T) {
 			t.Errorf("%s: conns' processes %s, ss's %s", end.ns.Name, ssUsers(got.Processes), ss.Users)
 		}
 	}
+	// Each subflow's queues, on both ends, are ss -t's (0 here: TCP
+	// hands the data on to the MPTCP socket as it comes).
+	for _, end := range []struct {
+		ns            *testbed.NS
+		local, remote net.Addr
+	}{{b.Server, server.LocalAddr(), server.RemoteAddr()}, {b.Client, client.LocalAddr(), client.RemoteAddr()}} {
+		ours, ss := map[string]string{}, map[string]string{}
+		for _, sf := range connOf(t, end.ns, end.local, end.remote).Subflows {
+			ours[sf.Local+" "+sf.Remote] = fmt.Sprintf("%d/%d", sf.RecvQ, sf.SendQ)
+		}
+		for _, sf := range end.ns.SSSubflows() {
+			if _, ok := ours[sf.Local+" "+sf.Remote]; ok {
+				ss[sf.Local+" "+sf.Remote] = sf.RecvQ + "/" + sf.SendQ
+			}
+		}
+		if len(ours) == 0 || !maps.Equal(ours, ss) {
+			t.Errorf("%s: subflows' recv-q/send-q: conns %v, ss -t %v", end.ns.Name, ours, ss)
+		}
+	}
+
 	// The server's unread data: the kernel counts the memory the MPTCP
 	// socket's receive queue takes, a little more than the bytes.
 	if s := connOf(t, b.Server, server.LocalAddr(), server.RemoteAddr()); s.RecvQ < 1<<20 || s.BytesReceived == nil || *s.BytesReceived < 1<<20 {
@@ -111,7 +132,6 @@ func TestConnsQueuesAndProcessesAgreeWithSS(t *testing.T) {
 	if !regexp.MustCompile(want).MatchString(table) {
 		t.Errorf("listener's line:\n%s\nwant %s", table, want)
 	}
-	t.Logf("conns -a -p:\n%s", connsIn(t, b.Server, "-a", "-p"))
 }
 
 // connOf returns conns -p's record of the connection from local to

@@ -25,6 +25,7 @@ type SSConn struct {
 
 // SSSubflow is one MPTCP subflow of "ss -tHni".
 type SSSubflow struct {
+	RecvQ, SendQ       string // the Recv-Q and Send-Q columns
 	Local, Remote      string
 	TokenRem, TokenLoc string
 	IDRem, IDLoc       string
@@ -84,17 +85,17 @@ func (n *NS) SSSubflows() []SSSubflow {
 	n.t.Helper()
 	out := n.Run("ss", "-tHni")
 	var subs []SSSubflow
-	var local, remote string
+	var local, remote, recvQ, sendQ string
 	for _, line := range strings.Split(out, "\n") {
 		if m := ssAddrs.FindStringSubmatch(line); m != nil {
-			local, remote = ssAddr(m[4]), ssAddr(m[5])
+			recvQ, sendQ, local, remote = m[2], m[3], ssAddr(m[4]), ssAddr(m[5])
 			continue
 		}
 		m := ssULP.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
-		s := SSSubflow{Local: local, Remote: remote, TokenRem: m[2], IDRem: m[3], TokenLoc: m[4], IDLoc: m[5], BytesAcked: "0", Flags: []string{}}
+		s := SSSubflow{RecvQ: recvQ, SendQ: sendQ, Local: local, Remote: remote, TokenRem: m[2], IDRem: m[3], TokenLoc: m[4], IDLoc: m[5], BytesAcked: "0", Flags: []string{}}
 		for _, f := range ssFlags {
 			if strings.IndexByte(m[1], f.letter) >= 0 {
 				s.Flags = append(s.Flags, f.name)
