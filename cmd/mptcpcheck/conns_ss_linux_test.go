@@ -1,18 +1,25 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
 // conns -p against ss -Mnp on the same sockets: a server that reads
@@ -145,4 +152,51 @@ func connOf(t *testing.T, ns *testbed.NS, local, remote net.Addr) connRecord {
 	}
 	t.Fatalf("%s: conns does not list %v -> %v", ns.Name, local, remote)
 	return connRecord{}
+}
+
+// Without privilege conns -p lists what it can: the sockets, and no
+// process where /proc/PID/fd is closed to it (a root process's), with
+// status 0 and nothing on stderr.
+func TestConnsProcessesUnprivileged(t *testing.T) {
+	if os.Getuid() != 0 {
+		testenv.SkipOrFail(t, "needs root, to run the command as another user")
+	}
+	l, err := mptcp.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		testenv.SkipOrFail(t, "no MPTCP listener on loopback: %v", err)
+	}
+	defer l.Close()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+
+	// As root, in this process: the listener is this test's.
+	code, out, errs := runCmd(t, "conns", "-l", "-p", "-json", "-sport", port)
+	var root sample
+	if err := json.Unmarshal([]byte(out), &root); code != exitOK || err != nil || len(root.Connections) != 1 ||
+		len(root.Connections[0].Processes) != 1 || root.Connections[0].Processes[0].PID != os.Getpid() {
+		t.Fatalf("as root: status %d, %v\n%s%s", code, err, out, errs)
+	}
+
+	// The built command as nobody.
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "mptcpcheck")
+	if out, err := exec.Command(requireTool(t, "go"), "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "conns", "-l", "-p", "-json", "-sport", port)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("as nobody: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	var s sample
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil || len(s.Connections) != 1 || s.Connections[0].Processes == nil ||
+		len(s.Connections[0].Processes) != 0 || stderr.Len() != 0 {
+		t.Errorf("as nobody: want the listener with processes [] and no error: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
 }
