@@ -12,7 +12,7 @@
 //	                              check the host and say what to change for more subflows
 //	mptcpcheck monitor [-json] [-netns NS]
 //	                              print the path manager's events
-//	mptcpcheck conns [-json] [-watch INTERVAL] [filters]
+//	mptcpcheck conns [-json] [-l|-a] [-p] [-watch INTERVAL] [filters]
 //	                              list the namespace's MPTCP connections and their subflows
 //	mptcpcheck version            print the version, VCS revision and Go version (also -version)
 //
@@ -92,8 +92,9 @@ Usage:
                                   network namespace or of -netns
   mptcpcheck conns [flags]        list every MPTCP connection of this network namespace (or
                                   of -netns) with its subflows, as ss -M does: state,
-                                  addresses, token, fallback, bytes; RTT, cwnd and bytes per
-                                  subflow; filters by state, address, port and family;
+                                  addresses, token, fallback, queues, bytes; RTT, cwnd and
+                                  bytes per subflow; -l listeners, -a both, -p processes;
+                                  filters by state, address, port and family;
                                   -watch INTERVAL redraws with each subflow's rates
   mptcpcheck version              print this binary's version, VCS revision, build time and
                                   Go version (also -version)
