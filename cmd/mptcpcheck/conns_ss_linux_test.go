@@ -48,10 +48,11 @@ func TestConnsQueuesAndProcessesAgreeWithSS(t *testing.T) {
 	}
 	self := fmt.Sprintf(`users:\(\("%s",pid=%d,fd=\d+\)\)`, regexp.QuoteMeta(string(comm[:len(comm)-1])), os.Getpid())
 
-	for _, end := range []struct {
+	ends := []struct {
 		ns            *testbed.NS
 		local, remote net.Addr
-	}{{b.Server, server.LocalAddr(), server.RemoteAddr()}, {b.Client, client.LocalAddr(), client.RemoteAddr()}} {
+	}{{b.Server, server.LocalAddr(), server.RemoteAddr()}, {b.Client, client.LocalAddr(), client.RemoteAddr()}}
+	for _, end := range ends {
 		// The queues move until the write stops: compare once conns
 		// reads the same twice around ss, within 10 s.
 		var got connRecord
@@ -77,10 +78,7 @@ func TestConnsQueuesAndProcessesAgreeWithSS(t *testing.T) {
 	}
 	// Each subflow's queues, on both ends, are ss -t's (0 here: TCP
 	// hands the data on to the MPTCP socket as it comes).
-	for _, end := range []struct {
-		ns            *testbed.NS
-		local, remote net.Addr
-	}{{b.Server, server.LocalAddr(), server.RemoteAddr()}, {b.Client, client.LocalAddr(), client.RemoteAddr()}} {
+	for _, end := range ends {
 		ours, ss := map[string]string{}, map[string]string{}
 		for _, sf := range connOf(t, end.ns, end.local, end.remote).Subflows {
 			ours[sf.Local+" "+sf.Remote] = fmt.Sprintf("%d/%d", sf.RecvQ, sf.SendQ)
