@@ -109,11 +109,11 @@ func TestSub(t *testing.T) {
 
 func TestDescriptions(t *testing.T) {
 	fallback := map[string]Side{
-		"MPCapableFallbackSYNACK": Client,
-		"MPCapableFallbackACK":    Server,
-		"MPFallbackTokenInit":     Either,
-		"InfiniteMapTx":           Either,
-		"DSSCorruptionFallback":   Either,
+		"MPCapableFallbackSYNACK": SideClient,
+		"MPCapableFallbackACK":    SideServer,
+		"MPFallbackTokenInit":     SideEither,
+		"InfiniteMapTx":           SideEither,
+		"DSSCorruptionFallback":   SideEither,
 	}
 	for name, side := range fallback {
 		d, ok := Describe(name)

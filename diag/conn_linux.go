@@ -95,8 +95,9 @@ func (c *Conn) Connections(f *Filter) iter.Seq2[Connection, error] {
 	}
 }
 
-// All returns every connection that f selects.
-func (c *Conn) All(f *Filter) ([]Connection, error) {
+// List returns every connection that f selects, as a slice: Connections
+// collected.
+func (c *Conn) List(f *Filter) ([]Connection, error) {
 	var all []Connection
 	for conn, err := range c.Connections(f) {
 		if err != nil {
@@ -107,10 +108,19 @@ func (c *Conn) All(f *Filter) ([]Connection, error) {
 	return all, nil
 }
 
-// Lookup returns the connection whose token on this host is token,
-// with its subflows when subflows is true. The kernel finds it by its
-// token, without a dump.
-func (c *Conn) Lookup(token uint32, subflows bool) (Connection, error) {
+// Lookup returns the connection whose token on this host is token, if f
+// selects it (every connection, for a nil f), with its subflows when
+// f.Subflows is set: the filter means what it means to Connections. The
+// kernel finds the connection by its token, without a dump. A token that
+// no connection has, or one whose connection f does not select, gives an
+// error matched by os.ErrNotExist.
+func (c *Conn) Lookup(token uint32, f *Filter) (Connection, error) {
+	if f == nil {
+		f = &Filter{}
+	}
+	if _, err := f.families(); err != nil {
+		return Connection{}, &OpError{Op: "lookup", Err: err}
+	}
 	if c == nil {
 		return Connection{}, &OpError{Op: "lookup", Err: net.ErrClosed}
 	}
@@ -130,7 +140,7 @@ func (c *Conn) Lookup(token uint32, subflows bool) (Connection, error) {
 		if err := decodeConn(&conn, m); err != nil {
 			return err
 		}
-		found = conn.Info.Token == token
+		found = conn.Info.Token == token && f.selects(&conn)
 		return nil
 	})
 	switch {
@@ -141,7 +151,7 @@ func (c *Conn) Lookup(token uint32, subflows bool) (Connection, error) {
 	case err == nil && !found:
 		err = errNoToken
 	}
-	if err == nil && subflows {
+	if err == nil && f.Subflows {
 		var subs map[uint32][]Subflow
 		var ulps int
 		if subs, ulps, err = c.subflows([]uint8{unix.AF_INET, unix.AF_INET6}); err == nil {

@@ -70,15 +70,15 @@ type SubflowFlags uint32
 
 // The subflow flags, from <linux/mptcp.h>.
 const (
-	FlagMPCapableRemote  SubflowFlags = 1 << iota // the peer sent MP_CAPABLE
-	FlagMPCapableLocal                            // this side sent MP_CAPABLE
-	FlagJoinRemote                                // the peer sent MP_JOIN
-	FlagJoinLocal                                 // this side sent MP_JOIN
-	FlagBackupRemote                              // the peer marked the subflow backup
-	FlagBackupLocal                               // this side marked it backup
-	FlagFullyEstablished                          // the MPTCP handshake completed
-	FlagConnected                                 // the subflow is connected
-	FlagMapValid                                  // a DSS mapping is in use
+	SubflowFlagMPCapableRemote  SubflowFlags = 1 << iota // the peer sent MP_CAPABLE
+	SubflowFlagMPCapableLocal                            // this side sent MP_CAPABLE
+	SubflowFlagJoinRemote                                // the peer sent MP_JOIN
+	SubflowFlagJoinLocal                                 // this side sent MP_JOIN
+	SubflowFlagBackupRemote                              // the peer marked the subflow backup
+	SubflowFlagBackupLocal                               // this side marked it backup
+	SubflowFlagFullyEstablished                          // the MPTCP handshake completed
+	SubflowFlagConnected                                 // the subflow is connected
+	SubflowFlagMapValid                                  // a DSS mapping is in use
 )
 
 var subflowFlagNames = []string{"mp-capable-remote", "mp-capable-local", "join-remote", "join-local",
@@ -139,6 +139,13 @@ func (f *Filter) stateMask() uint32 {
 		}
 	}
 	return m
+}
+
+// selects applies every part of the filter to one connection: its
+// states too, which a dump leaves to the kernel and a lookup by token
+// cannot.
+func (f *Filter) selects(c *Connection) bool {
+	return f.stateMask()&(1<<c.State) != 0 && f.match(c)
 }
 
 // match applies the network, address and port filters, which the

@@ -68,7 +68,7 @@ func ExampleOpError() {
 		log.Fatal(err)
 	}
 	defer d.Close()
-	_, err = d.All(&diag.Filter{Network: "udp"})
+	_, err = d.List(&diag.Filter{Network: "udp"})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, os.ErrInvalid))
 	// Output:

@@ -71,7 +71,7 @@ func TestDecodeEvent(t *testing.T) {
 			Type: EventSubflowClosed, Token: 7,
 			Local: netip.MustParseAddrPort("10.0.1.1:80"), Remote: netip.MustParseAddrPort("10.0.2.2:50000"),
 			RemoteID: 3, Error: syscall.Errno(104), // ECONNRESET on Linux
-			ResetReason: 6, ResetFlags: ResetTransient,
+			ResetReason: 6, ResetFlags: ResetFlagTransient,
 		},
 	}, {
 		name: "created, server side, IPv6",
@@ -153,7 +153,7 @@ func TestStrings(t *testing.T) {
 		{EventType(4).String(), "event(4)"},
 		{ResetReason(6).String(), "middlebox interference"},
 		{ResetReason(9).String(), "reason(9)"},
-		{ResetTransient.String(), "transient"},
+		{ResetFlagTransient.String(), "transient"},
 		{(EventFlagDenyJoinID0 | EventFlagServerSide).String(), "deny_join_id0|server_side"},
 		{Limits{Subflows: 2, AddAddrAccepted: 1}.String(), "add_addr_accepted 1 subflows 2"},
 		{Event{Type: EventClosed, Token: 0xab}.String(), "closed token=000000ab"},

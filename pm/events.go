@@ -88,9 +88,9 @@ func (r ResetReason) String() string {
 // ResetFlags are the flags of an MP_TCPRST option.
 type ResetFlags uint32
 
-// ResetTransient is MP_TCPRST's T flag: the condition that reset the
+// ResetFlagTransient is MP_TCPRST's T flag: the condition that reset the
 // subflow is temporary, and a new subflow may be tried.
-const ResetTransient ResetFlags = 1 << 0
+const ResetFlagTransient ResetFlags = 1 << 0
 
 // String lists the flags, as in "transient".
 func (f ResetFlags) String() string {

@@ -99,7 +99,7 @@ func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFail
 	}
 	defer dc.Close()
-	opts.list = dc.All
+	opts.list = dc.List
 	opts.clear = opts.watch > 0 && !opts.json && isTerminal(stdout)
 	return conns(ctx, opts, stdout, stderr)
 }
@@ -293,8 +293,8 @@ func connJSON(c *diag.Connection, subflows bool) connRecord {
 			BytesAcked:    s.TCP.BytesAcked,
 			BytesReceived: s.TCP.BytesReceived,
 			Flags:         flags,
-			Backup:        s.Flags&diag.FlagBackupLocal != 0,
-			RemoteBackup:  s.Flags&diag.FlagBackupRemote != 0,
+			Backup:        s.Flags&diag.SubflowFlagBackupLocal != 0,
+			RemoteBackup:  s.Flags&diag.SubflowFlagBackupRemote != 0,
 			hasTCP:        s.TCP.Has(mptcp.TCPInfoBase),
 		})
 	}

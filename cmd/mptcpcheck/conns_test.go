@@ -29,7 +29,7 @@ func fakeConn(port uint16, acked, received []uint64) diag.Connection {
 		c.Subflows = append(c.Subflows, diag.Subflow{
 			Local:  netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port+uint16(i)),
 			Remote: c.Remote,
-			Flags:  diag.FlagConnected,
+			Flags:  diag.SubflowFlagConnected,
 			TCP:    mptcp.TCPInfo{BytesAcked: acked[i], BytesReceived: received[i]},
 		})
 	}
