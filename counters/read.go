@@ -4,19 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/multipath-go/mptcp/netns"
 )
 
-// Config selects the network namespace to read.
-type Config struct {
-	// NetNS is the path of a network namespace file, such as
-	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
-	// Entering a namespace needs CAP_SYS_ADMIN.
-	NetNS string
-
-	// NetNSFD is an open file descriptor of a network namespace, used
-	// when NetNS is empty; 0 means none. Read does not close it.
-	NetNSFD int
-}
+// Config names the network namespace to read: it is [netns.Config], whose
+// package says who owns what. Read enters the namespace once, to open
+// the file, and keeps nothing of it.
+type Config = netns.Config
 
 // errNoMPTCP is Parse's and Read's error on a kernel without MPTCP.
 var errNoMPTCP = fmt.Errorf("counters: no MPTcpExt counters: the kernel has no MPTCP: %w", errors.ErrUnsupported)

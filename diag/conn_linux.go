@@ -2,7 +2,6 @@ package diag
 
 import (
 	"errors"
-	"fmt"
 	"iter"
 	"net"
 	"os"
@@ -47,18 +46,11 @@ func Dial(cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	if cfg.NetNS == "" && cfg.NetNSFD < 0 {
-		return nil, &OpError{Op: "dial", Err: fmt.Errorf("negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)}
-	}
-	// A copy of a descriptor, so that the caller's stays theirs.
-	ns, err := netns.Open(cfg.NetNS, cfg.NetNSFD)
-	if err != nil {
-		return nil, &OpError{Op: "dial", Err: err}
-	}
-	if ns != nil {
-		defer ns.Close()
-	}
-	s, err := sockdiag.Open(ns)
+	var s *sockdiag.Conn
+	err := netns.Run(cfg.NetNS, cfg.NetNSFD, func() (err error) {
+		s, err = sockdiag.Open(nil)
+		return err
+	})
 	if err != nil {
 		return nil, &OpError{Op: "dial", Err: err}
 	}

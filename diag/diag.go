@@ -7,20 +7,13 @@ import (
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/flagfmt"
+	"github.com/multipath-go/mptcp/netns"
 )
 
-// Config selects the network namespace to read.
-type Config struct {
-	// NetNS is the path of a network namespace file, such as
-	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
-	// Entering a namespace needs CAP_SYS_ADMIN.
-	NetNS string
-
-	// NetNSFD is an open file descriptor of a network namespace, used
-	// when NetNS is empty; 0 means none. Dial does not keep it: the
-	// caller may close it once Dial returns.
-	NetNSFD int
-}
+// Config names the network namespace to read: it is [netns.Config], whose
+// package says who owns what. Dial enters the namespace once, to make its
+// socket, and keeps nothing of it.
+type Config = netns.Config
 
 // Connection is one MPTCP connection: the MPTCP-level socket, as socket
 // diagnostics show it.

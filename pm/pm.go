@@ -9,21 +9,16 @@ import (
 	"syscall"
 
 	"github.com/mdlayher/netlink"
+
+	"github.com/multipath-go/mptcp/netns"
 )
 
-// Config configures a connection made by [Dial]. A nil *Config is the
-// zero Config: the network namespace of the calling thread.
-type Config struct {
-	// NetNS is the path of a network namespace file to work in, such as
-	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
-	// Entering a namespace needs CAP_SYS_ADMIN.
-	NetNS string
-
-	// NetNSFD is an open file descriptor of a network namespace to work
-	// in, used when NetNS is empty; 0 means none. Dial duplicates it, so
-	// the caller may close its own descriptor once Dial returns.
-	NetNSFD int
-}
+// Config names the network namespace a [Conn] works in: it is
+// [netns.Config], whose package says who owns what. Dial enters the
+// namespace once, to make its socket; the Conn keeps a descriptor of the
+// namespace of its own, for the subscriptions and the interface checks
+// that enter it again, until Close.
+type Config = netns.Config
 
 // MaxLimit is the largest value the kernel accepts for each of the
 // [Limits]. [Conn.SetLimits] refuses larger values before sending.
@@ -50,9 +45,6 @@ type Conn struct {
 func Dial(cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
-	}
-	if cfg.NetNSFD < 0 {
-		return nil, &OpError{Op: "dial", Err: invalid("negative namespace descriptor %d", cfg.NetNSFD)}
 	}
 	s, err := dial(cfg)
 	if err != nil {
