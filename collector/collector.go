@@ -16,6 +16,7 @@ import (
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/counters"
 	"github.com/multipath-go/mptcp/diag"
+	"github.com/multipath-go/mptcp/internal/errs"
 	"github.com/multipath-go/mptcp/pm"
 )
 
@@ -121,11 +122,11 @@ func New(cfg *Config) (*Collector, error) {
 			f.Close()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("collector: namespace %s: %w", cfg.NetNS, err)
+			return nil, opError("new", fmt.Errorf("namespace %s: %w", cfg.NetNS, err))
 		}
 		c.path = cfg.NetNS
 	case cfg.NetNSFD < 0:
-		return nil, fmt.Errorf("collector: negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)
+		return nil, opError("new", fmt.Errorf("negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid))
 	case cfg.NetNSFD > 0:
 		f, err := dupNS(cfg.NetNSFD)
 		if err == nil {
@@ -134,7 +135,7 @@ func New(cfg *Config) (*Collector, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("collector: namespace descriptor %d: %w", cfg.NetNSFD, err)
+			return nil, opError("new", fmt.Errorf("namespace descriptor %d: %w", cfg.NetNSFD, err))
 		}
 		c.ns = f
 	}
@@ -143,22 +144,28 @@ func New(cfg *Config) (*Collector, error) {
 
 // Close closes the Collector's copy of the namespace. Later scrapes
 // report every part failed (mptcp_scrape_collector_success 0). Closing
-// twice, or a nil Collector, gives an error matching os.ErrClosed.
+// twice, or a nil Collector, gives an error matching net.ErrClosed.
 func (c *Collector) Close() error {
 	if c == nil {
-		return fmt.Errorf("collector: close: %w", os.ErrClosed)
+		return opError("close", net.ErrClosed)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return fmt.Errorf("collector: close: %w", os.ErrClosed)
+		return opError("close", net.ErrClosed)
 	}
 	c.closed = true
 	if c.ns != nil {
-		return c.ns.Close()
+		return opError("close", c.ns.Close())
 	}
 	return nil
 }
+
+// opError is the error of the Collector's own calls: a *net.OpError
+// whose Op is "new", "close" or "scrape" and whose Net is "netns", the
+// namespace they are about. The parts of a scrape fail with the errors of
+// packages counters, diag and pm, which are *net.OpError values too.
+func opError(op string, err error) error { return errs.Op(op, "netns", err) }
 
 // Describe sends nothing, which makes the Collector an unchecked one:
 // see Collector for why.
@@ -181,7 +188,7 @@ var parts = [...]string{partCounters, partConnections, partPM, partSysctl}
 // network namespace, reports every part failed.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c == nil {
-		c.failParts(ch, net.ErrClosed)
+		c.failParts(ch, opError("scrape", net.ErrClosed))
 		return
 	}
 	c.mu.RLock()
@@ -201,7 +208,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		err = enter(ns, func() error { c.collectParts(ch); return nil })
 	}
 	if err != nil {
-		c.failParts(ch, err)
+		c.failParts(ch, opError("scrape", err))
 	}
 }
 
@@ -240,7 +247,7 @@ func (c *Collector) failParts(ch chan<- prometheus.Metric, err error) {
 func (c *Collector) scrapeNS() (*os.File, error) {
 	switch {
 	case c.closed:
-		return nil, os.ErrClosed
+		return nil, net.ErrClosed
 	case c.path == "":
 		return c.ns, nil
 	}
@@ -503,6 +510,13 @@ func (c *Collector) collectPM(ch chan<- prometheus.Metric) error {
 }
 
 func (c *Collector) collectSysctl(ch chan<- prometheus.Metric) error {
+	if err := c.sendEnabled(ch); err != nil {
+		return errs.Op("read", "sysctl", err)
+	}
+	return nil
+}
+
+func (c *Collector) sendEnabled(ch chan<- prometheus.Metric) error {
 	text, err := readEnabled()
 	if errors.Is(err, os.ErrNotExist) {
 		// No net.mptcp: a kernel without MPTCP, where no socket can use it.

@@ -2,9 +2,8 @@ package counters
 
 import (
 	"errors"
-	"fmt"
-	"os"
 
+	"github.com/multipath-go/mptcp/internal/errs"
 	"github.com/multipath-go/mptcp/netns"
 )
 
@@ -13,18 +12,29 @@ import (
 // the file, and keeps nothing of it.
 type Config = netns.Config
 
-// errNoMPTCP is Parse's and Read's error on a kernel without MPTCP.
-var errNoMPTCP = fmt.Errorf("counters: no MPTcpExt counters: the kernel has no MPTCP: %w", errors.ErrUnsupported)
+// errNoMPTCP is Parse's and Read's cause on a kernel without MPTCP.
+var errNoMPTCP = errs.New("no MPTcpExt counters: the kernel has no MPTCP", errors.ErrUnsupported)
+
+// opError is the error of every call of this package: a *net.OpError
+// whose Op is "read" or "parse" and whose Net is "netstat", the file the
+// counters come from.
+func opError(op string, err error) error { return errs.Op(op, "netstat", err) }
 
 // Read reads the MPTcpExt counters of the namespace cfg names, or of the
-// calling goroutine's when cfg is nil or names none. Errors are
-// *os.PathError for the files it opens, or Parse's.
+// calling goroutine's when cfg is nil or names none. Its errors are
+// *net.OpError values whose Op is "read" (or Parse's): errors.Is matches
+// os.ErrNotExist and os.ErrPermission for a namespace path that is
+// missing or may not be entered, os.ErrInvalid for a negative NetNSFD,
+// syscall.EINVAL for a file that is no network namespace, syscall.EBADF
+// for a descriptor that is not open, and errors.ErrUnsupported for a
+// kernel without MPTCP, or off Linux.
 func Read(cfg *Config) (Counters, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	if cfg.NetNS == "" && cfg.NetNSFD < 0 {
-		return nil, &os.PathError{Op: "read", Path: "netns", Err: fmt.Errorf("negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)}
+	c, err := read(cfg)
+	if err != nil {
+		return nil, opError("read", err)
 	}
-	return read(cfg)
+	return c, nil
 }

@@ -18,5 +18,5 @@ func read(cfg *Config) (Counters, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Parse(text)
+	return parse(text)
 }

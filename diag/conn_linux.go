@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/errs"
 	"github.com/multipath-go/mptcp/internal/netns"
 	"github.com/multipath-go/mptcp/internal/sockdiag"
 )
@@ -25,20 +26,11 @@ type Conn struct {
 }
 
 var (
-	errNoMPTCPDiag = &wrapped{"the kernel has no MPTCP socket diagnostics (mptcp_diag, Linux 5.9 and later)", errors.ErrUnsupported}
-	errTCPAnswer   = &wrapped{"the kernel answered an MPTCP request with TCP sockets: it has no MPTCP socket diagnostics (Linux 5.7 and 5.8)", errors.ErrUnsupported}
-	errNeedAdmin   = &wrapped{"the kernel shows subflows (TCP sockets' ULP information) only to CAP_NET_ADMIN", os.ErrPermission}
-	errNoToken     = &wrapped{"no MPTCP connection has that token", os.ErrNotExist}
+	errNoMPTCPDiag = errs.New("the kernel has no MPTCP socket diagnostics (mptcp_diag, Linux 5.9 and later)", errors.ErrUnsupported)
+	errTCPAnswer   = errs.New("the kernel answered an MPTCP request with TCP sockets: it has no MPTCP socket diagnostics (Linux 5.7 and 5.8)", errors.ErrUnsupported)
+	errNeedAdmin   = errs.New("the kernel shows subflows (TCP sockets' ULP information) only to CAP_NET_ADMIN", os.ErrPermission)
+	errNoToken     = errs.New("no MPTCP connection with that token, or none the filter selects", os.ErrNotExist)
 )
-
-// wrapped is an error with its own message that matches another.
-type wrapped struct {
-	msg string
-	err error
-}
-
-func (e *wrapped) Error() string { return e.msg }
-func (e *wrapped) Unwrap() error { return e.err }
 
 // Dial opens socket diagnostics in the namespace cfg names, or in the
 // calling goroutine's when cfg is nil or names none.
@@ -52,7 +44,7 @@ func Dial(cfg *Config) (*Conn, error) {
 		return err
 	})
 	if err != nil {
-		return nil, &OpError{Op: "dial", Err: err}
+		return nil, opError("dial", err)
 	}
 	return &Conn{s: s}, nil
 }
@@ -61,17 +53,17 @@ func Dial(cfg *Config) (*Conn, error) {
 // net.ErrClosed.
 func (c *Conn) Close() error {
 	if c == nil {
-		return &OpError{Op: "close", Err: net.ErrClosed}
+		return opError("close", net.ErrClosed)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.s == nil {
-		return &OpError{Op: "close", Err: net.ErrClosed}
+		return opError("close", net.ErrClosed)
 	}
 	err := c.s.Close()
 	c.s = nil
 	if err != nil {
-		return &OpError{Op: "close", Err: err}
+		return opError("close", err)
 	}
 	return nil
 }
@@ -111,15 +103,15 @@ func (c *Conn) Lookup(token uint32, f *Filter) (Connection, error) {
 		f = &Filter{}
 	}
 	if _, err := f.families(); err != nil {
-		return Connection{}, &OpError{Op: "lookup", Err: err}
+		return Connection{}, opError("lookup", err)
 	}
 	if c == nil {
-		return Connection{}, &OpError{Op: "lookup", Err: net.ErrClosed}
+		return Connection{}, opError("lookup", net.ErrClosed)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.s == nil {
-		return Connection{}, &OpError{Op: "lookup", Err: net.ErrClosed}
+		return Connection{}, opError("lookup", net.ErrClosed)
 	}
 	var conn Connection
 	found := false
@@ -154,7 +146,7 @@ func (c *Conn) Lookup(token uint32, f *Filter) (Connection, error) {
 		}
 	}
 	if err != nil {
-		return Connection{}, &OpError{Op: "lookup", Err: err}
+		return Connection{}, opError("lookup", err)
 	}
 	return conn, nil
 }
@@ -168,21 +160,21 @@ func (c *Conn) each(f *Filter, fn func(*Connection) bool) error {
 	}
 	families, err := f.families()
 	if err != nil {
-		return &OpError{Op: "list", Err: err}
+		return opError("list", err)
 	}
 	if c == nil {
-		return &OpError{Op: "list", Err: net.ErrClosed}
+		return opError("list", net.ErrClosed)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.s == nil {
-		return &OpError{Op: "list", Err: net.ErrClosed}
+		return opError("list", net.ErrClosed)
 	}
 	var subs map[uint32][]Subflow
 	ulps := 0
 	if f.Subflows {
 		if subs, ulps, err = c.subflows([]uint8{unix.AF_INET, unix.AF_INET6}); err != nil {
-			return &OpError{Op: "list", Err: err}
+			return opError("list", err)
 		}
 	}
 	states := f.stateMask()
@@ -215,9 +207,9 @@ func (c *Conn) each(f *Filter, fn func(*Connection) bool) error {
 		case err == errStop:
 			return nil
 		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EINVAL):
-			return &OpError{Op: "list", Err: errNoMPTCPDiag}
+			return opError("list", errNoMPTCPDiag)
 		case err != nil:
-			return &OpError{Op: "list", Err: err}
+			return opError("list", err)
 		}
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 type Conn struct{}
 
 func unsupported(op string) error {
-	return &OpError{Op: op, Err: platform.ErrNotLinux}
+	return opError(op, platform.ErrNotLinux)
 }
 
 // Dial fails with errors.ErrUnsupported off Linux.

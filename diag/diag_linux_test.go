@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -273,36 +274,57 @@ func TestFallbackAndEarlyBreak(t *testing.T) {
 	}
 }
 
-// Errors: an unknown token, a closed Conn, a nil Conn.
+// Errors are *net.OpError values naming the operation, through which
+// errors.Is reaches the cause: an unknown token, a closed Conn, a nil
+// Conn, a bad filter, and namespaces that are no namespace.
 func TestErrors(t *testing.T) {
 	dc, err := diag.Dial(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dc.Lookup(0xfffffff1, nil); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Lookup of an unknown token: %v, want os.ErrNotExist", err)
+	type check struct {
+		what   string
+		err    error
+		op     string
+		target error
 	}
+	checks := []check{}
+	add := func(what string, err error, op string, target error) {
+		checks = append(checks, check{what, err, op, target})
+	}
+	_, err = dc.Lookup(0xfffffff1, nil)
+	add("Lookup of an unknown token", err, "lookup", os.ErrNotExist)
+	_, err = dc.List(&diag.Filter{Network: "udp"})
+	add("List of network udp", err, "list", os.ErrInvalid)
 	if err := dc.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := dc.Close(); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("second Close: %v, want net.ErrClosed", err)
-	}
-	if _, err := dc.List(nil); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("List after Close: %v, want net.ErrClosed", err)
-	}
+	add("second Close", dc.Close(), "close", net.ErrClosed)
+	_, err = dc.List(nil)
+	add("List after Close", err, "list", net.ErrClosed)
+	_, err = dc.Lookup(1, nil)
+	add("Lookup after Close", err, "lookup", net.ErrClosed)
 	var nilConn *diag.Conn
-	if _, err := nilConn.List(nil); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("List on a nil Conn: %v, want net.ErrClosed", err)
-	}
-	if _, err := nilConn.Lookup(1, nil); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("Lookup on a nil Conn: %v, want net.ErrClosed", err)
-	}
-	if _, err := diag.Dial(&diag.Config{NetNSFD: -1}); !errors.Is(err, os.ErrInvalid) {
-		t.Errorf("negative NetNSFD: %v, want os.ErrInvalid", err)
-	}
-	if _, err := diag.Dial(&diag.Config{NetNS: "/nonexistent/netns"}); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("missing NetNS: %v, want os.ErrNotExist", err)
+	_, err = nilConn.List(nil)
+	add("List on a nil Conn", err, "list", net.ErrClosed)
+	_, err = nilConn.Lookup(1, nil)
+	add("Lookup on a nil Conn", err, "lookup", net.ErrClosed)
+	_, err = diag.Dial(&diag.Config{NetNSFD: -1})
+	add("Dial with NetNSFD -1", err, "dial", os.ErrInvalid)
+	_, err = diag.Dial(&diag.Config{NetNSFD: 1 << 20})
+	add("Dial with a closed descriptor", err, "dial", syscall.EBADF)
+	_, err = diag.Dial(&diag.Config{NetNS: "/nonexistent/netns"})
+	add("Dial with a missing NetNS", err, "dial", os.ErrNotExist)
+	_, err = diag.Dial(&diag.Config{NetNS: "/proc/self/status"})
+	add("Dial with a file that is no namespace", err, "dial", syscall.EINVAL)
+	for _, c := range checks {
+		var oe *net.OpError
+		switch {
+		case !errors.As(c.err, &oe):
+			t.Errorf("%s: %v (%T), want an *net.OpError", c.what, c.err, c.err)
+		case oe.Op != c.op || oe.Net != "sock_diag" || !errors.Is(c.err, c.target):
+			t.Errorf("%s: %v: op %q net %q, want %q sock_diag matching %v", c.what, c.err, oe.Op, oe.Net, c.op, c.target)
+		}
 	}
 }
 

@@ -60,9 +60,10 @@ func Example() {
 	// Output: listed exactly when it uses MPTCP: true
 }
 
-// Errors name the operation, and errors.Is matches their cause: here a
-// filter the kernel cannot apply, refused before anything is sent.
-func ExampleOpError() {
+// Errors are *net.OpError values that name the operation, and errors.Is
+// matches their cause: here a filter the kernel cannot apply, refused
+// before anything is sent.
+func Example_errors() {
 	d, err := diag.Dial(nil)
 	if err != nil {
 		log.Fatal(err)
@@ -72,6 +73,6 @@ func ExampleOpError() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, os.ErrInvalid))
 	// Output:
-	// diag: list: network "udp": want tcp, tcp4 or tcp6: invalid argument
+	// list sock_diag: network "udp": want tcp, tcp4 or tcp6: invalid argument
 	// true
 }

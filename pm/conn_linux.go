@@ -14,6 +14,7 @@ import (
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 
+	"github.com/multipath-go/mptcp/internal/errs"
 	"github.com/multipath-go/mptcp/internal/netns"
 )
 
@@ -178,10 +179,7 @@ type sysSub struct {
 
 func (s *sysConn) subscribe() (*sysSub, error) {
 	if s.group == 0 {
-		return nil, &wrapErr{
-			msg:  "the kernel's mptcp_pm family has no events group (Linux 5.12 added it)",
-			errs: []error{errors.ErrUnsupported},
-		}
+		return nil, errs.New("the kernel's mptcp_pm family has no events group (Linux 5.12 added it)", errors.ErrUnsupported)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -283,7 +283,7 @@ type Subscription struct {
 func (c *Conn) Subscribe() (*Subscription, error) {
 	const op = "subscribe"
 	if c == nil || c.s == nil || c.closed.Load() {
-		return nil, &OpError{Op: op, Err: net.ErrClosed}
+		return nil, opError(op, net.ErrClosed)
 	}
 	s, err := c.s.subscribe()
 	if err != nil {
@@ -293,7 +293,7 @@ func (c *Conn) Subscribe() (*Subscription, error) {
 }
 
 // Next returns the next event, waiting for one until ctx is done. It
-// returns ctx's error then, inside an *OpError, and starts no goroutine
+// returns ctx's error then, inside an *net.OpError, and starts no goroutine
 // that outlives the call. Events the kernel could not queue because the
 // program read too slowly are lost: Next then reports an error matching
 // syscall.ENOBUFS once, and goes on with the next events. After Close, it
@@ -306,7 +306,7 @@ func (c *Conn) Subscribe() (*Subscription, error) {
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	const op = "receive"
 	if s == nil {
-		return Event{}, &OpError{Op: op, Err: net.ErrClosed}
+		return Event{}, opError(op, net.ErrClosed)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -317,12 +317,12 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			return e, nil
 		}
 		if s.s == nil || s.closed.Load() {
-			return Event{}, &OpError{Op: op, Err: net.ErrClosed}
+			return Event{}, opError(op, net.ErrClosed)
 		}
 		msgs, err := s.s.receive(ctx)
 		if err != nil {
 			if s.closed.Load() {
-				return Event{}, &OpError{Op: op, Err: net.ErrClosed}
+				return Event{}, opError(op, net.ErrClosed)
 			}
 			return Event{}, wrapOp(op, err)
 		}
@@ -336,7 +336,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			s.pending = append(s.pending, e)
 		}
 		if derr != nil && len(s.pending) == 0 {
-			return Event{}, &OpError{Op: op, Err: derr}
+			return Event{}, opError(op, derr)
 		}
 	}
 }
@@ -346,7 +346,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 // net.ErrClosed.
 func (s *Subscription) Close() error {
 	if s == nil || s.s == nil || s.closed.Swap(true) {
-		return &OpError{Op: "close", Err: net.ErrClosed}
+		return opError("close", net.ErrClosed)
 	}
 	if err := s.s.close(); err != nil {
 		return wrapOp("close", err)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -180,10 +181,10 @@ func conns(ctx context.Context, opts connsOptions, stdout, stderr io.Writer) int
 	}
 }
 
-// unwrapOpError drops the "diag: list: " of a diag error, for a note
+// unwrapOpError drops the "list sock_diag: " of a diag error, for a note
 // that says it another way.
 func unwrapOpError(err error) error {
-	var op *diag.OpError
+	var op *net.OpError
 	if errors.As(err, &op) {
 		return op.Err
 	}

@@ -112,7 +112,7 @@ func TestUsageAndErrors(t *testing.T) {
 		{[]string{"conns", "-watch", "-1s"}, exitUsage, "err", "-watch -1s: want a positive interval"},
 		{[]string{"conns", "-count", "3"}, exitUsage, "err", "-count goes with -watch"},
 		{[]string{"conns", "-watch", "1s", "-count", "-1"}, exitUsage, "err", "-count -1: want 0 or more"},
-		{[]string{"conns", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck conns: diag: dial: "},
+		{[]string{"conns", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck conns: dial sock_diag: "},
 	} {
 		code, out, errs := runCmd(t, tc.args...)
 		stream := map[string]string{"out": out, "err": errs}[tc.wantStream]
