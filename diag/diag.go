@@ -7,6 +7,7 @@ import (
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/flagfmt"
+	"github.com/multipath-go/mptcp/internal/platform"
 	"github.com/multipath-go/mptcp/netns"
 )
 
@@ -107,18 +108,12 @@ type Filter struct {
 func (f *Filter) families() ([]uint8, error) {
 	switch f.Network {
 	case "", "tcp", "tcp4":
-		return []uint8{afInet, afInet6}, nil
+		return []uint8{platform.AFInet, platform.AFInet6}, nil
 	case "tcp6":
-		return []uint8{afInet6}, nil
+		return []uint8{platform.AFInet6}, nil
 	}
 	return nil, fmt.Errorf("network %q: want tcp, tcp4 or tcp6: %w", f.Network, os.ErrInvalid)
 }
-
-// Linux's address families.
-const (
-	afInet  = 2
-	afInet6 = 10
-)
 
 // stateMask returns the kernel's state filter: a bit per state.
 func (f *Filter) stateMask() uint32 {

@@ -13,6 +13,7 @@ import (
 	"github.com/mdlayher/netlink"
 
 	"github.com/multipath-go/mptcp/internal/flagfmt"
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // EventType is the kind of a path-manager [Event], with the kernel's
@@ -219,13 +220,13 @@ func decodeEvent(m message) (Event, error) {
 		case evAttrRemID:
 			e.RemoteID = ad.Uint8()
 		case evAttrSaddr4:
-			saddr, err = ipFrom(afInet, ad.Bytes())
+			saddr, err = ipFrom(platform.AFInet, ad.Bytes())
 		case evAttrSaddr6:
-			saddr, err = ipFrom(afInet6, ad.Bytes())
+			saddr, err = ipFrom(platform.AFInet6, ad.Bytes())
 		case evAttrDaddr4:
-			daddr, err = ipFrom(afInet, ad.Bytes())
+			daddr, err = ipFrom(platform.AFInet, ad.Bytes())
 		case evAttrDaddr6:
-			daddr, err = ipFrom(afInet6, ad.Bytes())
+			daddr, err = ipFrom(platform.AFInet6, ad.Bytes())
 		case evAttrSport:
 			sport, err = be16(ad.Bytes())
 		case evAttrDport:
