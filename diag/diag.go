@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/flagfmt"
@@ -133,7 +134,7 @@ func (f *Filter) stateMask() uint32 {
 // states too, which a dump leaves to the kernel and a lookup by token
 // cannot.
 func (f *Filter) selects(c *Connection) bool {
-	return f.stateMask()&(1<<c.State) != 0 && f.match(c)
+	return (len(f.States) == 0 || slices.Contains(f.States, c.State)) && f.match(c)
 }
 
 // match applies the network, address and port filters, which the
