@@ -6,12 +6,12 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/internal/testenv"
 
 	"golang.org/x/sys/unix"
@@ -80,58 +80,6 @@ func exchange(t testing.TB, a, b net.Conn, n int) {
 	b.SetDeadline(time.Time{})
 }
 
-func TestMPTCPToMPTCPBothEndsReportMPTCP(t *testing.T) {
-	requireMPTCP(t)
-	for _, network := range networks(t) {
-		t.Run(network, func(t *testing.T) {
-			l := listenLoopback(t, network)
-			if ok, err := l.MultipathTCP(); err != nil || !ok {
-				t.Fatalf("Listener.MultipathTCP = %v, %v; want true", ok, err)
-			}
-			c, s := dialAccept(t, &Dialer{}, network, l)
-			client, server := c.(*MPTCPConn), s.(*MPTCPConn)
-			mustMultipath(t, "client", client, true)
-			mustMultipath(t, "server", server, true)
-
-			for _, end := range []struct {
-				name string
-				c    *MPTCPConn
-			}{{"client", client}, {"server", server}} {
-				in, err := end.c.MPTCPInfo()
-				if err != nil {
-					t.Fatalf("%s: MPTCPInfo: %v", end.name, err)
-				}
-				if !in.Has(InfoBase) || in.Token == 0 {
-					t.Errorf("%s: MPTCPInfo = %+v: want the base fields and a non-zero token", end.name, in)
-				}
-				if got := in.TotalSubflows(); got != 1 {
-					t.Errorf("%s: TotalSubflows = %d, want 1", end.name, got)
-				}
-				subs, err := end.c.Subflows()
-				if err != nil {
-					t.Fatalf("%s: Subflows: %v", end.name, err)
-				}
-				if len(subs) != 1 {
-					t.Fatalf("%s: %d subflows, want 1: %v", end.name, len(subs), subs)
-				}
-				sf := subs[0]
-				if local := addrPort(t, end.c.LocalAddr()); sf.Local != local {
-					t.Errorf("%s: subflow local %v, conn LocalAddr %v", end.name, sf.Local, local)
-				}
-				if remote := addrPort(t, end.c.RemoteAddr()); sf.Remote != remote {
-					t.Errorf("%s: subflow remote %v, conn RemoteAddr %v", end.name, sf.Remote, remote)
-				}
-				if !noFullInfo(&host) && sf.ID != 1 {
-					t.Errorf("%s: first subflow id %d, want 1 (MPTCP_FULL_INFO numbers from 1)", end.name, sf.ID)
-				}
-				if sf.TCP.State != StateEstablished || sf.TCP.SndMSS == 0 || sf.TCP.SndCwnd == 0 || !sf.TCP.Has(TCPInfoBase) {
-					t.Errorf("%s: subflow TCP info not that of an established connection: %+v", end.name, sf.TCP)
-				}
-			}
-		})
-	}
-}
-
 // pollSubflow re-reads the first subflow until cond holds or 5 s pass:
 // acknowledgements arrive after the data.
 func pollSubflow(t *testing.T, c *MPTCPConn, cond func(Info, Subflow) bool) (Info, Subflow) {
@@ -188,40 +136,6 @@ func TestSubflowCountersMoveByWhatWasSent(t *testing.T) {
 	}
 	if cin.Token == sin.Token {
 		t.Errorf("client and server report the same token %08x; each side has its own", cin.Token)
-	}
-}
-
-func TestMPTCPClientToPlainServerIsNotMPTCP(t *testing.T) {
-	requireMPTCP(t)
-	for _, network := range networks(t) {
-		t.Run(network, func(t *testing.T) {
-			l := listenPlainTCP(t, network)
-			c, s := dialAccept(t, &Dialer{}, network, l)
-			client, server := c.(*MPTCPConn), NewConn(s.(*net.TCPConn))
-			exchange(t, client, server, 1000)
-			mustMultipath(t, "client", client, false)
-			mustMultipath(t, "server", server, false)
-			checkNotMPTCP(t, "client", client)
-			checkNotMPTCP(t, "server", server)
-		})
-	}
-}
-
-func TestPlainClientToListenerIsNotMPTCP(t *testing.T) {
-	requireMPTCP(t)
-	for _, network := range networks(t) {
-		t.Run(network, func(t *testing.T) {
-			l := listenLoopback(t, network)
-			var d Dialer
-			d.SetMultipathTCP(false)
-			c, s := dialAccept(t, &d, network, l)
-			client, server := c.(*MPTCPConn), s.(*MPTCPConn)
-			exchange(t, client, server, 1000)
-			mustMultipath(t, "client", client, false)
-			mustMultipath(t, "server", server, false)
-			checkNotMPTCP(t, "client", client)
-			checkNotMPTCP(t, "server", server)
-		})
 	}
 }
 
@@ -346,7 +260,7 @@ func TestRequireMPTCP(t *testing.T) {
 				c.Close()
 			}
 		}()
-		before := openFDs(t)
+		before := testbed.OpenFDs(t)
 		d := &Dialer{RequireMPTCP: true, Timeout: 5 * time.Second}
 		c, err := d.Dial("tcp4", l.Addr().String())
 		if err == nil {
@@ -355,14 +269,8 @@ func TestRequireMPTCP(t *testing.T) {
 		}
 		checkOpError(t, "strict dial to a TCP-only server", err, ErrNotMPTCP)
 		// The server's accepted socket lives in this process too, until
-		// the accept loop closes it: wait for that, boundedly.
-		deadline := time.Now().Add(2 * time.Second)
-		for openFDs(t) > before && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if after := openFDs(t); after > before {
-			t.Errorf("strict dial left %d file descriptors open", after-before)
-		}
+		// the accept loop closes it.
+		testbed.WaitFDs(t, before)
 	})
 	t.Run("refused port keeps its errno", func(t *testing.T) {
 		l := listenPlainTCP(t, "tcp4")
@@ -374,14 +282,4 @@ func TestRequireMPTCP(t *testing.T) {
 			t.Errorf("strict dial to a closed port: %v, want ECONNREFUSED", err)
 		}
 	})
-}
-
-// openFDs counts this process's open file descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }

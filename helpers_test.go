@@ -65,9 +65,14 @@ func acceptAll(l net.Listener) <-chan net.Conn {
 	return accepted
 }
 
+// contextDialer is a dialer of this package or of package net.
+type contextDialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
 // dialAccept dials l with d and returns both ends; both are closed when
 // the test ends.
-func dialAccept(t testing.TB, d *Dialer, network string, l net.Listener) (client net.Conn, server net.Conn) {
+func dialAccept(t testing.TB, d contextDialer, network string, l net.Listener) (client net.Conn, server net.Conn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

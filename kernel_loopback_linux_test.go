@@ -52,6 +52,9 @@ func TestKernelMPTCPLoopback(t *testing.T) {
 						t.Errorf("%s: MPTCPInfo %v: want the base fields and a non-zero token", end, in)
 					}
 					tokens[end] = in.Token
+					if got := in.TotalSubflows(); got != 1 {
+						t.Errorf("%s: TotalSubflows = %d, want 1", end, got)
+					}
 					subs, err := conn.Subflows()
 					if err != nil {
 						t.Fatalf("%s: Subflows: %v", end, err)
@@ -60,12 +63,7 @@ func TestKernelMPTCPLoopback(t *testing.T) {
 						t.Fatalf("%s: %d subflows, want 1: %v", end, len(subs), subs)
 					}
 					sf := subs[0]
-					if local := addrPort(t, conn.LocalAddr()); sf.Local != local {
-						t.Errorf("%s: subflow local address %v, connection's %v", end, sf.Local, local)
-					}
-					if remote := addrPort(t, conn.RemoteAddr()); sf.Remote != remote {
-						t.Errorf("%s: subflow remote address %v, connection's %v", end, sf.Remote, remote)
-					}
+					checkLoopbackSubflow(t, end, conn, sf)
 					wantID := uint32(1)
 					if noFullInfo(&host) {
 						wantID = 0
@@ -75,9 +73,6 @@ func TestKernelMPTCPLoopback(t *testing.T) {
 					}
 					if sf.ID != wantID {
 						t.Errorf("%s: subflow id %d, want %d", end, sf.ID, wantID)
-					}
-					if sf.TCP.State != StateEstablished || sf.TCP.BytesReceived+sf.TCP.BytesAcked == 0 {
-						t.Errorf("%s: subflow tcp_info is not that of an established connection that moved data: %v", end, sf.TCP)
 					}
 					if set && sf.TCP.Fields() != want.TCPInfoFields {
 						t.Errorf("%s: subflow tcp_info groups %v, want %v", end, sf.TCP.Fields(), want.TCPInfoFields)
@@ -136,8 +131,8 @@ func checkWithoutSOLMPTCP(t *testing.T, client, server *MPTCPConn, want kernelPa
 		if (set && got != want.Info) || (!set && got != pathDiag && got != "ErrUnsupported") {
 			t.Errorf("%s: MPTCPInfo: %v (%s), want %s", end, err, got, want.Info)
 		}
-		if err == nil && in.Token == 0 {
-			t.Errorf("%s: MPTCPInfo from socket diagnostics has no token", end)
+		if err == nil && (in.Token == 0 || in.TotalSubflows() != 1) {
+			t.Errorf("%s: MPTCPInfo from socket diagnostics: token %08x, %d subflows; want a token and 1", end, in.Token, in.TotalSubflows())
 		}
 		subs, err := conn.Subflows()
 		got = pathDiag
@@ -147,6 +142,26 @@ func checkWithoutSOLMPTCP(t *testing.T, client, server *MPTCPConn, want kernelPa
 		if (set && got != want.Subflows) || (err == nil && len(subs) != 1) {
 			t.Errorf("%s: Subflows: %v, %v (%s), want %s and one subflow", end, subs, err, got, want.Subflows)
 		}
+		if err == nil && len(subs) == 1 {
+			checkLoopbackSubflow(t, end, conn, subs[0])
+		}
+	}
+}
+
+// checkLoopbackSubflow checks the one subflow of an end of a loopback
+// MPTCP connection that moved data: the connection's addresses, and the
+// tcp_info of an established connection that sent and received.
+func checkLoopbackSubflow(t *testing.T, end string, conn *MPTCPConn, sf Subflow) {
+	t.Helper()
+	if local := addrPort(t, conn.LocalAddr()); sf.Local != local {
+		t.Errorf("%s: subflow local address %v, connection's %v", end, sf.Local, local)
+	}
+	if remote := addrPort(t, conn.RemoteAddr()); sf.Remote != remote {
+		t.Errorf("%s: subflow remote address %v, connection's %v", end, sf.Remote, remote)
+	}
+	if tcp := sf.TCP; tcp.State != StateEstablished || tcp.BytesReceived+tcp.BytesAcked == 0 ||
+		tcp.SndMSS == 0 || tcp.SndCwnd == 0 || !tcp.Has(TCPInfoBase) {
+		t.Errorf("%s: subflow tcp_info is not that of an established connection that moved data: %+v", end, tcp)
 	}
 }
 

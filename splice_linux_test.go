@@ -1,7 +1,6 @@
 package mptcp
 
 import (
-	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -191,37 +190,10 @@ func setIODeadlines(t *testing.T, conns ...net.Conn) {
 // baseline. Both are closed when the test ends.
 func netMPTCPPair(t *testing.T) (client, server *net.TCPConn) {
 	t.Helper()
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(true)
-	l, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("net.ListenConfig.Listen: %v", err)
-	}
-	t.Cleanup(func() { l.Close() })
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	accepted := make(chan result, 1)
-	go func() {
-		c, err := l.Accept()
-		accepted <- result{c, err}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var d net.Dialer
 	d.SetMultipathTCP(true)
-	c, err := d.DialContext(ctx, "tcp4", l.Addr().String())
-	if err != nil {
-		t.Fatalf("net.Dialer.DialContext: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	r := awaitZeroCopy(t, accepted, "accept")
-	if r.err != nil {
-		t.Fatalf("accept: %v", r.err)
-	}
-	t.Cleanup(func() { r.c.Close() })
-	return c.(*net.TCPConn), r.c.(*net.TCPConn)
+	c, s := dialAccept(t, &d, "tcp4", listenStd(t, "tcp4", true))
+	return c.(*net.TCPConn), s.(*net.TCPConn)
 }
 
 // copyKind selects who makes the connections of one run.

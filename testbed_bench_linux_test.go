@@ -3,7 +3,6 @@ package mptcp
 import (
 	"context"
 	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -23,32 +22,6 @@ const (
 	// written and read, 26 ms at 20 Mbit/s.
 	twoPathsChunk = 64 << 10
 )
-
-// bedPair listens in the bed's server namespace with l, dials raddr on
-// its port from the client namespace with dial, and returns both ends
-// after one byte went each way: a client's MPTCP connection is fully
-// established, and its path manager starts adding subflows, only once
-// data has flowed both ways. Both are closed when the benchmark ends.
-func bedPair(tb testing.TB, bed *testbed.Bed, dial testbed.DialFunc, l net.Listener, raddr netip.Addr) (client, server net.Conn) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	port := l.Addr().(*net.TCPAddr).Port
-	c, err := bed.Client.Dialer(dial)(ctx, "tcp4", netip.AddrPortFrom(raddr, uint16(port)).String())
-	if err != nil {
-		tb.Fatalf("dial %v: %v", raddr, err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	// The accept queue holds the connection: no goroutine is needed.
-	l.(interface{ SetDeadline(time.Time) error }).SetDeadline(time.Now().Add(10 * time.Second))
-	s, err := l.Accept()
-	if err != nil {
-		tb.Fatalf("accept: %v", err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	testbed.PingPong(tb, c, s)
-	return c, s
-}
 
 // waitBenchSubflows polls c until it has n subflows, for at most 10 s.
 func waitBenchSubflows(tb testing.TB, c *MPTCPConn, n int) {
@@ -92,7 +65,7 @@ func twoSubflowConn(b *testing.B) *MPTCPConn {
 	bed := testbed.New(b, 2)
 	bed.Endpoint(bed.Client, bed.Links[1].Client, "subflow")
 	l := bed.Server.Listen(bedListen(true))
-	c, _ := bedPair(b, bed, (&Dialer{}).DialContext, l, bed.Links[0].Server)
+	c, _ := testbed.Connect(b, bed, (&Dialer{}).DialContext, l, bed.Links[0].Server)
 	mc := c.(*MPTCPConn)
 	waitBenchSubflows(b, mc, 2)
 	return mc
@@ -132,14 +105,14 @@ func BenchmarkTwoPaths(b *testing.B) {
 		side{"tcp", func(b *testing.B) {
 			var d net.Dialer
 			d.SetMultipathTCP(false)
-			c, s := bedPair(b, bed, d.DialContext, pl, server)
+			c, s := testbed.Connect(b, bed, d.DialContext, pl, server)
 			if ok, err := c.(*net.TCPConn).MultipathTCP(); ok || err != nil {
 				b.Fatalf("the plain TCP connection reports MultipathTCP %v, %v", ok, err)
 			}
 			stream(b, c, s)
 		}},
 		side{"mptcp", func(b *testing.B) {
-			c, s := bedPair(b, bed, (&Dialer{}).DialContext, ml, server)
+			c, s := testbed.Connect(b, bed, (&Dialer{}).DialContext, ml, server)
 			waitBenchSubflows(b, c.(*MPTCPConn), 2)
 			stream(b, c, s)
 		}},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
 )
 
@@ -21,8 +22,8 @@ func TestTestbedBackupPath(t *testing.T) {
 	b := testbed.New(t, 2)
 	primary, backup := b.Links[0], b.Links[1]
 	b.Endpoint(b.Client, backup.Client, "subflow", "backup")
-	client, server := tbPair(t, b, &mptcp.Dialer{}, mptcpListen, primary.Server)
-	waitSubflows(t, "client", client, 2)
+	client, server := mptcptest.ConnectTo(t, b, nil, b.Server.Listen(mptcpListen), primary.Server)
+	mptcptest.WaitSubflows(t, client, 2)
 
 	// What each link carried is read on the receiving side: its counters
 	// include every byte the server has read, acknowledged or not.
@@ -119,7 +120,7 @@ func TestTestbedFallbackMatrix(t *testing.T) {
 					t.Errorf("Listener.MultipathTCP = %v, %v; want %v", got, err, fc.listenerMPTCP)
 				}
 			}
-			client, server := tbDial(t, b, fc.dialer(), l, b.Links[0].Server)
+			client, server := mptcptest.ConnectTo(t, b, fc.dialer(), l, b.Links[0].Server)
 			sendVerified(t, client, server, 1<<20, 20*time.Second, nil)
 			sendVerified(t, server, client, 1<<20, 20*time.Second, nil)
 			for name, c := range map[string]*mptcp.MPTCPConn{"client": client, "server": server} {
@@ -146,7 +147,7 @@ func TestTestbedFallbackMatrix(t *testing.T) {
 					c.Close()
 				}
 			}()
-			before := openFDs(t)
+			before := testbed.OpenFDs(t)
 			d := fc.dialer()
 			d.RequireMPTCP = true
 			port := l.Addr().(*net.TCPAddr).Port
@@ -172,7 +173,7 @@ func TestTestbedFallbackMatrix(t *testing.T) {
 			if got := accepted.Load() > 0; got != fc.strictConnects {
 				t.Errorf("strict dial reached the server: %v, want %v", got, fc.strictConnects)
 			}
-			waitFDs(t, before)
+			testbed.WaitFDs(t, before)
 		})
 	}
 }

@@ -12,59 +12,13 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
 )
 
 // These tests run the package over real multi-path networks built in
 // network namespaces by internal/testbed: several subflows, shaped links,
 // failing links, middleboxes.
-
-// tbPair listens in the bed's server namespace with listen, dials
-// raddr's address on the listener's port from the client namespace with
-// d, and returns both ends (an accepted *net.TCPConn is wrapped). All is
-// closed when the test ends.
-func tbPair(t *testing.T, b *testbed.Bed, d *mptcp.Dialer, listen func() (net.Listener, error), raddr netip.Addr) (client, server *mptcp.MPTCPConn) {
-	t.Helper()
-	l := b.Server.Listen(listen)
-	return tbDial(t, b, d, l, raddr)
-}
-
-func tbDial(t *testing.T, b *testbed.Bed, d *mptcp.Dialer, l net.Listener, raddr netip.Addr) (client, server *mptcp.MPTCPConn) {
-	t.Helper()
-	port := l.Addr().(*net.TCPAddr).Port
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := b.Client.Dialer(d.DialContext)(ctx, "tcp", netip.AddrPortFrom(raddr, uint16(port)).String())
-	if err != nil {
-		t.Fatalf("dial %v: %v", raddr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	var s net.Conn
-	select {
-	case s = <-accepted:
-		if s == nil {
-			t.Fatal("accept failed")
-		}
-	case <-ctx.Done():
-		t.Fatal("accept timed out")
-	}
-	t.Cleanup(func() { s.Close() })
-	ms, ok := s.(*mptcp.MPTCPConn)
-	if !ok {
-		ms = mptcp.NewConn(s.(*net.TCPConn))
-	}
-	testbed.PingPong(t, c, ms)
-	return c.(*mptcp.MPTCPConn), ms
-}
 
 func mptcpListen() (net.Listener, error) { return mptcp.Listen("tcp", ":0") }
 
@@ -118,26 +72,6 @@ func sendVerified(t *testing.T, from, to net.Conn, n int, timeout time.Duration,
 	}
 }
 
-// waitSubflows polls c until it has n subflows, for at most 10 s: the
-// kernel adds subflows after the connection is established.
-func waitSubflows(t *testing.T, name string, c *mptcp.MPTCPConn, n int) []mptcp.Subflow {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		subs, err := c.Subflows()
-		if err != nil {
-			t.Fatalf("%s: Subflows: %v", name, err)
-		}
-		if len(subs) == n {
-			return subs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d subflows after 10s, want %d:\n%v", name, len(subs), n, mptcp.SubflowTable(subs))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func isMPTCP(t *testing.T, name string, c *mptcp.MPTCPConn, want bool) {
 	t.Helper()
 	got, err := c.MultipathTCP()
@@ -167,7 +101,7 @@ func TestTestbedTwoSubflows(t *testing.T) {
 				} else {
 					b.Endpoint(b.Server, s2, "signal")
 				}
-				client, server := tbPair(t, b, &mptcp.Dialer{}, mptcpListen, s1)
+				client, server := mptcptest.ConnectTo(t, b, nil, b.Server.Listen(mptcpListen), s1)
 				isMPTCP(t, "client", client, true)
 				isMPTCP(t, "server", server, true)
 				port := server.LocalAddr().(*net.TCPAddr).Port
@@ -180,7 +114,7 @@ func TestTestbedTwoSubflows(t *testing.T) {
 					{"client", client, [2]netip.Addr{c1, c2}, [2]netip.Addr{s1, s2}},
 					{"server", server, [2]netip.Addr{s1, s2}, [2]netip.Addr{c1, c2}},
 				} {
-					subs := waitSubflows(t, end.name, end.c, 2)
+					subs := mptcptest.WaitSubflows(t, end.c, 2)
 					ids := map[uint32]bool{}
 					for i, sf := range subs {
 						ids[sf.ID] = true
@@ -264,9 +198,9 @@ func TestTestbedAggregation(t *testing.T) {
 	l := b.Server.Listen(mptcpListen)
 
 	measure := func(d *mptcp.Dialer) float64 {
-		client, server := tbDial(t, b, d, l, b.Links[0].Server)
+		client, server := mptcptest.ConnectTo(t, b, d, l, b.Links[0].Server)
 		if d.MultipathTCP() {
-			waitSubflows(t, "client", client, 2)
+			mptcptest.WaitSubflows(t, client, 2)
 		}
 		go sendUntilClosed(client, 30*time.Second)
 		rate, err := receiveRate(server, time.Second, 3*time.Second)
@@ -316,8 +250,8 @@ func TestTestbedPathDiesMidTransfer(t *testing.T) {
 	}
 	dead, alive := b.Links[0], b.Links[1]
 	b.Endpoint(b.Client, alive.Client, "subflow")
-	client, server := tbPair(t, b, &mptcp.Dialer{}, mptcpListen, dead.Server)
-	waitSubflows(t, "client", client, 2)
+	client, server := mptcptest.ConnectTo(t, b, nil, b.Server.Listen(mptcpListen), dead.Server)
+	mptcptest.WaitSubflows(t, client, 2)
 
 	const size = 12 << 20
 	var once sync.Once

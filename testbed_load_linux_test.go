@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -16,33 +15,11 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
 )
 
 // Hostile use and load over the test bed.
-
-// openFDs counts this process's open file descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
-// waitFDs waits, at most 5 s, for the descriptor count to fall back to
-// want: peers close their ends asynchronously.
-func waitFDs(t *testing.T, want int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for openFDs(t) > want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := openFDs(t); got > want {
-		t.Errorf("%d file descriptors left open", got-want)
-	}
-}
 
 // Scenario 7: every method on closed, fallen-back and accepted plain-TCP
 // connections, also concurrently with Close: documented errors, no
@@ -60,13 +37,13 @@ func TestTestbedHostileUse(t *testing.T) {
 	}
 	var all []conns
 	for range 3 {
-		c, s := tbDial(t, b, &mptcp.Dialer{}, ml, b.Links[0].Server)
+		c, s := mptcptest.ConnectTo(t, b, &mptcp.Dialer{}, ml, b.Links[0].Server)
 		all = append(all, conns{"mptcp client", c, true}, conns{"mptcp server", s, true})
-		c, s = tbDial(t, b, &mptcp.Dialer{}, pl, b.Links[0].Server)
+		c, s = mptcptest.ConnectTo(t, b, &mptcp.Dialer{}, pl, b.Links[0].Server)
 		all = append(all, conns{"fallen-back client", c, false}, conns{"plain server", s, false})
 		var plain mptcp.Dialer
 		plain.SetMultipathTCP(false)
-		c, s = tbDial(t, b, &plain, ml, b.Links[0].Server)
+		c, s = mptcptest.ConnectTo(t, b, &plain, ml, b.Links[0].Server)
 		all = append(all, conns{"plain client", c, false}, conns{"accepted plain TCP", s, false})
 	}
 	var wg sync.WaitGroup
@@ -130,7 +107,7 @@ func TestTestbedHostileUse(t *testing.T) {
 // succeeds over MPTCP, and nothing is left behind.
 func TestTestbedHTTPLoad(t *testing.T) {
 	b := testbed.New(t, 1)
-	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	goroutines, fds := runtime.NumGoroutine(), testbed.OpenFDs(t)
 	l := b.Server.Listen(mptcpListen)
 	srv := &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
@@ -193,7 +170,7 @@ func TestTestbedHTTPLoad(t *testing.T) {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		t.Errorf("Serve: %v", err)
 	}
-	waitFDs(t, fds)
+	testbed.WaitFDs(t, fds)
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -17,7 +16,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"golang.org/x/sys/unix"
 
-	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/collector"
 	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/netns"
@@ -64,30 +62,8 @@ func newBed(t *testing.T) *bed {
 		return lc.Listen(context.Background(), "tcp4", b.Links[0].Server.String()+":0")
 	})
 	for range fallbacks {
-		accepted := make(chan net.Conn, 1)
-		go func() {
-			c, err := tcp.Accept()
-			if err == nil {
-				accepted <- c
-			}
-		}()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		var d mptcp.Dialer
-		c, err := b.Client.Dialer(d.DialContext)(ctx, "tcp4", tcp.Addr().String())
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		var s net.Conn
-		select {
-		case s = <-accepted:
-			t.Cleanup(func() { s.Close() })
-		case <-time.After(10 * time.Second):
-			t.Fatal("accept timed out")
-		}
-		testbed.PingPong(t, c, s)
-		if ok, err := c.(*mptcp.MPTCPConn).MultipathTCP(); ok || err != nil {
+		c, _ := mptcptest.Connect(t, b.Bed, nil, tcp)
+		if ok, err := c.MultipathTCP(); ok || err != nil {
 			t.Fatalf("the client to a plain TCP server: MultipathTCP %v, %v; want a fallback", ok, err)
 		}
 	}

@@ -336,7 +336,7 @@ func TestNetworkAsShown(t *testing.T) {
 	b := testbed.New(t, 1)
 	l := mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified())
 	server := netip.AddrPortFrom(b.Links[0].Server, uint16(l.Addr().(*net.TCPAddr).Port))
-	mptcptest.ConnectTo(t, b, nil, l, "tcp4", server.String())
+	mptcptest.ConnectTo(t, b, nil, l, server.Addr())
 	dc := dialNS(t, b.Server)
 	for _, tc := range []struct {
 		network string

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/pm"
 )
@@ -37,9 +38,9 @@ func TestEventsAgreeWithIPMonitor(t *testing.T) {
 		s.rec = record(t, dialPM(t, s.ns))
 	}
 
-	client, server := pair(t, b, l1.Server)
-	waitSubflows(t, "client", client, 2)
-	waitSubflows(t, "server", server, 2)
+	client, server := mptcptest.ConnectTo(t, b, nil, mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified()), l1.Server)
+	mptcptest.WaitSubflows(t, client, 2)
+	mptcptest.WaitSubflows(t, server, 2)
 	tokens := map[string]uint32{"client": token(t, "client", client), "server": token(t, "server", server)}
 	conns := map[string]*mptcp.MPTCPConn{"client": client, "server": server}
 	port := uint16(server.LocalAddr().(*net.TCPAddr).Port)

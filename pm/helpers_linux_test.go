@@ -427,45 +427,6 @@ func agree(t *testing.T, name string, evs []pm.Event, lines []ipEvent) {
 	}
 }
 
-// pair dials from b's client namespace, with MPTCP, a listener in its
-// server namespace at raddr, and returns both ends of the connection
-// after one byte went each way; all is closed when the test ends.
-func pair(t *testing.T, b *testbed.Bed, raddr netip.Addr) (client, server *mptcp.MPTCPConn) {
-	t.Helper()
-	l := b.Server.Listen(func() (net.Listener, error) { return mptcp.Listen("tcp", ":0") })
-	port := l.Addr().(*net.TCPAddr).Port
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d := &mptcp.Dialer{}
-	c, err := b.Client.Dialer(d.DialContext)(ctx, "tcp", netip.AddrPortFrom(raddr, uint16(port)).String())
-	if err != nil {
-		t.Fatalf("dial %v: %v", raddr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	var s net.Conn
-	select {
-	case s = <-accepted:
-		if s == nil {
-			t.Fatal("accept failed")
-		}
-	case <-ctx.Done():
-		t.Fatal("accept timed out")
-	}
-	t.Cleanup(func() { s.Close() })
-	client, server = c.(*mptcp.MPTCPConn), s.(*mptcp.MPTCPConn)
-	testbed.PingPong(t, client, server)
-	return client, server
-}
-
 // token returns c's local token.
 func token(t *testing.T, name string, c *mptcp.MPTCPConn) uint32 {
 	t.Helper()
@@ -474,23 +435,4 @@ func token(t *testing.T, name string, c *mptcp.MPTCPConn) uint32 {
 		t.Fatalf("%s: MPTCPInfo: %v", name, err)
 	}
 	return in.Token
-}
-
-// waitSubflows polls c until it has n subflows, for at most 10 s.
-func waitSubflows(t *testing.T, name string, c *mptcp.MPTCPConn, n int) []mptcp.Subflow {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		subs, err := c.Subflows()
-		if err != nil {
-			t.Fatalf("%s: Subflows: %v", name, err)
-		}
-		if len(subs) == n {
-			return subs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d subflows after 10s, want %d:\n%v", name, len(subs), n, mptcp.SubflowTable(subs))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mdlayher/netlink"
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/pm"
 )
@@ -32,13 +33,13 @@ func TestUserspacePathManager(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	client, server := pair(t, b, l1.Server)
+	client, server := mptcptest.ConnectTo(t, b, nil, mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified()), l1.Server)
 	ctok, stok := token(t, "client", client), token(t, "server", server)
 	port := uint16(server.LocalAddr().(*net.TCPAddr).Port)
 	crec.wait(t, 10*time.Second, is(pm.EventEstablished, ctok))
 	// Nothing happens by itself under the userspace path manager.
 	time.Sleep(100 * time.Millisecond)
-	waitSubflows(t, "client", client, 1)
+	mptcptest.WaitSubflows(t, client, 1)
 
 	// subflowEvent waits for an event of type typ on r for tok, from
 	// local to remote (as seen from r's side).
@@ -71,8 +72,8 @@ func TestUserspacePathManager(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CreateSubflow %v -> %v: %v", l2.Client, remote, err)
 		}
-		waitSubflows(t, "client", client, 2)
-		waitSubflows(t, "server", server, 2)
+		mptcptest.WaitSubflows(t, client, 2)
+		mptcptest.WaitSubflows(t, server, 2)
 		sf = subflowEvent(crec, ctok, pm.EventSubflowEstablished, l2.Client, remote)
 		ssf := subflowEvent(srec, stok, pm.EventSubflowEstablished, remote, l2.Client)
 		if sf.Remote.Port() != port || ssf.Local.Port() != port || ssf.Remote.Port() != sf.Local.Port() {
@@ -90,8 +91,8 @@ func TestUserspacePathManager(t *testing.T) {
 			t.Fatalf("DestroySubflow(%v, %v): %v", sf.Local, sf.Remote, err)
 		}
 		subflowEvent(crec, ctok, pm.EventSubflowClosed, sf.Local.Addr(), sf.Remote.Addr())
-		waitSubflows(t, "client", client, 1)
-		waitSubflows(t, "server", server, 1)
+		mptcptest.WaitSubflows(t, client, 1)
+		mptcptest.WaitSubflows(t, server, 1)
 	}
 
 	// Backup priority: the server learns it by MP_PRIO.
@@ -122,8 +123,8 @@ func TestUserspacePathManager(t *testing.T) {
 	if err := cc.DestroySubflow(ctok, sf.Local, sf.Remote); err != nil {
 		t.Fatalf("DestroySubflow: %v", err)
 	}
-	waitSubflows(t, "client", client, 1)
-	waitSubflows(t, "server", server, 1)
+	mptcptest.WaitSubflows(t, client, 1)
+	mptcptest.WaitSubflows(t, server, 1)
 	if err := cc.DestroySubflow(ctok, sf.Local, sf.Remote); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("destroying it again: %v, want ESRCH", err)
 	}
@@ -174,7 +175,7 @@ func TestCreateSubflowOptions(t *testing.T) {
 	crec := record(t, cc)
 	cmon, smon := startMonitor(t, b.Client), startMonitor(t, b.Server)
 
-	client, server := pair(t, b, l1.Server6)
+	client, server := mptcptest.ConnectTo(t, b, nil, mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified()), l1.Server6)
 	ctok, stok := token(t, "client", client), token(t, "server", server)
 	port := uint16(server.LocalAddr().(*net.TCPAddr).Port)
 	crec.wait(t, 10*time.Second, is(pm.EventEstablished, ctok))
@@ -184,8 +185,8 @@ func TestCreateSubflowOptions(t *testing.T) {
 	if err := cc.CreateSubflow(ctok, local, remote, &pm.SubflowOptions{LocalID: 3, Backup: true, Ifindex: ifindex}); err != nil {
 		t.Fatalf("CreateSubflow: %v", err)
 	}
-	subs := waitSubflows(t, "client", client, 2)
-	waitSubflows(t, "server", server, 2)
+	subs := mptcptest.WaitSubflows(t, client, 2)
+	mptcptest.WaitSubflows(t, server, 2)
 	var sf mptcp.Subflow
 	for _, s := range subs {
 		if s.Local.Addr() == l2.Client6 {

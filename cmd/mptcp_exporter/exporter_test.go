@@ -4,18 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +22,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
@@ -234,25 +227,19 @@ func TestVersion(t *testing.T) {
 // serves HTTPS only, refuses a request without credentials or with
 // wrong ones (401) and serves the metrics with the right ones.
 func TestTLSBasicAuth(t *testing.T) {
-	dir := t.TempDir()
-	certPEM, keyPEM := selfSignedCert(t)
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	certFile, keyFile, pool := testbed.SelfSignedCert(t)
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
 	config := fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  prometheus: %s\n",
 		certFile, keyFile, hash)
-	configFile := filepath.Join(dir, "web.yml")
-	for name, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, configFile: []byte(config)} {
-		if err := os.WriteFile(name, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	configFile := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	e := startExporter(t, "--web.config.file="+configFile)
 
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
 	client := &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
@@ -296,35 +283,6 @@ func TestTLSBasicAuth(t *testing.T) {
 	if code, body := get("http", "prometheus", "s3cret"); code != http.StatusBadRequest {
 		t.Errorf("plain HTTP: status %d, want 400:\n%s", code, body)
 	}
-}
-
-// selfSignedCert returns a certificate for 127.0.0.1, valid for an hour,
-// and its key, in PEM.
-func selfSignedCert(t *testing.T) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "mptcp_exporter test"},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 }
 
 // The landing page links to the metrics, and a custom telemetry path

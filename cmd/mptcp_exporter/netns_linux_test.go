@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,46 +15,6 @@ import (
 	"github.com/multipath-go/mptcp/internal/testbed"
 )
 
-// scrapeMPTCP fetches the exporter's metrics and returns the collector's
-// series, "name{labels}" to value as the exposition writes them.
-func scrapeMPTCP(t *testing.T, addr string) map[string]string {
-	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s", resp.Status)
-	}
-	series := map[string]string{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "mptcp_") || strings.HasPrefix(line, "mptcp_exporter_") {
-			continue
-		}
-		if i := strings.LastIndexByte(line, ' '); i > 0 {
-			series[line[:i]] = line[i+1:]
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return series
-}
-
-// wantParts checks mptcp_scrape_collector_success of every part.
-func wantParts(t *testing.T, where string, series map[string]string, want string) {
-	t.Helper()
-	for _, p := range []string{"counters", "connections", "pm", "sysctl"} {
-		if got := series[`mptcp_scrape_collector_success{collector="`+p+`"}`]; got != want {
-			t.Errorf("%s: mptcp_scrape_collector_success of %s: %q, want %q", where, p, got, want)
-		}
-	}
-}
-
 // --netns NAME follows the name, as "ip netns" users mean it: once the
 // namespace is deleted, every scrape fails in every part and shows none
 // of its last values; once the name is made again with other limits,
@@ -66,29 +24,33 @@ func TestNetNSFollowsName(t *testing.T) {
 	ns.IP("mptcp", "limits", "set", "subflows", "3")
 	e := startExporter(t, "--netns", ns.Name)
 
-	s := scrapeMPTCP(t, e.addr)
-	wantParts(t, "before", s, "1")
-	if got := s["mptcp_limit_subflows"]; got != "3" {
-		t.Errorf("before: mptcp_limit_subflows %q, want 3", got)
+	s := scrapeText(t, e.addr)
+	wantParts(t, "before", s, 1)
+	if got := s["mptcp_limit_subflows"]; got != 3 {
+		t.Errorf("before: mptcp_limit_subflows %v, want 3", got)
 	}
 
 	ns.Delete()
 	for i := range 2 { // the second scrape too: nothing comes back
-		s = scrapeMPTCP(t, e.addr)
-		wantParts(t, "deleted", s, "0")
+		s = scrapeText(t, e.addr)
+		wantParts(t, "deleted", s, 0)
 		for k := range s {
+			// The collector's series, not the exporter's own nor Go's.
+			if !strings.HasPrefix(k, "mptcp_") || strings.HasPrefix(k, "mptcp_exporter_") {
+				continue
+			}
 			if !strings.HasPrefix(k, "mptcp_scrape_collector_") {
-				t.Errorf("deleted, scrape %d: it still shows %s %s", i+1, k, s[k])
+				t.Errorf("deleted, scrape %d: it still shows %s %v", i+1, k, s[k])
 			}
 		}
 	}
 
 	ns.Add()
 	ns.IP("mptcp", "limits", "set", "subflows", "5")
-	s = scrapeMPTCP(t, e.addr)
-	wantParts(t, "made again", s, "1")
-	if got := s["mptcp_limit_subflows"]; got != "5" {
-		t.Errorf("made again: mptcp_limit_subflows %q, want 5", got)
+	s = scrapeText(t, e.addr)
+	wantParts(t, "made again", s, 1)
+	if got := s["mptcp_limit_subflows"]; got != 5 {
+		t.Errorf("made again: mptcp_limit_subflows %v, want 5", got)
 	}
 }
 

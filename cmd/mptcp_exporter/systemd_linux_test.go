@@ -141,6 +141,9 @@ func scrapeText(t *testing.T, addr string) map[string]float64 {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -162,13 +165,14 @@ func scrapeText(t *testing.T, addr string) map[string]float64 {
 	return m
 }
 
-// wantAllParts checks that every part of the scrape succeeded.
-func wantAllParts(t *testing.T, where string, m map[string]float64) {
+// wantParts checks mptcp_scrape_collector_success of every part: 1 when
+// all succeeded, 0 when all failed.
+func wantParts(t *testing.T, where string, m map[string]float64, want float64) {
 	t.Helper()
 	for _, p := range []string{"counters", "connections", "pm", "sysctl"} {
 		key := fmt.Sprintf("mptcp_scrape_collector_success{collector=%q}", p)
-		if v, ok := m[key]; !ok || v != 1 {
-			t.Errorf("%s: %s = %v (present: %v), want 1", where, key, v, ok)
+		if v, ok := m[key]; !ok || v != want {
+			t.Errorf("%s: %s = %v (present: %v), want %v", where, key, v, ok, want)
 		}
 	}
 }
@@ -199,7 +203,7 @@ func TestSystemdUnitPrivileges(t *testing.T) {
 		t.Errorf("the unit grants capabilities %v, want none", own)
 	}
 	m := scrapeText(t, startExporterWith(t, asService(own)).addr)
-	wantAllParts(t, "own namespace, no capability", m)
+	wantParts(t, "own namespace, no capability", m, 1)
 	if v := m[`mptcp_connections{state="listen"}`]; v < 1 {
 		t.Errorf("own namespace, no capability: %v MPTCP listeners, want root's one or more", v)
 	}
@@ -215,7 +219,7 @@ func TestSystemdUnitPrivileges(t *testing.T) {
 	}
 	wantBed := func(where string, m map[string]float64) {
 		t.Helper()
-		wantAllParts(t, where, m)
+		wantParts(t, where, m, 1)
 		for key, want := range map[string]float64{
 			"mptcp_endpoints":                          1,
 			`mptcp_connections{state="established"}`:   n,

@@ -522,7 +522,7 @@ func TestConnsFamilyAsShown(t *testing.T) {
 	b := testbed.New(t, 1)
 	l := mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified())
 	server := netip.AddrPortFrom(b.Links[0].Server, uint16(l.Addr().(*net.TCPAddr).Port))
-	c, _ := mptcptest.ConnectTo(t, b, nil, l, "tcp4", server.String())
+	c, _ := mptcptest.ConnectTo(t, b, nil, l, server.Addr())
 	client := c.LocalAddr().String()
 
 	list := func(args ...string) []string {

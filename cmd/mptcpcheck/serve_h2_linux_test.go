@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/testbed"
 )
 
 // recordingListener keeps the connections it accepts.
@@ -37,7 +38,7 @@ func (l *recordingListener) Accept() (net.Conn, error) {
 // and its URL.
 func startHTTP2Server(t *testing.T, opts serveOptions) (*server, *recordingListener, *http.Client, string) {
 	t.Helper()
-	certFile, keyFile, pool := selfSigned(t)
+	certFile, keyFile, pool := testbed.SelfSignedCert(t)
 	cert, err := loadCert(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)

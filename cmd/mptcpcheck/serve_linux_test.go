@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/testbed"
 )
 
 // waitFor polls cond for up to d.
@@ -102,8 +103,8 @@ func TestServeCapsDownloadsAndConns(t *testing.T) {
 // mismatched certificate is refused before anything is announced, naming
 // the flag, with the usage status.
 func TestServeTLSMisconfiguredIsUsageError(t *testing.T) {
-	certA, keyA, _ := selfSigned(t)
-	_, keyB, _ := selfSigned(t)
+	certA, keyA, _ := testbed.SelfSignedCert(t)
+	_, keyB, _ := testbed.SelfSignedCert(t)
 	missing := filepath.Join(t.TempDir(), "x.pem")
 	garbage := filepath.Join(t.TempDir(), "garbage.pem")
 	os.WriteFile(garbage, []byte("not PEM"), 0o600)

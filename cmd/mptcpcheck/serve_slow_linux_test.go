@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
@@ -97,7 +98,7 @@ func TestServeThousandSlowReaders(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	baseHeap := int64(ms.HeapInuse)
-	baseFDs := openFDs(t)
+	baseFDs := testbed.OpenFDs(t)
 	baseTCP, err := sockstatTCPMem()
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +246,7 @@ func TestServeThousandSlowReaders(t *testing.T) {
 	// process holds the readers' own ends and little else.
 	var fds int
 	waitFor(t, 10*time.Second, "the server to close its ends", func() bool {
-		fds = openFDs(t)
+		fds = testbed.OpenFDs(t)
 		return fds < baseFDs+readers+50
 	})
 	// The server reset the connections, rather than leave the kernel to
@@ -258,14 +259,4 @@ func TestServeThousandSlowReaders(t *testing.T) {
 		return after-baseTCP < 32<<20
 	})
 	t.Logf("after the drop: %d descriptors open (%d before the test), TCP memory %.1f MiB", fds, baseFDs, float64(after)/(1<<20))
-}
-
-// openFDs counts this process's open descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }

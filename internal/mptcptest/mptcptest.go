@@ -7,7 +7,6 @@
 package mptcptest
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"testing"
@@ -26,63 +25,50 @@ func Listen(t testing.TB, b *testbed.Bed, network string, addr netip.Addr) net.L
 	})
 }
 
-// Connect dials l from the bed's client namespace with d (the zero
-// mptcp.Dialer when nil), accepts the connection, exchanges a byte each
-// way (testbed.PingPong), and returns both ends, closed when the test
-// ends. Each step has 10 s.
+// Connect dials l's own address from the bed's client namespace with d
+// (the zero mptcp.Dialer when nil), accepts the connection, exchanges a
+// byte each way, and returns both ends, closed when the test ends: see
+// [ConnectTo].
 func Connect(t testing.TB, b *testbed.Bed, d *mptcp.Dialer, l net.Listener) (client, server *mptcp.MPTCPConn) {
 	t.Helper()
-	return ConnectTo(t, b, d, l, l.Addr().Network(), l.Addr().String())
+	return ConnectTo(t, b, d, l, l.Addr().(*net.TCPAddr).AddrPort().Addr().Unmap())
 }
 
-// ConnectTo is Connect dialing network and address, for a listener
-// whose own address is no place to dial, such as a dual-stack one on
-// [::].
-func ConnectTo(t testing.TB, b *testbed.Bed, d *mptcp.Dialer, l net.Listener, network, address string) (client, server *mptcp.MPTCPConn) {
+// ConnectTo is Connect dialing raddr on l's port, for a listener whose
+// own address is no place to dial, such as one on [::], or for a
+// connection that starts on another link. It is testbed.Connect with
+// the package's types: the server end of a plain TCP listener is
+// wrapped by mptcp.NewConn, so that tests of fallback ask it too.
+func ConnectTo(t testing.TB, b *testbed.Bed, d *mptcp.Dialer, l net.Listener, raddr netip.Addr) (client, server *mptcp.MPTCPConn) {
 	t.Helper()
 	if d == nil {
 		d = &mptcp.Dialer{}
 	}
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := l.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := b.Client.Dialer(d.DialContext)(ctx, network, address)
-	if err != nil {
-		t.Fatal(err)
+	c, s := testbed.Connect(t, b, d.DialContext, l, raddr)
+	client = c.(*mptcp.MPTCPConn)
+	if tcp, ok := s.(*net.TCPConn); ok {
+		return client, mptcp.NewConn(tcp)
 	}
-	t.Cleanup(func() { c.Close() })
-	var s net.Conn
-	select {
-	case s = <-accepted:
-		t.Cleanup(func() { s.Close() })
-	case <-ctx.Done():
-		t.Fatal("accept timed out")
-	}
-	testbed.PingPong(t, c, s)
-	return c.(*mptcp.MPTCPConn), s.(*mptcp.MPTCPConn)
+	return client, s.(*mptcp.MPTCPConn)
 }
 
-// WaitSubflows waits up to 10 s for c to have n subflows, and fails the
-// test if it never does.
-func WaitSubflows(t testing.TB, c *mptcp.MPTCPConn, n int) {
+// WaitSubflows waits up to 10 s for c to have n subflows, and returns
+// them; it fails the test if c never has n. The kernel adds subflows
+// after the connection is established, and removes them after their
+// link fails.
+func WaitSubflows(t testing.TB, c *mptcp.MPTCPConn, n int) []mptcp.Subflow {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		subs, err := c.Subflows()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v->%v: Subflows: %v", c.LocalAddr(), c.RemoteAddr(), err)
 		}
 		if len(subs) == n {
-			return
+			return subs
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d subflows after 10 s, want %d: %v", len(subs), n, subs)
+			t.Fatalf("%v->%v: %d subflows after 10 s, want %d:\n%v", c.LocalAddr(), c.RemoteAddr(), len(subs), n, mptcp.SubflowTable(subs))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

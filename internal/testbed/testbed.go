@@ -6,8 +6,10 @@
 // that strips the MPTCP option. Everything it creates lives inside the
 // two namespaces, which are deleted when the test ends, even after a
 // failure; names carry the process id and a counter so that parallel
-// runs never collide. [PingPong] completes the MPTCP handshake of a
-// connection made over it.
+// runs never collide. [Connect] makes a connection across it, with the
+// MPTCP handshake completed ([PingPong]). Beside the bed, the package
+// holds the other helpers the tests share: [OpenFDs] and [WaitFDs] for
+// descriptor leaks, [SelfSignedCert] for TLS servers.
 //
 // Everything is set up with iproute2 and iptables, the MPTCP endpoints
 // and limits too ("ip mptcp"), never through package pm: pm's tests then

@@ -1,5 +1,0 @@
-//go:build !race
-
-package mptcp
-
-const raceEnabled = false
