@@ -38,6 +38,8 @@
 // the connections, the path manager and the sysctl from inside.
 package netns
 
+import "strings"
+
 // Config names a network namespace; see the package documentation for
 // the rules. A nil *Config is the zero Config: the calling thread's
 // namespace.
@@ -50,4 +52,15 @@ type Config struct {
 	// NetNS is empty; 0 means none. The caller keeps it: no package
 	// closes it.
 	NetNSFD int
+}
+
+// Path returns the namespace file that arg names, as "ip netns" and the
+// module's commands (-netns, --netns) read one: arg itself when it holds
+// a slash (/proc/PID/ns/net, /run/netns/NAME), else /run/netns/arg, where
+// "ip netns add arg" made it. An empty arg stays empty: no namespace.
+func Path(arg string) string {
+	if arg != "" && !strings.Contains(arg, "/") {
+		return "/run/netns/" + arg
+	}
+	return arg
 }

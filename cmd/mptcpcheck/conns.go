@@ -18,6 +18,7 @@ import (
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/diag"
+	mptcpnetns "github.com/multipath-go/mptcp/netns"
 )
 
 // connsOptions are the settings of "mptcpcheck conns".
@@ -90,11 +91,7 @@ func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case *only6 && !*only4:
 		opts.filter.Network = "tcp6"
 	}
-	cfg := &diag.Config{NetNS: *netns}
-	if *netns != "" && !strings.Contains(*netns, "/") {
-		cfg.NetNS = "/run/netns/" + *netns
-	}
-	dc, err := diag.Dial(cfg)
+	dc, err := diag.Dial(&diag.Config{NetNS: mptcpnetns.Path(*netns)})
 	if err != nil {
 		fmt.Fprintf(stderr, "mptcpcheck conns: %v\n", err)
 		return exitFail
