@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // The decoders: pure functions from the bytes a kernel wrote to this
@@ -280,12 +282,12 @@ func decodeSockaddr(b []byte) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	switch binary.NativeEndian.Uint16(b) {
-	case afInet:
+	case platform.AFInet:
 		if len(b) < 8 {
 			return netip.AddrPort{}
 		}
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), binary.BigEndian.Uint16(b[2:]))
-	case afInet6:
+	case platform.AFInet6:
 		if len(b) < 28 {
 			return netip.AddrPort{}
 		}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"unsafe"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // The decoders behind AppendSubflows, benchmarked alone (row 2 of
@@ -52,9 +54,9 @@ func TestDecodeToSetsEveryField(t *testing.T) {
 
 	b := make([]byte, subflowInfoLen)
 	b[0] = 7
-	hostEndian.PutUint16(b[8:], afInet)
+	hostEndian.PutUint16(b[8:], platform.AFInet)
 	copy(b[8+4:], []byte{10, 0, 0, 1})
-	hostEndian.PutUint16(b[8+sockaddrLen:], afInet)
+	hostEndian.PutUint16(b[8+sockaddrLen:], platform.AFInet)
 	copy(b[8+sockaddrLen+4:], []byte{10, 0, 0, 2})
 	want, err := decodeSubflowInfo(b, 8)
 	if err != nil {
@@ -85,8 +87,8 @@ func BenchmarkDecode(b *testing.B) {
 	_, img := tcpInfoSample()
 	info := infoImage(infoLen, 0)
 	sfi := make([]byte, subflowInfoLen)
-	hostEndian.PutUint16(sfi[8:], afInet)
-	hostEndian.PutUint16(sfi[8+sockaddrLen:], afInet)
+	hostEndian.PutUint16(sfi[8:], platform.AFInet)
+	hostEndian.PutUint16(sfi[8+sockaddrLen:], platform.AFInet)
 	b.Run("tcp_info", func(b *testing.B) {
 		for b.Loop() {
 			decodeTCPInfoTo(&sinkTCPInfo, img)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/netip"
 	"testing"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // The MPTCP_FULL_INFO decoders: its header, and the subflow elements
@@ -260,7 +262,7 @@ func TestSubflowAddrOffsetLeavesRoomForAddresses(t *testing.T) {
 			}
 			zero := make([]byte, fi.sfUser)
 			family := bytes.Clone(zero)
-			hostEndian.PutUint16(family[4:], afInet)
+			hostEndian.PutUint16(family[4:], platform.AFInet)
 			for _, e := range [][]byte{zero, family} {
 				off := subflowAddrOffset(fi.sfKernel, e)
 				if (off != 4 && off != 8) || off+subflowAddrsLen > int(fi.sfUser) {
@@ -310,9 +312,9 @@ func TestDecodeFullInfoLargerElements(t *testing.T) {
 				if hostEndian.Uint32(sfi) != subs[0].ID || !bytes.Equal(sfi[4:c.addrOff], make([]byte, c.addrOff-4)) {
 					t.Fatalf("image: id %d, padding % x", hostEndian.Uint32(sfi), sfi[4:c.addrOff])
 				}
-				family := uint16(afInet)
+				family := uint16(platform.AFInet)
 				if first == "ipv6" {
-					family = afInet6
+					family = platform.AFInet6
 				}
 				if got := hostEndian.Uint16(sfi[c.addrOff:]); got != family {
 					t.Fatalf("image: family %d at byte %d, want %d", got, c.addrOff, family)

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // The fuzz targets of the decoders, on every platform (the tcp_info one,
@@ -75,8 +77,8 @@ func FuzzDecodeSockaddr(f *testing.F) {
 		if len(b) >= 2 {
 			family = hostEndian.Uint16(b)
 		}
-		v4 := family == afInet && len(b) >= 8
-		v6 := family == afInet6 && len(b) >= 28
+		v4 := family == platform.AFInet && len(b) >= 8
+		v6 := family == platform.AFInet6 && len(b) >= 28
 		if got.IsValid() != (v4 || v6) {
 			t.Fatalf("family %d, %d bytes: valid = %v", family, len(b), got.IsValid())
 		}
@@ -175,7 +177,7 @@ func FuzzDecodeFullInfoHeader(f *testing.F) {
 		// in bytes 4 to 8), the addresses fit in what was copied.
 		zero := make([]byte, fi.sfUser)
 		family := bytes.Clone(zero)
-		hostEndian.PutUint16(family[4:], afInet6)
+		hostEndian.PutUint16(family[4:], platform.AFInet6)
 		for _, e := range [][]byte{zero, family} {
 			off := subflowAddrOffset(fi.sfKernel, e)
 			if (off != 4 && off != 8) || off+256 > int(fi.sfUser) || (off == 8 && sfKernel%8 != 0) {

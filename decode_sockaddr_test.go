@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"net/netip"
 	"testing"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // The decoders of socket addresses and of the MPTCP_TCPINFO and
@@ -14,7 +16,7 @@ import (
 
 func sockaddr4(ip string, port uint16) []byte {
 	b := bytes.Repeat([]byte{0xee}, sockaddrLen) // the kernel zeroes the rest; ignore it anyway
-	hostEndian.PutUint16(b, afInet)
+	hostEndian.PutUint16(b, platform.AFInet)
 	binary.BigEndian.PutUint16(b[2:], port)
 	a := netip.MustParseAddr(ip).As4()
 	copy(b[4:8], a[:])
@@ -23,7 +25,7 @@ func sockaddr4(ip string, port uint16) []byte {
 
 func sockaddr6(ip string, port uint16, scope uint32) []byte {
 	b := bytes.Repeat([]byte{0xee}, sockaddrLen)
-	hostEndian.PutUint16(b, afInet6)
+	hostEndian.PutUint16(b, platform.AFInet6)
 	binary.BigEndian.PutUint16(b[2:], port)
 	hostEndian.PutUint32(b[4:], 0x000abcde) // sin6_flowinfo: not part of the address
 	a := netip.MustParseAddr(ip).As16()
@@ -54,7 +56,7 @@ var sockaddrCases = []struct {
 	{"unknown family (AF_UNIX)", append([]byte{1, 0}, make([]byte, 126)...), ""},
 	{"family in the wrong byte order", swapFamily(sockaddr4("192.0.2.1", 443)), ""},
 	{"nil", nil, ""},
-	{"one byte", []byte{afInet}, ""},
+	{"one byte", []byte{platform.AFInet}, ""},
 	{"ipv4 truncated", sockaddr4("192.0.2.1", 443)[:7], ""},
 	{"ipv6 truncated before scope id ends", sockaddr6("fe80::1", 22, 3)[:27], ""},
 	{"ipv6 truncated inside the address", sockaddr6("2001:db8::1", 22, 0)[:20], ""},

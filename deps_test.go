@@ -9,7 +9,8 @@ import (
 )
 
 // Packages mptcp, diag and counters import nothing outside the standard
-// library and golang.org/x/sys, for every platform CI builds: users who
+// library and golang.org/x/sys (and package netns, which names their
+// namespaces), for every platform CI builds: users who
 // want MPTCP from a Dialer, a listing or the counters do not take on
 // netlink libraries or Prometheus (package collector, which brings
 // Prometheus, is the one meant to).
@@ -28,6 +29,7 @@ func TestImportsOnlyXSys(t *testing.T) {
 		for _, p := range strings.Fields(string(out)) {
 			switch {
 			case p == "github.com/multipath-go/mptcp", p == "github.com/multipath-go/mptcp/diag", p == "github.com/multipath-go/mptcp/counters",
+				p == "github.com/multipath-go/mptcp/netns",
 				strings.HasPrefix(p, "github.com/multipath-go/mptcp/internal/"),
 				strings.HasPrefix(p, "golang.org/x/sys/"):
 			default:

@@ -2,6 +2,7 @@ package mptcp
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"syscall"
@@ -349,7 +350,7 @@ func DialTCP(network string, laddr, raddr *net.TCPAddr) (*MPTCPConn, error) {
 	return c.(*MPTCPConn), nil
 }
 
-var errMissingAddress = &wrapErr{"missing address", nil}
+var errMissingAddress = errors.New("missing address")
 
 // opAddr avoids a non-nil net.Addr interface holding a nil pointer.
 func opAddr(a *net.TCPAddr) net.Addr {

@@ -39,16 +39,6 @@ func (e invalidError) Is(target error) bool {
 	return target == os.ErrInvalid || target == syscall.EINVAL
 }
 
-// wrapErr is an error with its own message that matches another through
-// errors.Is.
-type wrapErr struct {
-	msg string
-	err error
-}
-
-func (e *wrapErr) Error() string { return e.msg }
-func (e *wrapErr) Unwrap() error { return e.err }
-
 // opError wraps err the way package net does: a *net.OpError with the
 // connection's addresses, net.ErrClosed for every form of "closed", and
 // an *os.SyscallError around a bare errno.

@@ -20,13 +20,6 @@ const (
 	fullInfoHdrLen  = 40                  // struct mptcp_full_info before its mptcp_info
 )
 
-// Address families as Linux numbers them, in the sockaddr structures the
-// kernel writes (the same on every Linux architecture).
-const (
-	afInet  = 2
-	afInet6 = 10
-)
-
 // Offsets in struct mptcp_subflow_data, the header of MPTCP_TCPINFO and
 // MPTCP_SUBFLOW_ADDRS.
 const (

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/multipath-go/mptcp/internal/errs"
 	"github.com/multipath-go/mptcp/internal/sockdiag"
 )
 
@@ -21,7 +22,7 @@ import (
 
 // errNoDiag: the kernel has MPTCP sockets but neither SOL_MPTCP nor
 // MPTCP socket diagnostics (5.6 - 5.8, or mptcp_diag left out).
-var errNoDiag = &wrapErr{"mptcp: the kernel reports no MPTCP state: no SOL_MPTCP (5.16+) and no MPTCP socket diagnostics (5.9+)", errors.ErrUnsupported}
+var errNoDiag = errs.New("mptcp: the kernel reports no MPTCP state: no SOL_MPTCP (5.16+) and no MPTCP socket diagnostics (5.9+)", errors.ErrUnsupported)
 
 // errDiagMissing: socket diagnostics do not list the connection: before
 // 5.16 they list only established connections that have a token.
@@ -30,7 +31,7 @@ var errDiagMissing = errors.New("mptcp: the kernel's MPTCP socket diagnostics do
 // errSubflowsNeedAdmin: before 5.16 subflows come from the ULP
 // information of TCP sockets, which the kernel gives only to
 // CAP_NET_ADMIN.
-var errSubflowsNeedAdmin = &wrapErr{"mptcp: before Linux 5.16 subflows are read from socket diagnostics, which show them only to CAP_NET_ADMIN", os.ErrPermission}
+var errSubflowsNeedAdmin = errs.New("mptcp: before Linux 5.16 subflows are read from socket diagnostics, which show them only to CAP_NET_ADMIN", os.ErrPermission)
 
 // errFound ends a dump once the connection is found.
 var errFound = errors.New("found")

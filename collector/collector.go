@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -15,11 +16,13 @@ import (
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/counters"
 	"github.com/multipath-go/mptcp/diag"
+	"github.com/multipath-go/mptcp/internal/errs"
 	"github.com/multipath-go/mptcp/pm"
 )
 
-// Config selects the network namespace a Collector reads. A nil *Config
-// is the zero Config.
+// Config selects the network namespace a Collector reads, by the two
+// fields of [netns.Config], under that package's rules, and where its
+// failures are logged. A nil *Config is the zero Config.
 type Config struct {
 	// NetNS is the path of a network namespace file, such as
 	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
@@ -42,10 +45,11 @@ type Config struct {
 	NetNS string
 
 	// NetNSFD is an open file descriptor of a network namespace, used
-	// when NetNS is empty; 0 means none. New duplicates it, so the caller
-	// may close its own descriptor once New returns; the copy is closed by
-	// Close. The copy keeps that namespace alive, and every scrape reads
-	// it, until Close. New checks it as it checks NetNS.
+	// when NetNS is empty; 0 means none. The caller keeps it: New
+	// duplicates it, so the caller may close its own once New returns;
+	// the copy is closed by Close. The copy keeps that namespace alive,
+	// and every scrape reads it, until Close. New checks it as it checks
+	// NetNS.
 	NetNSFD int
 
 	// Logger, when not nil, receives the error of each part of a scrape
@@ -118,20 +122,20 @@ func New(cfg *Config) (*Collector, error) {
 			f.Close()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("collector: namespace %s: %w", cfg.NetNS, err)
+			return nil, opError("new", fmt.Errorf("namespace %s: %w", cfg.NetNS, err))
 		}
 		c.path = cfg.NetNS
 	case cfg.NetNSFD < 0:
-		return nil, fmt.Errorf("collector: negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)
+		return nil, opError("new", fmt.Errorf("negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid))
 	case cfg.NetNSFD > 0:
-		f, err := dupNS(cfg.NetNSFD, fmt.Sprintf("netns fd %d", cfg.NetNSFD))
+		f, err := dupNS(cfg.NetNSFD)
 		if err == nil {
 			if err = checkEnter(f); err != nil {
 				f.Close()
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("collector: namespace descriptor %d: %w", cfg.NetNSFD, err)
+			return nil, opError("new", fmt.Errorf("namespace descriptor %d: %w", cfg.NetNSFD, err))
 		}
 		c.ns = f
 	}
@@ -140,22 +144,28 @@ func New(cfg *Config) (*Collector, error) {
 
 // Close closes the Collector's copy of the namespace. Later scrapes
 // report every part failed (mptcp_scrape_collector_success 0). Closing
-// twice, or a nil Collector, gives an error matching os.ErrClosed.
+// twice, or a nil Collector, gives an error matching net.ErrClosed.
 func (c *Collector) Close() error {
 	if c == nil {
-		return fmt.Errorf("collector: close: %w", os.ErrClosed)
+		return opError("close", net.ErrClosed)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return fmt.Errorf("collector: close: %w", os.ErrClosed)
+		return opError("close", net.ErrClosed)
 	}
 	c.closed = true
 	if c.ns != nil {
-		return c.ns.Close()
+		return opError("close", c.ns.Close())
 	}
 	return nil
 }
+
+// opError is the error of the Collector's own calls: a *net.OpError
+// whose Op is "new", "close" or "scrape" and whose Net is "netns", the
+// namespace they are about. The parts of a scrape fail with the errors of
+// packages counters, diag and pm, which are *net.OpError values too.
+func opError(op string, err error) error { return errs.Op(op, "netns", err) }
 
 // Describe sends nothing, which makes the Collector an unchecked one:
 // see Collector for why.
@@ -178,40 +188,55 @@ var parts = [...]string{partCounters, partConnections, partPM, partSysctl}
 // network namespace, reports every part failed.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c == nil {
-		for _, p := range parts {
-			sendScrape(ch, p, 0, os.ErrClosed)
-		}
+		c.failParts(ch, opError("scrape", net.ErrClosed))
 		return
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	ns, nsErr := c.scrapeNS()
+	ns, err := c.scrapeNS()
 	if ns != nil && ns != c.ns {
 		defer ns.Close()
 	}
-	fd := 0 // the packages' "no namespace": the thread's own
-	if ns != nil {
-		fd = int(ns.Fd())
+	if err == nil && ns == nil {
+		c.collectParts(ch)
+		return
 	}
+	if err == nil {
+		// One entry into the namespace for the whole scrape: each part
+		// then works in the thread's own namespace, where it makes its
+		// sockets and opens its files.
+		err = enter(ns, func() error { c.collectParts(ch); return nil })
+	}
+	if err != nil {
+		c.failParts(ch, opError("scrape", err))
+	}
+}
+
+// collectParts sends every part's metrics, in the calling thread's
+// namespace.
+func (c *Collector) collectParts(ch chan<- prometheus.Metric) {
 	for _, p := range parts {
 		start := time.Now()
 		var err error
-		switch {
-		case nsErr != nil:
-			err = nsErr
-		case p == partCounters:
-			err = c.collectCounters(ch, fd)
-		case p == partConnections:
-			err = c.collectConnections(ch, fd)
-		case p == partPM:
-			err = c.collectPM(ch, fd)
-		case p == partSysctl:
-			err = c.collectSysctl(ch, ns)
+		switch p {
+		case partCounters:
+			err = c.collectCounters(ch)
+		case partConnections:
+			err = c.collectConnections(ch)
+		case partPM:
+			err = c.collectPM(ch)
+		case partSysctl:
+			err = c.collectSysctl(ch)
 		}
-		if err != nil && c.logger != nil {
-			c.logger.Warn("mptcp collector: scrape failed", "collector", p, "err", err)
-		}
-		sendScrape(ch, p, time.Since(start), err)
+		c.sendScrape(ch, p, time.Since(start), err)
+	}
+}
+
+// failParts reports every part failed with err: the namespace could not
+// be read at all.
+func (c *Collector) failParts(ch chan<- prometheus.Metric, err error) {
+	for _, p := range parts {
+		c.sendScrape(ch, p, 0, err)
 	}
 }
 
@@ -222,7 +247,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 func (c *Collector) scrapeNS() (*os.File, error) {
 	switch {
 	case c.closed:
-		return nil, os.ErrClosed
+		return nil, net.ErrClosed
 	case c.path == "":
 		return c.ns, nil
 	}
@@ -238,10 +263,14 @@ func (c *Collector) scrapeNS() (*os.File, error) {
 	return f, nil
 }
 
-func sendScrape(ch chan<- prometheus.Metric, part string, d time.Duration, err error) {
+// sendScrape sends a part's success and duration, and logs its error.
+func (c *Collector) sendScrape(ch chan<- prometheus.Metric, part string, d time.Duration, err error) {
 	ok := 1.0
 	if err != nil {
 		ok = 0
+		if c != nil && c.logger != nil {
+			c.logger.Warn("mptcp collector: scrape failed", "collector", part, "err", err)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(descScrapeSuccess, prometheus.GaugeValue, ok, part)
 	ch <- prometheus.MustNewConstMetric(descScrapeDuration, prometheus.GaugeValue, d.Seconds(), part)
@@ -316,8 +345,8 @@ func (c *Collector) counterMetric(name string) *counterMetric {
 	return m.(*counterMetric)
 }
 
-func (c *Collector) collectCounters(ch chan<- prometheus.Metric, fd int) error {
-	cs, err := counters.Read(&counters.Config{NetNSFD: fd})
+func (c *Collector) collectCounters(ch chan<- prometheus.Metric) error {
+	cs, err := counters.Read(nil)
 	if err != nil {
 		return err
 	}
@@ -364,8 +393,8 @@ const alwaysStates = 12
 // in +Inf.
 const maxBucket = 8
 
-func (c *Collector) collectConnections(ch chan<- prometheus.Metric, fd int) error {
-	dc, err := diag.Dial(&diag.Config{NetNSFD: fd})
+func (c *Collector) collectConnections(ch chan<- prometheus.Metric) error {
+	dc, err := diag.Dial(nil)
 	if err != nil {
 		return err
 	}
@@ -451,8 +480,8 @@ var endpointFlags = []struct {
 	{"laminar", pm.FlagLaminar},
 }
 
-func (c *Collector) collectPM(ch chan<- prometheus.Metric, fd int) error {
-	pc, err := pm.Dial(&pm.Config{NetNSFD: fd})
+func (c *Collector) collectPM(ch chan<- prometheus.Metric) error {
+	pc, err := pm.Dial(nil)
 	if err != nil {
 		return err
 	}
@@ -480,8 +509,15 @@ func (c *Collector) collectPM(ch chan<- prometheus.Metric, fd int) error {
 	return nil
 }
 
-func (c *Collector) collectSysctl(ch chan<- prometheus.Metric, ns *os.File) error {
-	text, err := readEnabled(ns)
+func (c *Collector) collectSysctl(ch chan<- prometheus.Metric) error {
+	if err := c.sendEnabled(ch); err != nil {
+		return errs.Op("read", "sysctl", err)
+	}
+	return nil
+}
+
+func (c *Collector) sendEnabled(ch chan<- prometheus.Metric) error {
+	text, err := readEnabled()
 	if errors.Is(err, os.ErrNotExist) {
 		// No net.mptcp: a kernel without MPTCP, where no socket can use it.
 		text, err = "0", nil

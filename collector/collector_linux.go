@@ -16,40 +16,49 @@ func openNS(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	// A copy checked as dupNS checks one, above the standard descriptors.
-	return dupNS(int(f.Fd()), path)
+	if err := checkNS(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
-// dupNS duplicates fd, names the copy name (for errors), and checks that it is a network namespace: the
-// kernel's answer to NS_GET_NSTYPE (4.11+), or, before, at least a file
-// of the nsfs file system that holds namespaces.
-func dupNS(fd int, name string) (*os.File, error) {
-	// Above 2: the packages the collector calls take descriptor 0 for
-	// "no namespace".
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+// dupNS returns the Collector's own copy of the descriptor fd, checked.
+func dupNS(fd int) (*os.File, error) {
+	f, err := netns.Open("", fd)
 	if err != nil {
-		return nil, os.NewSyscallError("fcntl", err)
+		return nil, err
 	}
-	f := os.NewFile(uintptr(nfd), name)
-	typ, err := unix.IoctlRetInt(nfd, unix.NS_GET_NSTYPE)
+	if err := checkNS(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// checkNS checks that f is a network namespace: the kernel's answer to
+// NS_GET_NSTYPE (4.11+), or, before, at least a file of the nsfs file
+// system that holds namespaces.
+func checkNS(f *os.File) error {
+	fd := int(f.Fd())
+	typ, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
 	switch {
 	case err == nil && typ == unix.CLONE_NEWNET:
-		return f, nil
+		return nil
 	case err == nil:
-		err = fmt.Errorf("not a network namespace (type %#x): %w", typ, os.ErrInvalid)
+		return fmt.Errorf("not a network namespace (type %#x): %w", typ, os.ErrInvalid)
 	case err == unix.ENOTTY || err == unix.EINVAL:
 		var st unix.Statfs_t
-		if unix.Fstatfs(nfd, &st) == nil && st.Type == unix.NSFS_MAGIC {
-			return f, nil
+		if unix.Fstatfs(fd, &st) == nil && st.Type == unix.NSFS_MAGIC {
+			return nil
 		}
-		err = fmt.Errorf("not a namespace: %w", os.ErrInvalid)
-	default:
-		err = os.NewSyscallError("ioctl NS_GET_NSTYPE", err)
+		return fmt.Errorf("not a namespace: %w", os.ErrInvalid)
 	}
-	f.Close()
-	return nil, err
+	return os.NewSyscallError("ioctl NS_GET_NSTYPE", err)
 }
+
+// enter runs f inside ns: a scrape's one entry into its namespace.
+func enter(ns *os.File, f func() error) error { return netns.Do(ns, f) }
 
 // checkEnter checks that this process may enter the namespace ns, by
 // entering it, on a thread of its own that then comes back: the kernel
@@ -86,9 +95,9 @@ func idOf(ns *os.File) (nsID, bool) {
 // namespace of the thread that opens them.
 const enabledFile = "/proc/sys/net/mptcp/enabled"
 
-// readEnabled reads net.mptcp.enabled in ns, or in the calling thread's
-// namespace when ns is nil.
-func readEnabled(ns *os.File) (string, error) {
-	text, err := netns.ReadFile(ns, enabledFile, 64)
+// readEnabled reads net.mptcp.enabled in the calling thread's namespace:
+// inside a scrape's, when it has one.
+func readEnabled() (string, error) {
+	text, err := netns.ReadFile(enabledFile, 64)
 	return string(text), err
 }

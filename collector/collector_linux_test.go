@@ -18,6 +18,7 @@ import (
 
 	"github.com/multipath-go/mptcp/collector"
 	"github.com/multipath-go/mptcp/internal/mptcptest"
+	"github.com/multipath-go/mptcp/internal/netns"
 	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/internal/testenv"
 )
@@ -251,6 +252,37 @@ func TestCollectNetNSFD(t *testing.T) {
 	s.wantSuccess(t, "fd", 1)
 	s.want(t, "fd", 1, "mptcp_endpoints_flag", "flag", "signal")
 	s.wantStates(t, "fd", nil)
+}
+
+// A scrape enters its namespace once, and copies no descriptor: every
+// part (counters, connections, path manager, sysctl) reads from inside.
+// Before, each part entered on its own, from a copy of the descriptor.
+func TestScrapeEntersNamespaceOnce(t *testing.T) {
+	b := testbed.New(t, 1)
+	f, err := os.Open(b.Client.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, tc := range []struct {
+		name string
+		cfg  collector.Config
+	}{
+		{"path", collector.Config{NetNS: b.Client.Path()}},
+		{"descriptor", collector.Config{NetNSFD: int(f.Fd())}},
+	} {
+		reg := register(t, newCollector(t, &tc.cfg))
+		const scrapes = 3
+		entered0, dups0 := netns.Counts()
+		for range scrapes {
+			gather(t, reg).wantSuccess(t, tc.name, 1)
+		}
+		entered, dups := netns.Counts()
+		if entered-entered0 != scrapes || dups != dups0 {
+			t.Errorf("%s: %d scrapes entered the namespace %d times and copied %d descriptors; want %d and 0",
+				tc.name, scrapes, entered-entered0, dups-dups0, scrapes)
+		}
+	}
 }
 
 // promtool, Prometheus's own checker, accepts the exposition of a

@@ -10,7 +10,9 @@ import (
 
 func openNS(string) (*os.File, error) { return nil, platform.ErrNotLinux }
 
-func dupNS(int, string) (*os.File, error) { return nil, platform.ErrNotLinux }
+func dupNS(int) (*os.File, error) { return nil, platform.ErrNotLinux }
+
+func enter(*os.File, func() error) error { return platform.ErrNotLinux }
 
 func checkEnter(*os.File) error { return platform.ErrNotLinux }
 
@@ -18,4 +20,4 @@ type nsID struct{}
 
 func idOf(*os.File) (nsID, bool) { return nsID{}, false }
 
-func readEnabled(*os.File) (string, error) { return "", platform.ErrNotLinux }
+func readEnabled() (string, error) { return "", platform.ErrNotLinux }

@@ -2,6 +2,7 @@ package collector_test
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -35,8 +36,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"another kind of namespace", collector.Config{NetNS: "/proc/self/ns/uts"}, os.ErrInvalid},
 	} {
 		c, err := collector.New(&tc.cfg)
-		if !errors.Is(err, tc.want) && !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("%s: New = %v, %v; want an error matching %v", tc.name, c, err, tc.want)
+		var oe *net.OpError
+		if !errors.Is(err, tc.want) && !errors.Is(err, errors.ErrUnsupported) || !errors.As(err, &oe) || oe.Op != "new" {
+			t.Errorf("%s: New = %v, %v; want an *net.OpError for new matching %v", tc.name, c, err, tc.want)
 		}
 	}
 }
@@ -56,8 +58,8 @@ func TestCollectAfterClose(t *testing.T) {
 	if len(s) != 2 {
 		t.Errorf("closed: families %s, want only the scrape's success and duration", s.names())
 	}
-	if err := c.Close(); !errors.Is(err, os.ErrClosed) {
-		t.Errorf("second Close: %v, want os.ErrClosed", err)
+	if err := c.Close(); !isClosed(err) {
+		t.Errorf("second Close: %v, want an *net.OpError matching net.ErrClosed", err)
 	}
 }
 
@@ -71,8 +73,8 @@ func TestNilCollector(t *testing.T) {
 	}
 	s := gather(t, register(t, c))
 	s.wantSuccess(t, "nil", 0)
-	if err := c.Close(); !errors.Is(err, os.ErrClosed) {
-		t.Errorf("Close: %v, want os.ErrClosed", err)
+	if err := c.Close(); !isClosed(err) {
+		t.Errorf("Close: %v, want an *net.OpError matching net.ErrClosed", err)
 	}
 }
 
@@ -97,4 +99,11 @@ func TestConcurrentGathers(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// isClosed reports whether err is the Collector's error for a closed one:
+// an *net.OpError matching net.ErrClosed, as package net's.
+func isClosed(err error) bool {
+	var oe *net.OpError
+	return errors.Is(err, net.ErrClosed) && errors.As(err, &oe) && oe.Op == "close"
 }

@@ -2,6 +2,7 @@ package counters
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -75,10 +76,19 @@ var prefix = []byte("MPTcpExt:")
 // a line of names, then a line of values, each starting with "MPTcpExt:".
 // It fails when the text has no such pair (a kernel without MPTCP: the
 // error matches errors.ErrUnsupported), when the two lines differ in
-// length, or when a value is not a decimal unsigned 64-bit number.
+// length, or when a value is not a decimal unsigned 64-bit number. Its
+// errors are *net.OpError values whose Op is "parse" and Net "netstat".
 func Parse(text []byte) (Counters, error) {
+	c, err := parse(text)
+	if err != nil {
+		return nil, opError("parse", err)
+	}
+	return c, nil
+}
+
+func parse(text []byte) (Counters, error) {
 	if len(text) > maxSize {
-		return nil, fmt.Errorf("counters: %d bytes of netstat, more than %d", len(text), maxSize)
+		return nil, fmt.Errorf("%d bytes of netstat, more than %d", len(text), maxSize)
 	}
 	var names, values []byte
 	for rest := text; len(rest) > 0; {
@@ -98,17 +108,17 @@ func Parse(text []byte) (Counters, error) {
 		return nil, errNoMPTCP
 	}
 	if values == nil {
-		return nil, fmt.Errorf("counters: MPTcpExt names without a line of values")
+		return nil, errors.New("MPTcpExt names without a line of values")
 	}
 	n, v := bytes.Fields(names), bytes.Fields(values)
 	if len(n) != len(v) {
-		return nil, fmt.Errorf("counters: %d MPTcpExt names but %d values", len(n), len(v))
+		return nil, fmt.Errorf("%d MPTcpExt names but %d values", len(n), len(v))
 	}
 	c := make(Counters, len(n))
 	for i := range n {
 		x, err := strconv.ParseUint(string(v[i]), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("counters: MPTcpExt %s: value %q is not a counter", n[i], v[i])
+			return nil, fmt.Errorf("MPTcpExt %s: value %q is not a counter", n[i], v[i])
 		}
 		c[i] = Counter{Name: string(n[i]), Value: x}
 	}

@@ -2,8 +2,11 @@ package counters
 
 import (
 	"errors"
+	"net"
 	"os"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -109,11 +112,11 @@ func TestSub(t *testing.T) {
 
 func TestDescriptions(t *testing.T) {
 	fallback := map[string]Side{
-		"MPCapableFallbackSYNACK": Client,
-		"MPCapableFallbackACK":    Server,
-		"MPFallbackTokenInit":     Either,
-		"InfiniteMapTx":           Either,
-		"DSSCorruptionFallback":   Either,
+		"MPCapableFallbackSYNACK": SideClient,
+		"MPCapableFallbackACK":    SideServer,
+		"MPFallbackTokenInit":     SideEither,
+		"InfiniteMapTx":           SideEither,
+		"DSSCorruptionFallback":   SideEither,
 	}
 	for name, side := range fallback {
 		d, ok := Describe(name)
@@ -134,14 +137,39 @@ func TestDescriptions(t *testing.T) {
 	}
 }
 
-func TestReadBadConfig(t *testing.T) {
-	_, err := Read(&Config{NetNSFD: -1})
-	if !errors.Is(err, os.ErrInvalid) {
-		t.Errorf("Read(NetNSFD -1) = %v, want os.ErrInvalid", err)
-	}
-	_, err = Read(&Config{NetNS: "/nonexistent/netns"})
-	if err == nil {
-		t.Error("Read of a missing namespace file succeeded")
+// Read's and Parse's errors are *net.OpError values, through which
+// errors.Is reaches the cause: the namespace is a path, not "netns".
+func TestErrorsAreOpErrors(t *testing.T) {
+	_, parseErr := Parse(nil)
+	for _, tc := range []struct {
+		what   string
+		cfg    *Config
+		op     string
+		target error
+	}{
+		{"negative descriptor", &Config{NetNSFD: -1}, "read", os.ErrInvalid},
+		{"missing path", &Config{NetNS: "/nonexistent/netns"}, "read", os.ErrNotExist},
+		{"descriptor not open", &Config{NetNSFD: 1 << 20}, "read", syscall.EBADF},
+		{"no namespace", &Config{NetNS: "/proc/self/status"}, "read", syscall.EINVAL},
+		{"no MPTcpExt lines", nil, "parse", errors.ErrUnsupported},
+	} {
+		err := parseErr
+		if tc.cfg != nil {
+			if runtime.GOOS != "linux" {
+				continue
+			}
+			_, err = Read(tc.cfg)
+		}
+		var oe *net.OpError
+		var pe *os.PathError
+		switch {
+		case !errors.As(err, &oe):
+			t.Errorf("%s: %v (%T), want an *net.OpError", tc.what, err, err)
+		case oe.Op != tc.op || oe.Net != "netstat" || !errors.Is(err, tc.target):
+			t.Errorf("%s: %v: op %q net %q, want %q netstat matching %v", tc.what, err, oe.Op, oe.Net, tc.op, tc.target)
+		case errors.As(err, &pe) && pe.Path == "netns":
+			t.Errorf("%s: %v: an *os.PathError whose path is no path", tc.what, err)
+		}
 	}
 }
 

@@ -33,7 +33,7 @@ func Example() {
 		switch {
 		case !known:
 			fmt.Printf("%s +%d (a counter this package does not know)\n", c.Name, c.Value)
-		case d.Fallback != counters.NoFallback:
+		case d.Fallback != counters.SideNone:
 			fmt.Printf("%s +%d fallbacks to TCP (%s side): %s\n", c.Name, c.Value, d.Fallback, d.Help)
 		case d.Kind == counters.KindGauge:
 			fmt.Printf("%s = %d: %s\n", c.Name, c.Value, d.Help)

@@ -15,26 +15,26 @@ const (
 type Side uint8
 
 const (
-	// NoFallback marks a counter that does not count fallbacks.
-	NoFallback Side = iota
-	// Client marks a fallback counted by the side that opened the
+	// SideNone marks a counter that does not count fallbacks.
+	SideNone Side = iota
+	// SideClient marks a fallback counted by the side that opened the
 	// connection (its SYN was sent).
-	Client
-	// Server marks a fallback counted by the side that accepted it.
-	Server
-	// Either marks a fallback that either side may count, after the
+	SideClient
+	// SideServer marks a fallback counted by the side that accepted it.
+	SideServer
+	// SideEither marks a fallback that either side may count, after the
 	// handshake.
-	Either
+	SideEither
 )
 
 // String returns "client", "server", "either" or "".
 func (s Side) String() string {
 	switch s {
-	case Client:
+	case SideClient:
 		return "client"
-	case Server:
+	case SideServer:
 		return "server"
-	case Either:
+	case SideEither:
 		return "either"
 	}
 	return ""
@@ -47,7 +47,7 @@ type Description struct {
 	// Kind is KindGauge for MPCurrEstab, KindCounter for the others.
 	Kind Kind
 	// Fallback is the side that counts a connection falling back to
-	// TCP, or NoFallback. Each fallback is counted once, by one of these
+	// TCP, or SideNone. Each fallback is counted once, by one of these
 	// counters, from 6.17 on; before, some causes counted none.
 	Fallback Side
 }
@@ -67,12 +67,12 @@ var known = map[string]Description{
 	"MPCapableSYNTX":          {Help: "SYNs sent with MP_CAPABLE."},
 	"MPCapableSYNACKRX":       {Help: "SYN/ACKs received with MP_CAPABLE."},
 	"MPCapableACKRX":          {Help: "Third ACKs received with MP_CAPABLE."},
-	"MPCapableFallbackACK":    {Help: "Server-side fallbacks during the handshake: the SYN came with MP_CAPABLE, the third ACK without it (plain TCP clients of MPTCP listeners are not counted).", Fallback: Server},
-	"MPCapableFallbackSYNACK": {Help: "Client-side fallbacks during the handshake: the SYN/ACK came without MP_CAPABLE (a server without MPTCP, or a middlebox that strips the option).", Fallback: Client},
-	"MPCapableSYNTXDrop":      {Help: "Client-side fallbacks after SYNs with MP_CAPABLE were dropped: the SYN was retransmitted without the option (about 6.12 and later).", Fallback: Client},
-	"MPCapableSYNTXDisabled":  {Help: "Client-side fallbacks because MPTCP was disabled after blackholes on earlier connections (about 6.12 and later).", Fallback: Client},
+	"MPCapableFallbackACK":    {Help: "Server-side fallbacks during the handshake: the SYN came with MP_CAPABLE, the third ACK without it (plain TCP clients of MPTCP listeners are not counted).", Fallback: SideServer},
+	"MPCapableFallbackSYNACK": {Help: "Client-side fallbacks during the handshake: the SYN/ACK came without MP_CAPABLE (a server without MPTCP, or a middlebox that strips the option).", Fallback: SideClient},
+	"MPCapableSYNTXDrop":      {Help: "Client-side fallbacks after SYNs with MP_CAPABLE were dropped: the SYN was retransmitted without the option (about 6.12 and later).", Fallback: SideClient},
+	"MPCapableSYNTXDisabled":  {Help: "Client-side fallbacks because MPTCP was disabled after blackholes on earlier connections (about 6.12 and later).", Fallback: SideClient},
 	"MPCapableEndpAttempt":    {Help: "MP_CAPABLE SYNs refused because they were sent to a port-based endpoint (about 6.12 and later)."},
-	"MPFallbackTokenInit":     {Help: "Fallbacks because no token could be allocated for a new connection.", Fallback: Either},
+	"MPFallbackTokenInit":     {Help: "Fallbacks because no token could be allocated for a new connection.", Fallback: SideEither},
 	"MPTCPRetrans":            {Help: "Segments retransmitted at the MPTCP level."},
 	"MPJoinNoTokenFound":      {Help: "MP_JOIN SYNs received for a token no connection has."},
 	"MPJoinSynRx":             {Help: "SYNs received with MP_JOIN."},
@@ -88,9 +88,9 @@ var known = map[string]Description{
 	"MPJoinSynTxBindErr":      {Help: "MP_JOIN SYNs not sent: the local address could not be bound."},
 	"MPJoinSynTxConnectErr":   {Help: "MP_JOIN SYNs not sent: connect failed."},
 	"DSSNotMatching":          {Help: "New data mappings that did not match the previous one."},
-	"DSSCorruptionFallback":   {Help: "Fallbacks after a corrupted data sequence mapping was detected.", Fallback: Either},
+	"DSSCorruptionFallback":   {Help: "Fallbacks after a corrupted data sequence mapping was detected.", Fallback: SideEither},
 	"DSSCorruptionReset":      {Help: "Joined subflows reset after a corrupted data sequence mapping was detected."},
-	"InfiniteMapTx":           {Help: "Infinite mappings sent: fallbacks after MP_FAIL.", Fallback: Either},
+	"InfiniteMapTx":           {Help: "Infinite mappings sent: fallbacks after MP_FAIL.", Fallback: SideEither},
 	"InfiniteMapRx":           {Help: "Infinite mappings received: the peer fell back after MP_FAIL."},
 	"DSSNoMatchTCP":           {Help: "Data sequence mappings that did not match TCP's sequence numbers."},
 	"DataCsumErr":             {Help: "Data checksum failures."},
@@ -134,10 +134,10 @@ var known = map[string]Description{
 	"RcvWndConflict":          {Help: "Conflicts while updating the connection's receive window."},
 	"MPCurrEstab":             {Help: "MPTCP connections established now (a gauge).", Kind: KindGauge},
 	"Blackhole":               {Help: "Blackholes detected: MP_CAPABLE SYNs that got no answer while plain ones did (about 6.12 and later)."},
-	"MPCapableDataFallback":   {Help: "Fallbacks because the first data packet had no DSS or MP_CAPABLE (about 6.17 and later).", Fallback: Either},
-	"MD5SigFallback":          {Help: "Fallbacks because the socket uses TCP MD5 signatures, which leave no room for MPTCP (about 6.17 and later).", Fallback: Client},
-	"DssFallback":             {Help: "Fallbacks because a DSS option was bad or missing (about 6.17 and later).", Fallback: Either},
-	"SimultConnectFallback":   {Help: "Fallbacks of simultaneous connects (about 6.17 and later).", Fallback: Client},
+	"MPCapableDataFallback":   {Help: "Fallbacks because the first data packet had no DSS or MP_CAPABLE (about 6.17 and later).", Fallback: SideEither},
+	"MD5SigFallback":          {Help: "Fallbacks because the socket uses TCP MD5 signatures, which leave no room for MPTCP (about 6.17 and later).", Fallback: SideClient},
+	"DssFallback":             {Help: "Fallbacks because a DSS option was bad or missing (about 6.17 and later).", Fallback: SideEither},
+	"SimultConnectFallback":   {Help: "Fallbacks of simultaneous connects (about 6.17 and later).", Fallback: SideClient},
 	"FallbackFailed":          {Help: "Connections reset because they could no longer fall back (about 6.17 and later)."},
 	"WinProbe":                {Help: "MPTCP-level zero window probes sent."},
 	"BacklogDrop":             {Help: "Packets dropped from the MPTCP backlog."},

@@ -2,34 +2,39 @@ package counters
 
 import (
 	"errors"
-	"fmt"
-	"os"
+
+	"github.com/multipath-go/mptcp/internal/errs"
+	"github.com/multipath-go/mptcp/netns"
 )
 
-// Config selects the network namespace to read.
-type Config struct {
-	// NetNS is the path of a network namespace file, such as
-	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
-	// Entering a namespace needs CAP_SYS_ADMIN.
-	NetNS string
+// Config names the network namespace to read: it is [netns.Config], whose
+// package says who owns what. Read enters the namespace once, to open
+// the file, and keeps nothing of it.
+type Config = netns.Config
 
-	// NetNSFD is an open file descriptor of a network namespace, used
-	// when NetNS is empty; 0 means none. Read does not close it.
-	NetNSFD int
-}
+// errNoMPTCP is Parse's and Read's cause on a kernel without MPTCP.
+var errNoMPTCP = errs.New("no MPTcpExt counters: the kernel has no MPTCP", errors.ErrUnsupported)
 
-// errNoMPTCP is Parse's and Read's error on a kernel without MPTCP.
-var errNoMPTCP = fmt.Errorf("counters: no MPTcpExt counters: the kernel has no MPTCP: %w", errors.ErrUnsupported)
+// opError is the error of every call of this package: a *net.OpError
+// whose Op is "read" or "parse" and whose Net is "netstat", the file the
+// counters come from.
+func opError(op string, err error) error { return errs.Op(op, "netstat", err) }
 
 // Read reads the MPTcpExt counters of the namespace cfg names, or of the
-// calling goroutine's when cfg is nil or names none. Errors are
-// *os.PathError for the files it opens, or Parse's.
+// calling goroutine's when cfg is nil or names none. Its errors are
+// *net.OpError values whose Op is "read" (or Parse's): errors.Is matches
+// os.ErrNotExist and os.ErrPermission for a namespace path that is
+// missing or may not be entered, os.ErrInvalid for a negative NetNSFD,
+// syscall.EINVAL for a file that is no network namespace, syscall.EBADF
+// for a descriptor that is not open, and errors.ErrUnsupported for a
+// kernel without MPTCP, or off Linux.
 func Read(cfg *Config) (Counters, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	if cfg.NetNS == "" && cfg.NetNSFD < 0 {
-		return nil, &os.PathError{Op: "read", Path: "netns", Err: fmt.Errorf("negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)}
+	c, err := read(cfg)
+	if err != nil {
+		return nil, opError("read", err)
 	}
-	return read(cfg)
+	return c, nil
 }

@@ -1,8 +1,6 @@
 package counters
 
 import (
-	"os"
-
 	"github.com/multipath-go/mptcp/internal/netns"
 )
 
@@ -12,19 +10,13 @@ import (
 const netstat = "/proc/thread-self/net/netstat"
 
 func read(cfg *Config) (Counters, error) {
-	ns, err := netns.Open(cfg.NetNS, cfg.NetNSFD)
-	if err != nil {
-		if cfg.NetNS != "" {
-			return nil, err // an *os.PathError already
-		}
-		return nil, &os.PathError{Op: "read", Path: "netns", Err: err}
-	}
-	if ns != nil {
-		defer ns.Close()
-	}
-	text, err := netns.ReadFile(ns, netstat, maxSize+1)
+	var text []byte
+	err := netns.Run(cfg.NetNS, cfg.NetNSFD, func() (err error) {
+		text, err = netns.ReadFile(netstat, maxSize+1)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return Parse(text)
+	return parse(text)
 }

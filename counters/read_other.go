@@ -2,10 +2,6 @@
 
 package counters
 
-import (
-	"fmt"
+import "github.com/multipath-go/mptcp/internal/platform"
 
-	"github.com/multipath-go/mptcp/internal/platform"
-)
-
-func read(*Config) (Counters, error) { return nil, fmt.Errorf("counters: %w", platform.ErrNotLinux) }
+func read(*Config) (Counters, error) { return nil, platform.ErrNotLinux }

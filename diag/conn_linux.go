@@ -2,7 +2,6 @@ package diag
 
 import (
 	"errors"
-	"fmt"
 	"iter"
 	"net"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/internal/errs"
 	"github.com/multipath-go/mptcp/internal/netns"
 	"github.com/multipath-go/mptcp/internal/sockdiag"
 )
@@ -26,20 +26,11 @@ type Conn struct {
 }
 
 var (
-	errNoMPTCPDiag = &wrapped{"the kernel has no MPTCP socket diagnostics (mptcp_diag, Linux 5.9 and later)", errors.ErrUnsupported}
-	errTCPAnswer   = &wrapped{"the kernel answered an MPTCP request with TCP sockets: it has no MPTCP socket diagnostics (Linux 5.7 and 5.8)", errors.ErrUnsupported}
-	errNeedAdmin   = &wrapped{"the kernel shows subflows (TCP sockets' ULP information) only to CAP_NET_ADMIN", os.ErrPermission}
-	errNoToken     = &wrapped{"no MPTCP connection has that token", os.ErrNotExist}
+	errNoMPTCPDiag = errs.New("the kernel has no MPTCP socket diagnostics (mptcp_diag, Linux 5.9 and later)", errors.ErrUnsupported)
+	errTCPAnswer   = errs.New("the kernel answered an MPTCP request with TCP sockets: it has no MPTCP socket diagnostics (Linux 5.7 and 5.8)", errors.ErrUnsupported)
+	errNeedAdmin   = errs.New("the kernel shows subflows (TCP sockets' ULP information) only to CAP_NET_ADMIN", os.ErrPermission)
+	errNoToken     = errs.New("no MPTCP connection with that token, or none the filter selects", os.ErrNotExist)
 )
-
-// wrapped is an error with its own message that matches another.
-type wrapped struct {
-	msg string
-	err error
-}
-
-func (e *wrapped) Error() string { return e.msg }
-func (e *wrapped) Unwrap() error { return e.err }
 
 // Dial opens socket diagnostics in the namespace cfg names, or in the
 // calling goroutine's when cfg is nil or names none.
@@ -47,20 +38,13 @@ func Dial(cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	if cfg.NetNS == "" && cfg.NetNSFD < 0 {
-		return nil, &OpError{Op: "dial", Err: fmt.Errorf("negative namespace descriptor %d: %w", cfg.NetNSFD, os.ErrInvalid)}
-	}
-	// A copy of a descriptor, so that the caller's stays theirs.
-	ns, err := netns.Open(cfg.NetNS, cfg.NetNSFD)
+	var s *sockdiag.Conn
+	err := netns.Run(cfg.NetNS, cfg.NetNSFD, func() (err error) {
+		s, err = sockdiag.Open(nil)
+		return err
+	})
 	if err != nil {
-		return nil, &OpError{Op: "dial", Err: err}
-	}
-	if ns != nil {
-		defer ns.Close()
-	}
-	s, err := sockdiag.Open(ns)
-	if err != nil {
-		return nil, &OpError{Op: "dial", Err: err}
+		return nil, opError("dial", err)
 	}
 	return &Conn{s: s}, nil
 }
@@ -69,17 +53,17 @@ func Dial(cfg *Config) (*Conn, error) {
 // net.ErrClosed.
 func (c *Conn) Close() error {
 	if c == nil {
-		return &OpError{Op: "close", Err: net.ErrClosed}
+		return opError("close", net.ErrClosed)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.s == nil {
-		return &OpError{Op: "close", Err: net.ErrClosed}
+		return opError("close", net.ErrClosed)
 	}
 	err := c.s.Close()
 	c.s = nil
 	if err != nil {
-		return &OpError{Op: "close", Err: err}
+		return opError("close", err)
 	}
 	return nil
 }
@@ -95,8 +79,9 @@ func (c *Conn) Connections(f *Filter) iter.Seq2[Connection, error] {
 	}
 }
 
-// All returns every connection that f selects.
-func (c *Conn) All(f *Filter) ([]Connection, error) {
+// List returns every connection that f selects, as a slice: Connections
+// collected.
+func (c *Conn) List(f *Filter) ([]Connection, error) {
 	var all []Connection
 	for conn, err := range c.Connections(f) {
 		if err != nil {
@@ -107,17 +92,26 @@ func (c *Conn) All(f *Filter) ([]Connection, error) {
 	return all, nil
 }
 
-// Lookup returns the connection whose token on this host is token,
-// with its subflows when subflows is true. The kernel finds it by its
-// token, without a dump.
-func (c *Conn) Lookup(token uint32, subflows bool) (Connection, error) {
+// Lookup returns the connection whose token on this host is token, if f
+// selects it (every connection, for a nil f), with its subflows when
+// f.Subflows is set: the filter means what it means to Connections. The
+// kernel finds the connection by its token, without a dump. A token that
+// no connection has, or one whose connection f does not select, gives an
+// error matched by os.ErrNotExist.
+func (c *Conn) Lookup(token uint32, f *Filter) (Connection, error) {
+	if f == nil {
+		f = &Filter{}
+	}
+	if _, err := f.families(); err != nil {
+		return Connection{}, opError("lookup", err)
+	}
 	if c == nil {
-		return Connection{}, &OpError{Op: "lookup", Err: net.ErrClosed}
+		return Connection{}, opError("lookup", net.ErrClosed)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.s == nil {
-		return Connection{}, &OpError{Op: "lookup", Err: net.ErrClosed}
+		return Connection{}, opError("lookup", net.ErrClosed)
 	}
 	var conn Connection
 	found := false
@@ -130,7 +124,7 @@ func (c *Conn) Lookup(token uint32, subflows bool) (Connection, error) {
 		if err := decodeConn(&conn, m); err != nil {
 			return err
 		}
-		found = conn.Info.Token == token
+		found = conn.Info.Token == token && f.selects(&conn)
 		return nil
 	})
 	switch {
@@ -141,7 +135,7 @@ func (c *Conn) Lookup(token uint32, subflows bool) (Connection, error) {
 	case err == nil && !found:
 		err = errNoToken
 	}
-	if err == nil && subflows {
+	if err == nil && f.Subflows {
 		var subs map[uint32][]Subflow
 		var ulps int
 		if subs, ulps, err = c.subflows([]uint8{unix.AF_INET, unix.AF_INET6}); err == nil {
@@ -152,7 +146,7 @@ func (c *Conn) Lookup(token uint32, subflows bool) (Connection, error) {
 		}
 	}
 	if err != nil {
-		return Connection{}, &OpError{Op: "lookup", Err: err}
+		return Connection{}, opError("lookup", err)
 	}
 	return conn, nil
 }
@@ -166,21 +160,21 @@ func (c *Conn) each(f *Filter, fn func(*Connection) bool) error {
 	}
 	families, err := f.families()
 	if err != nil {
-		return &OpError{Op: "list", Err: err}
+		return opError("list", err)
 	}
 	if c == nil {
-		return &OpError{Op: "list", Err: net.ErrClosed}
+		return opError("list", net.ErrClosed)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.s == nil {
-		return &OpError{Op: "list", Err: net.ErrClosed}
+		return opError("list", net.ErrClosed)
 	}
 	var subs map[uint32][]Subflow
 	ulps := 0
 	if f.Subflows {
 		if subs, ulps, err = c.subflows([]uint8{unix.AF_INET, unix.AF_INET6}); err != nil {
-			return &OpError{Op: "list", Err: err}
+			return opError("list", err)
 		}
 	}
 	states := f.stateMask()
@@ -213,9 +207,9 @@ func (c *Conn) each(f *Filter, fn func(*Connection) bool) error {
 		case err == errStop:
 			return nil
 		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EINVAL):
-			return &OpError{Op: "list", Err: errNoMPTCPDiag}
+			return opError("list", errNoMPTCPDiag)
 		case err != nil:
-			return &OpError{Op: "list", Err: err}
+			return opError("list", err)
 		}
 	}
 	return nil

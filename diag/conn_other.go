@@ -12,7 +12,7 @@ import (
 type Conn struct{}
 
 func unsupported(op string) error {
-	return &OpError{Op: op, Err: platform.ErrNotLinux}
+	return opError(op, platform.ErrNotLinux)
 }
 
 // Dial fails with errors.ErrUnsupported off Linux.
@@ -26,8 +26,10 @@ func (c *Conn) Connections(*Filter) iter.Seq2[Connection, error] {
 	return func(yield func(Connection, error) bool) { yield(Connection{}, unsupported("list")) }
 }
 
-// All fails with errors.ErrUnsupported off Linux.
-func (c *Conn) All(*Filter) ([]Connection, error) { return nil, unsupported("list") }
+// List fails with errors.ErrUnsupported off Linux.
+func (c *Conn) List(*Filter) ([]Connection, error) { return nil, unsupported("list") }
 
 // Lookup fails with errors.ErrUnsupported off Linux.
-func (c *Conn) Lookup(uint32, bool) (Connection, error) { return Connection{}, unsupported("lookup") }
+func (c *Conn) Lookup(uint32, *Filter) (Connection, error) {
+	return Connection{}, unsupported("lookup")
+}

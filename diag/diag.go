@@ -4,23 +4,18 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/flagfmt"
+	"github.com/multipath-go/mptcp/internal/platform"
+	"github.com/multipath-go/mptcp/netns"
 )
 
-// Config selects the network namespace to read.
-type Config struct {
-	// NetNS is the path of a network namespace file, such as
-	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
-	// Entering a namespace needs CAP_SYS_ADMIN.
-	NetNS string
-
-	// NetNSFD is an open file descriptor of a network namespace, used
-	// when NetNS is empty; 0 means none. Dial does not keep it: the
-	// caller may close it once Dial returns.
-	NetNSFD int
-}
+// Config names the network namespace to read: it is [netns.Config], whose
+// package says who owns what. Dial enters the namespace once, to make its
+// socket, and keeps nothing of it.
+type Config = netns.Config
 
 // Connection is one MPTCP connection: the MPTCP-level socket, as socket
 // diagnostics show it.
@@ -80,15 +75,15 @@ type SubflowFlags uint32
 
 // The subflow flags, from <linux/mptcp.h>.
 const (
-	FlagMPCapableRemote  SubflowFlags = 1 << iota // the peer sent MP_CAPABLE
-	FlagMPCapableLocal                            // this side sent MP_CAPABLE
-	FlagJoinRemote                                // the peer sent MP_JOIN
-	FlagJoinLocal                                 // this side sent MP_JOIN
-	FlagBackupRemote                              // the peer marked the subflow backup
-	FlagBackupLocal                               // this side marked it backup
-	FlagFullyEstablished                          // the MPTCP handshake completed
-	FlagConnected                                 // the subflow is connected
-	FlagMapValid                                  // a DSS mapping is in use
+	SubflowFlagMPCapableRemote  SubflowFlags = 1 << iota // the peer sent MP_CAPABLE
+	SubflowFlagMPCapableLocal                            // this side sent MP_CAPABLE
+	SubflowFlagJoinRemote                                // the peer sent MP_JOIN
+	SubflowFlagJoinLocal                                 // this side sent MP_JOIN
+	SubflowFlagBackupRemote                              // the peer marked the subflow backup
+	SubflowFlagBackupLocal                               // this side marked it backup
+	SubflowFlagFullyEstablished                          // the MPTCP handshake completed
+	SubflowFlagConnected                                 // the subflow is connected
+	SubflowFlagMapValid                                  // a DSS mapping is in use
 )
 
 var subflowFlagNames = []string{"mp-capable-remote", "mp-capable-local", "join-remote", "join-local",
@@ -124,18 +119,12 @@ type Filter struct {
 func (f *Filter) families() ([]uint8, error) {
 	switch f.Network {
 	case "", "tcp", "tcp4":
-		return []uint8{afInet, afInet6}, nil
+		return []uint8{platform.AFInet, platform.AFInet6}, nil
 	case "tcp6":
-		return []uint8{afInet6}, nil
+		return []uint8{platform.AFInet6}, nil
 	}
 	return nil, fmt.Errorf("network %q: want tcp, tcp4 or tcp6: %w", f.Network, os.ErrInvalid)
 }
-
-// Linux's address families.
-const (
-	afInet  = 2
-	afInet6 = 10
-)
 
 // stateMask returns the kernel's state filter: a bit per state.
 func (f *Filter) stateMask() uint32 {
@@ -149,6 +138,13 @@ func (f *Filter) stateMask() uint32 {
 		}
 	}
 	return m
+}
+
+// selects applies every part of the filter to one connection: its
+// states too, which a dump leaves to the kernel and a lookup by token
+// cannot.
+func (f *Filter) selects(c *Connection) bool {
+	return (len(f.States) == 0 || slices.Contains(f.States, c.State)) && f.match(c)
 }
 
 // match applies the network, address and port filters, which the

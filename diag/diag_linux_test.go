@@ -3,11 +3,13 @@ package diag_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,8 +30,6 @@ func dialNS(t *testing.T, ns *testbed.NS) *diag.Conn {
 	return c
 }
 
-func hex8(v uint32) string { return strconv.FormatUint(uint64(v), 16) }
-
 // The listing agrees with ss on the same sockets: connections and
 // tokens with "ss -Mni", subflows, ids, tokens and counters with
 // "ss -tni", on both ends of a connection with two subflows.
@@ -40,7 +40,7 @@ func TestConnectionsAgreeWithSS(t *testing.T) {
 		c  *mptcp.MPTCPConn
 	}{{b.Client, client}, {b.Server, server}} {
 		dc := dialNS(t, end.ns)
-		conns, err := dc.All(&diag.Filter{Subflows: true, States: []mptcp.TCPState{mptcp.StateEstablished}})
+		conns, err := dc.List(&diag.Filter{Subflows: true, States: []mptcp.TCPState{mptcp.StateEstablished}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func TestConnectionsAgreeWithSS(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("%s: %v -> %v not in ss -M: %v", end.ns.Name, conn.Local, conn.Remote, ss)
-		case s.Token != hex8(conn.Token()) || conn.Token() != want.Token:
+		case s.Token != fmt.Sprintf("%08x", conn.Token()) || conn.Token() != want.Token:
 			t.Errorf("%s: token %08x, ss says %s, MPTCPInfo %08x", end.ns.Name, conn.Token(), s.Token, want.Token)
 		case conn.FellBack() || s.Fallback:
 			t.Errorf("%s: fallback: listed %v, ss %v", end.ns.Name, conn.FellBack(), s.Fallback)
@@ -79,26 +79,47 @@ func TestConnectionsAgreeWithSS(t *testing.T) {
 			switch {
 			case match == nil:
 				t.Errorf("%s: subflow %v -> %v not in ss -t", end.ns.Name, sf.Local, sf.Remote)
-			case match.TokenLoc != hex8(sf.Token) || sf.Token != conn.Token():
+			case match.TokenLoc != fmt.Sprintf("%08x", sf.Token) || sf.Token != conn.Token():
 				t.Errorf("%s: subflow token %08x, ss %s, connection %08x", end.ns.Name, sf.Token, match.TokenLoc, conn.Token())
-			case match.TokenRem != hex8(sf.RemoteToken) && !(match.TokenRem == "0000" && sf.RemoteToken == 0):
+			case match.TokenRem != fmt.Sprintf("%08x", sf.RemoteToken):
 				t.Errorf("%s: subflow remote token %08x, ss %s", end.ns.Name, sf.RemoteToken, match.TokenRem)
 			case match.IDLoc != strconv.Itoa(int(sf.LocalID)) || match.IDRem != strconv.Itoa(int(sf.RemoteID)):
 				t.Errorf("%s: subflow ids %d/%d, ss %s/%s", end.ns.Name, sf.LocalID, sf.RemoteID, match.IDLoc, match.IDRem)
 			case match.BytesAcked != strconv.FormatUint(sf.TCP.BytesAcked, 10):
 				t.Errorf("%s: subflow bytes_acked %d, ss %s", end.ns.Name, sf.TCP.BytesAcked, match.BytesAcked)
-			case sf.Flags&diag.FlagConnected == 0:
+			case sf.Flags&diag.SubflowFlagConnected == 0:
 				t.Errorf("%s: subflow flags %v lack connected", end.ns.Name, sf.Flags)
 			}
 		}
 		// The same connection by its token, without a dump.
-		one, err := dc.Lookup(conn.Token(), true)
+		one, err := dc.Lookup(conn.Token(), &diag.Filter{Subflows: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if one.Local != conn.Local || one.Remote != conn.Remote || len(one.Subflows) != 2 || one.Cookie != conn.Cookie {
 			t.Errorf("%s: Lookup(%08x) = %v -> %v with %d subflows, cookie %x; listed %v -> %v, cookie %x",
 				end.ns.Name, conn.Token(), one.Local, one.Remote, len(one.Subflows), one.Cookie, conn.Local, conn.Remote, conn.Cookie)
+		}
+		// The filter means what it means to a listing: a connection it
+		// does not select is not found; without Subflows, none come.
+		if bare, err := dc.Lookup(conn.Token(), nil); err != nil || bare.Subflows != nil {
+			t.Errorf("%s: Lookup(%08x, nil) = %d subflows, %v; want the connection without subflows", end.ns.Name, conn.Token(), len(bare.Subflows), err)
+		}
+		otherNetwork := "tcp4"
+		if conn.Local.Addr().Is4() {
+			otherNetwork = "tcp6"
+		}
+		for _, f := range []*diag.Filter{
+			{States: []mptcp.TCPState{mptcp.StateListen}},
+			{RemotePort: conn.Remote.Port() + 1},
+			{Network: otherNetwork},
+		} {
+			if _, err := dc.Lookup(conn.Token(), f); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s: Lookup(%08x, %+v) of a connection the filter does not select: %v, want os.ErrNotExist", end.ns.Name, conn.Token(), *f, err)
+			}
+		}
+		if _, err := dc.Lookup(conn.Token(), &diag.Filter{Network: "udp"}); !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("%s: Lookup with network udp: %v, want os.ErrInvalid", end.ns.Name, err)
 		}
 	}
 }
@@ -142,7 +163,7 @@ func TestFiltersAndNamespaces(t *testing.T) {
 			t.Errorf("%s: %d connections, want %d", c.name, got, c.want)
 		}
 	}
-	if _, err := dc.All(&diag.Filter{Network: "udp"}); !errors.Is(err, os.ErrInvalid) {
+	if _, err := dc.List(&diag.Filter{Network: "udp"}); !errors.Is(err, os.ErrInvalid) {
 		t.Errorf("network udp: %v, want os.ErrInvalid", err)
 	}
 	// The server's namespace, by descriptor, has one connection and a
@@ -157,7 +178,7 @@ func TestFiltersAndNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sc.Close()
-	all, err := sc.All(nil)
+	all, err := sc.List(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +199,7 @@ func TestFiltersAndNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer here.Close()
-	mine, err := here.All(&diag.Filter{RemotePort: remote.Port(), Remote: netip.PrefixFrom(remote.Addr(), 32)})
+	mine, err := here.List(&diag.Filter{RemotePort: remote.Port(), Remote: netip.PrefixFrom(remote.Addr(), 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +245,7 @@ func TestFallbackAndEarlyBreak(t *testing.T) {
 	}
 	defer dc.Close()
 	port := l.Addr().(*net.TCPAddr).AddrPort().Port()
-	all, err := dc.All(&diag.Filter{RemotePort: port})
+	all, err := dc.List(&diag.Filter{RemotePort: port})
 	if errors.Is(err, errors.ErrUnsupported) {
 		// A kernel without MPTCP dials plain TCP, without an error.
 		testenv.SkipOrFail(t, "no MPTCP socket diagnostics: %v", err)
@@ -248,41 +269,62 @@ func TestFallbackAndEarlyBreak(t *testing.T) {
 		n++
 		break
 	}
-	if again, err := dc.All(&diag.Filter{RemotePort: port}); n != 1 || err != nil || len(again) != len(conns) {
+	if again, err := dc.List(&diag.Filter{RemotePort: port}); n != 1 || err != nil || len(again) != len(conns) {
 		t.Errorf("after breaking out: %d, then %d connections, %v", n, len(again), err)
 	}
 }
 
-// Errors: an unknown token, a closed Conn, a nil Conn.
+// Errors are *net.OpError values naming the operation, through which
+// errors.Is reaches the cause: an unknown token, a closed Conn, a nil
+// Conn, a bad filter, and namespaces that are no namespace.
 func TestErrors(t *testing.T) {
 	dc, err := diag.Dial(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dc.Lookup(0xfffffff1, false); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Lookup of an unknown token: %v, want os.ErrNotExist", err)
+	type check struct {
+		what   string
+		err    error
+		op     string
+		target error
 	}
+	checks := []check{}
+	add := func(what string, err error, op string, target error) {
+		checks = append(checks, check{what, err, op, target})
+	}
+	_, err = dc.Lookup(0xfffffff1, nil)
+	add("Lookup of an unknown token", err, "lookup", os.ErrNotExist)
+	_, err = dc.List(&diag.Filter{Network: "udp"})
+	add("List of network udp", err, "list", os.ErrInvalid)
 	if err := dc.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := dc.Close(); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("second Close: %v, want net.ErrClosed", err)
-	}
-	if _, err := dc.All(nil); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("All after Close: %v, want net.ErrClosed", err)
-	}
+	add("second Close", dc.Close(), "close", net.ErrClosed)
+	_, err = dc.List(nil)
+	add("List after Close", err, "list", net.ErrClosed)
+	_, err = dc.Lookup(1, nil)
+	add("Lookup after Close", err, "lookup", net.ErrClosed)
 	var nilConn *diag.Conn
-	if _, err := nilConn.All(nil); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("All on a nil Conn: %v, want net.ErrClosed", err)
-	}
-	if _, err := nilConn.Lookup(1, false); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("Lookup on a nil Conn: %v, want net.ErrClosed", err)
-	}
-	if _, err := diag.Dial(&diag.Config{NetNSFD: -1}); !errors.Is(err, os.ErrInvalid) {
-		t.Errorf("negative NetNSFD: %v, want os.ErrInvalid", err)
-	}
-	if _, err := diag.Dial(&diag.Config{NetNS: "/nonexistent/netns"}); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("missing NetNS: %v, want os.ErrNotExist", err)
+	_, err = nilConn.List(nil)
+	add("List on a nil Conn", err, "list", net.ErrClosed)
+	_, err = nilConn.Lookup(1, nil)
+	add("Lookup on a nil Conn", err, "lookup", net.ErrClosed)
+	_, err = diag.Dial(&diag.Config{NetNSFD: -1})
+	add("Dial with NetNSFD -1", err, "dial", os.ErrInvalid)
+	_, err = diag.Dial(&diag.Config{NetNSFD: 1 << 20})
+	add("Dial with a closed descriptor", err, "dial", syscall.EBADF)
+	_, err = diag.Dial(&diag.Config{NetNS: "/nonexistent/netns"})
+	add("Dial with a missing NetNS", err, "dial", os.ErrNotExist)
+	_, err = diag.Dial(&diag.Config{NetNS: "/proc/self/status"})
+	add("Dial with a file that is no namespace", err, "dial", syscall.EINVAL)
+	for _, c := range checks {
+		var oe *net.OpError
+		switch {
+		case !errors.As(c.err, &oe):
+			t.Errorf("%s: %v (%T), want an *net.OpError", c.what, c.err, c.err)
+		case oe.Op != c.op || oe.Net != "sock_diag" || !errors.Is(c.err, c.target):
+			t.Errorf("%s: %v: op %q net %q, want %q sock_diag matching %v", c.what, c.err, oe.Op, oe.Net, c.op, c.target)
+		}
 	}
 }
 
@@ -304,7 +346,7 @@ func TestNetworkAsShown(t *testing.T) {
 		{"tcp4", []string{"ESTABLISHED " + server.String()}},
 		{"tcp6", []string{"LISTEN [::]:" + strconv.Itoa(int(server.Port()))}},
 	} {
-		conns, err := dc.All(&diag.Filter{Network: tc.network, Subflows: true})
+		conns, err := dc.List(&diag.Filter{Network: tc.network, Subflows: true})
 		if err != nil {
 			t.Fatal(err)
 		}

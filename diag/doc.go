@@ -42,4 +42,15 @@
 // package that package mptcp itself uses on kernels 5.9 - 5.15, where
 // socket diagnostics are the only way to a connection's MPTCP state. On
 // other platforms every call fails with errors.ErrUnsupported.
+//
+// # Errors
+//
+// Every error is a *net.OpError, as package net's are, whose Op is
+// "dial", "list", "lookup" or "close" and whose Net is "sock_diag";
+// errors.Is reaches its cause: errors.ErrUnsupported (no MPTCP socket
+// diagnostics, or not Linux), os.ErrPermission (subflows without
+// CAP_NET_ADMIN on kernels that require it), os.ErrNotExist (no
+// connection with that token that the filter selects, or a namespace path
+// that does not exist), os.ErrInvalid (a bad argument, before anything is
+// sent), net.ErrClosed (after Close), or a syscall errno.
 package diag

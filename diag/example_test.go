@@ -60,18 +60,19 @@ func Example() {
 	// Output: listed exactly when it uses MPTCP: true
 }
 
-// Errors name the operation, and errors.Is matches their cause: here a
-// filter the kernel cannot apply, refused before anything is sent.
-func ExampleOpError() {
+// Errors are *net.OpError values that name the operation, and errors.Is
+// matches their cause: here a filter the kernel cannot apply, refused
+// before anything is sent.
+func Example_errors() {
 	d, err := diag.Dial(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer d.Close()
-	_, err = d.All(&diag.Filter{Network: "udp"})
+	_, err = d.List(&diag.Filter{Network: "udp"})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, os.ErrInvalid))
 	// Output:
-	// diag: list: network "udp": want tcp, tcp4 or tcp6: invalid argument
+	// list sock_diag: network "udp": want tcp, tcp4 or tcp6: invalid argument
 	// true
 }

@@ -29,7 +29,7 @@ func TestDiagAgreesWithConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer dc.Close()
-		if _, err := dc.All(nil); !errors.Is(err, errors.ErrUnsupported) {
+		if _, err := dc.List(nil); !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("listing on a kernel without MPTCP: %v, want errors.ErrUnsupported", err)
 		}
 		testenv.SkipOrFail(t, "this kernel makes no MPTCP listening sockets")
@@ -83,7 +83,7 @@ func TestDiagAgreesWithConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dc.Close()
-	if _, err := dc.All(&diag.Filter{Network: "tcp4", States: []mptcp.TCPState{mptcp.StateClose}}); errors.Is(err, errors.ErrUnsupported) {
+	if _, err := dc.List(&diag.Filter{Network: "tcp4", States: []mptcp.TCPState{mptcp.StateClose}}); errors.Is(err, errors.ErrUnsupported) {
 		// mptcp_diag is a module Debian's 6.1 and 6.12 build, which the
 		// kernel matrix does not load.
 		testenv.SkipOrFail(t, "this kernel has no MPTCP socket diagnostics (a module not loaded?): %v", err)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/mdlayher/netlink"
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // The mptcp_pm generic netlink family (include/uapi/linux/mptcp_pm.h).
@@ -90,12 +91,6 @@ const (
 	evAttrServerSide  = 18 // u8
 )
 
-// Address families, as Linux numbers them on every architecture.
-const (
-	afInet  = 2
-	afInet6 = 10
-)
-
 // message is one generic netlink message of the family: its command and
 // its attributes.
 type message struct {
@@ -118,11 +113,11 @@ type addrNest struct {
 func (a addrNest) encode(ae *netlink.AttributeEncoder) error {
 	if a.addr.IsValid() {
 		if a.addr.Is4() {
-			ae.Uint16(addrAttrFamily, afInet)
+			ae.Uint16(addrAttrFamily, platform.AFInet)
 			b := a.addr.As4()
 			ae.Bytes(addrAttrAddr4, b[:])
 		} else {
-			ae.Uint16(addrAttrFamily, afInet6)
+			ae.Uint16(addrAttrFamily, platform.AFInet6)
 			b := a.addr.As16()
 			ae.Bytes(addrAttrAddr6, b[:])
 		}
@@ -180,9 +175,9 @@ func ipFrom(family uint16, raw []byte) (netip.Addr, error) {
 	switch {
 	case raw == nil:
 		return netip.Addr{}, nil
-	case family == afInet && len(raw) == 4:
+	case family == platform.AFInet && len(raw) == 4:
 		return netip.AddrFrom4([4]byte(raw)), nil
-	case family == afInet6 && len(raw) == 16:
+	case family == platform.AFInet6 && len(raw) == 16:
 		return netip.AddrFrom16([16]byte(raw)), nil
 	}
 	return netip.Addr{}, fmt.Errorf("pm: address of %d bytes for family %d", len(raw), family)

@@ -14,6 +14,7 @@ import (
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 
+	"github.com/multipath-go/mptcp/internal/errs"
 	"github.com/multipath-go/mptcp/internal/netns"
 )
 
@@ -68,7 +69,8 @@ func newSysConn(gc *genetlink.Conn, ns *os.File) (*sysConn, error) {
 	return s, nil
 }
 
-// openNetNS opens the namespace cfg names, or returns nil for none.
+// openNetNS opens the namespace cfg names, or returns nil for none: a
+// file of the Conn's own, kept for subscribe and hasInterface.
 func openNetNS(cfg *Config) (*os.File, error) {
 	return netns.Open(cfg.NetNS, cfg.NetNSFD)
 }
@@ -81,17 +83,22 @@ func closeNS(ns *os.File) {
 
 // dialNetlink opens a generic netlink socket in ns, or in the calling
 // thread's namespace when ns is nil.
+// The namespace is entered through internal/netns, as every package of
+// the module enters one, rather than through netlink.Config.NetNS.
 func dialNetlink(ns *os.File) (*genetlink.Conn, error) {
-	cfg := &netlink.Config{}
-	if ns != nil {
-		cfg.NetNS = int(ns.Fd())
+	if ns == nil {
+		return genetlink.Dial(nil)
 	}
-	gc, err := genetlink.Dial(cfg)
-	if err != nil && ns != nil {
+	var gc *genetlink.Conn
+	err := netns.Do(ns, func() (err error) {
+		gc, err = genetlink.Dial(nil)
+		return err
+	})
+	if err != nil {
 		// setns answers EINVAL for a file that is not a network namespace.
 		return nil, fmt.Errorf("enter network namespace %s: %w", ns.Name(), err)
 	}
-	return gc, err
+	return gc, nil
 }
 
 func (s *sysConn) exec(cmd uint8, kind int, data []byte) ([]message, error) {
@@ -172,10 +179,7 @@ type sysSub struct {
 
 func (s *sysConn) subscribe() (*sysSub, error) {
 	if s.group == 0 {
-		return nil, &wrapErr{
-			msg:  "the kernel's mptcp_pm family has no events group (Linux 5.12 added it)",
-			errs: []error{errors.ErrUnsupported},
-		}
+		return nil, errs.New("the kernel's mptcp_pm family has no events group (Linux 5.12 added it)", errors.ErrUnsupported)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"syscall"
 	"testing"
+
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // attr builds one netlink attribute by hand: length, type, value,
@@ -45,7 +47,7 @@ func TestDecodeEvent(t *testing.T) {
 		name: "sub_established, IPv4",
 		cmd:  10,
 		data: cat(
-			attr(evAttrToken, u32(0x5a3c1e2f)), attr(evAttrFamily, u16(afInet)),
+			attr(evAttrToken, u32(0x5a3c1e2f)), attr(evAttrFamily, u16(platform.AFInet)),
 			attr(evAttrSaddr4, ip("10.0.2.2")), attr(evAttrDaddr4, ip("10.0.1.1")),
 			attr(evAttrSport, be(41234)), attr(evAttrDport, be(8080)),
 			attr(evAttrLocID, u8(2)), attr(evAttrRemID, u8(0)),
@@ -60,7 +62,7 @@ func TestDecodeEvent(t *testing.T) {
 		name: "sub_closed after a reset, IPv4-mapped",
 		cmd:  11,
 		data: cat(
-			attr(evAttrToken, u32(7)), attr(evAttrFamily, u16(afInet6)),
+			attr(evAttrToken, u32(7)), attr(evAttrFamily, u16(platform.AFInet6)),
 			attr(evAttrSaddr6, ip("::ffff:10.0.1.1")), attr(evAttrDaddr6, ip("::ffff:10.0.2.2")),
 			attr(evAttrSport, be(80)), attr(evAttrDport, be(50000)),
 			attr(evAttrLocID, u8(0)), attr(evAttrRemID, u8(3)),
@@ -71,14 +73,14 @@ func TestDecodeEvent(t *testing.T) {
 			Type: EventSubflowClosed, Token: 7,
 			Local: netip.MustParseAddrPort("10.0.1.1:80"), Remote: netip.MustParseAddrPort("10.0.2.2:50000"),
 			RemoteID: 3, Error: syscall.Errno(104), // ECONNRESET on Linux
-			ResetReason: 6, ResetFlags: ResetTransient,
+			ResetReason: 6, ResetFlags: ResetFlagTransient,
 		},
 	}, {
 		name: "created, server side, IPv6",
 		cmd:  1,
 		data: cat(
 			attr(evAttrToken, u32(0xffffffff)), attr(evAttrServerSide, u8(1)), attr(evAttrFlags, u16(3)),
-			attr(evAttrFamily, u16(afInet6)),
+			attr(evAttrFamily, u16(platform.AFInet6)),
 			attr(evAttrSaddr6, ip("fd00:0:0:1::1")), attr(evAttrDaddr6, ip("fd00:0:0:1::2")),
 			attr(evAttrSport, be(443)), attr(evAttrDport, be(1)),
 		),
@@ -99,7 +101,7 @@ func TestDecodeEvent(t *testing.T) {
 	}, {
 		name: "listener_created",
 		cmd:  15,
-		data: cat(attr(evAttrFamily, u16(afInet6)), attr(evAttrSport, be(8443)), attr(evAttrSaddr6, ip("::"))),
+		data: cat(attr(evAttrFamily, u16(platform.AFInet6)), attr(evAttrSport, be(8443)), attr(evAttrSaddr6, ip("::"))),
 		want: Event{Type: EventListenerCreated, Local: netip.MustParseAddrPort("[::]:8443")},
 	}, {
 		name: "an unknown type and attribute",
@@ -129,7 +131,7 @@ func TestDecodeEvent(t *testing.T) {
 // Endpoints as GET_ADDR replies carry them: the port in host order.
 func TestDecodeEndpoint(t *testing.T) {
 	nest := cat(
-		attr(addrAttrFamily, u16(afInet6)), attr(addrAttrPort, u16(8443)), attr(addrAttrID, u8(42)),
+		attr(addrAttrFamily, u16(platform.AFInet6)), attr(addrAttrPort, u16(8443)), attr(addrAttrID, u8(42)),
 		attr(addrAttrFlags, u32(uint32(FlagSignal|FlagBackup|1<<9))), attr(addrAttrIfIdx, u32(7)),
 		attr(addrAttrAddr6, ip("fd00::5")),
 	)
@@ -153,7 +155,7 @@ func TestStrings(t *testing.T) {
 		{EventType(4).String(), "event(4)"},
 		{ResetReason(6).String(), "middlebox interference"},
 		{ResetReason(9).String(), "reason(9)"},
-		{ResetTransient.String(), "transient"},
+		{ResetFlagTransient.String(), "transient"},
 		{(EventFlagDenyJoinID0 | EventFlagServerSide).String(), "deny_join_id0|server_side"},
 		{Limits{Subflows: 2, AddAddrAccepted: 1}.String(), "add_addr_accepted 1 subflows 2"},
 		{Event{Type: EventClosed, Token: 0xab}.String(), "closed token=000000ab"},

@@ -40,13 +40,22 @@
 //
 // # Errors
 //
-// Every error is an *[OpError] that names the kernel command. Arguments
-// the kernel would refuse (no address, id 0 where an id is needed, a
-// limit above 8, a port where the kernel allows none, addresses of two
-// families) are refused before any request is sent, with an error
-// matching os.ErrInvalid. The kernel's own refusals keep their errno
-// (errors.Is(err, syscall.EEXIST), syscall.EINVAL, ...) and carry the
-// kernel's explanation in OpError.Message. A kernel without MPTCP, which
+// Every error is a *net.OpError, as package net's are, whose Op names
+// the kernel command ("add-addr", "get-limits", "subflow-create", ...,
+// or "dial", "close", "subscribe", "receive") and whose Net is
+// "mptcp_pm". Arguments the kernel would refuse (no address, id 0 where
+// an id is needed, a limit above 8, a port where the kernel allows none,
+// addresses of two families) are refused before any request is sent,
+// with an error matching os.ErrInvalid and no errno. The kernel's own
+// refusals keep their errno (errors.Is(err, syscall.EEXIST),
+// syscall.EINVAL, ...) inside mdlayher/netlink's *netlink.OpError, whose
+// Message is the kernel's explanation ("invalid token", "address not
+// found") where it gave one:
+//
+//	var ne *netlink.OpError
+//	if errors.As(err, &ne) && ne.Message != "" { ... }
+//
+// After Close, errors match net.ErrClosed. A kernel without MPTCP, which
 // has no mptcp_pm family, and every system other than Linux, give an
 // error matching errors.ErrUnsupported, as package mptcp does for what the
 // kernel cannot do.

@@ -94,7 +94,7 @@ func (c *Conn) Endpoints() ([]Endpoint, error) {
 	for _, m := range msgs {
 		e, ok, err := endpointOf(m)
 		if err != nil {
-			return nil, &OpError{Op: cmdNames[cmdGetAddr], Err: err}
+			return nil, opError(cmdNames[cmdGetAddr], err)
 		}
 		if ok {
 			eps = append(eps, e)
@@ -109,7 +109,7 @@ func (c *Conn) Endpoints() ([]Endpoint, error) {
 func (c *Conn) Endpoint(id uint8) (Endpoint, error) {
 	const op = "get-addr"
 	if id == 0 {
-		return Endpoint{}, &OpError{Op: op, Err: invalid("endpoint id 0: ids are 1 to 255")}
+		return Endpoint{}, opError(op, invalid("endpoint id 0: ids are 1 to 255"))
 	}
 	msgs, err := c.request(cmdGetAddr, reqGet, func(ae *netlink.AttributeEncoder) error {
 		ae.Nested(attrAddr, addrNest{id: id, withID: true}.encode)
@@ -121,13 +121,13 @@ func (c *Conn) Endpoint(id uint8) (Endpoint, error) {
 	for _, m := range msgs {
 		e, ok, err := endpointOf(m)
 		if err != nil {
-			return Endpoint{}, &OpError{Op: op, Err: err}
+			return Endpoint{}, opError(op, err)
 		}
 		if ok {
 			return e, nil
 		}
 	}
-	return Endpoint{}, &OpError{Op: op, Err: fmt.Errorf("the kernel answered without an endpoint")}
+	return Endpoint{}, opError(op, fmt.Errorf("the kernel answered without an endpoint"))
 }
 
 // endpointOf decodes the endpoint of one GET_ADDR reply.
@@ -170,7 +170,7 @@ func (c *Conn) AddEndpoint(e Endpoint) (Endpoint, error) {
 	const op = "add-addr"
 	addr, err := checkLocalAddr("endpoint", e.Addr)
 	if err != nil {
-		return Endpoint{}, &OpError{Op: op, Err: err}
+		return Endpoint{}, opError(op, err)
 	}
 	e.Addr = addr
 	switch {
@@ -186,7 +186,7 @@ func (c *Conn) AddEndpoint(e Endpoint) (Endpoint, error) {
 		err = c.checkIfindex(e.Ifindex)
 	}
 	if err != nil {
-		return Endpoint{}, &OpError{Op: op, Err: err}
+		return Endpoint{}, opError(op, err)
 	}
 	if _, err := c.request(cmdAddAddr, reqAck, func(ae *netlink.AttributeEncoder) error {
 		ae.Nested(attrAddr, addrNest{
@@ -208,7 +208,7 @@ func (c *Conn) AddEndpoint(e Endpoint) (Endpoint, error) {
 			return got, nil
 		}
 	}
-	return Endpoint{}, &OpError{Op: cmdNames[cmdGetAddr], Err: fmt.Errorf("endpoint %v added but not found when read back", e.Addr)}
+	return Endpoint{}, opError(cmdNames[cmdGetAddr], fmt.Errorf("endpoint %v added but not found when read back", e.Addr))
 }
 
 // DeleteEndpoint deletes the endpoint with the given id (DEL_ADDR). The
@@ -216,7 +216,7 @@ func (c *Conn) AddEndpoint(e Endpoint) (Endpoint, error) {
 // it. Id 0 is refused before sending.
 func (c *Conn) DeleteEndpoint(id uint8) error {
 	if id == 0 {
-		return &OpError{Op: cmdNames[cmdDelAddr], Err: invalid("endpoint id 0: ids are 1 to 255")}
+		return opError(cmdNames[cmdDelAddr], invalid("endpoint id 0: ids are 1 to 255"))
 	}
 	_, err := c.request(cmdDelAddr, reqAck, func(ae *netlink.AttributeEncoder) error {
 		ae.Nested(attrAddr, addrNest{id: id, withID: true}.encode)
@@ -240,10 +240,10 @@ func (c *Conn) FlushEndpoints() error {
 func (c *Conn) SetEndpointFlags(id uint8, flags Flags) error {
 	const op = "set-flags"
 	if id == 0 {
-		return &OpError{Op: op, Err: invalid("endpoint id 0: ids are 1 to 255")}
+		return opError(op, invalid("endpoint id 0: ids are 1 to 255"))
 	}
 	if extra := flags &^ changeableFlags; extra != 0 {
-		return &OpError{Op: op, Err: invalid("flags %v cannot be changed: only backup and fullmesh can", extra)}
+		return opError(op, invalid("flags %v cannot be changed: only backup and fullmesh can", extra))
 	}
 	_, err := c.request(cmdSetFlags, reqAck, func(ae *netlink.AttributeEncoder) error {
 		ae.Nested(attrAddr, addrNest{id: id, withID: true, flags: flags}.encode)

@@ -2,6 +2,7 @@ package pm_test
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/mdlayher/netlink"
 	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/pm"
 )
@@ -120,9 +122,10 @@ func TestEndpointsAgreeWithIP(t *testing.T) {
 		t.Errorf("adding a duplicate address: %v, want EEXIST, matching os.ErrExist", err)
 	}
 	_, err = c.Endpoint(200)
-	var oe *pm.OpError
-	if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &oe) || oe.Op != "get-addr" || oe.Message == "" {
-		t.Errorf("Endpoint(200) of none: %v (%#v), want EINVAL with the kernel's message", err, oe)
+	var oe *net.OpError
+	var ne *netlink.OpError
+	if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &oe) || oe.Op != "get-addr" || oe.Net != "mptcp_pm" || !errors.As(err, &ne) || ne.Message == "" {
+		t.Errorf("Endpoint(200) of none: %v (%#v), want EINVAL with the kernel's message", err, err)
 	}
 	if errors.Is(err, os.ErrInvalid) {
 		t.Errorf("a kernel refusal matches os.ErrInvalid, kept for refusals before sending: %v", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/mdlayher/netlink"
 
 	"github.com/multipath-go/mptcp/internal/flagfmt"
+	"github.com/multipath-go/mptcp/internal/platform"
 )
 
 // EventType is the kind of a path-manager [Event], with the kernel's
@@ -88,9 +89,9 @@ func (r ResetReason) String() string {
 // ResetFlags are the flags of an MP_TCPRST option.
 type ResetFlags uint32
 
-// ResetTransient is MP_TCPRST's T flag: the condition that reset the
+// ResetFlagTransient is MP_TCPRST's T flag: the condition that reset the
 // subflow is temporary, and a new subflow may be tried.
-const ResetTransient ResetFlags = 1 << 0
+const ResetFlagTransient ResetFlags = 1 << 0
 
 // String lists the flags, as in "transient".
 func (f ResetFlags) String() string {
@@ -219,13 +220,13 @@ func decodeEvent(m message) (Event, error) {
 		case evAttrRemID:
 			e.RemoteID = ad.Uint8()
 		case evAttrSaddr4:
-			saddr, err = ipFrom(afInet, ad.Bytes())
+			saddr, err = ipFrom(platform.AFInet, ad.Bytes())
 		case evAttrSaddr6:
-			saddr, err = ipFrom(afInet6, ad.Bytes())
+			saddr, err = ipFrom(platform.AFInet6, ad.Bytes())
 		case evAttrDaddr4:
-			daddr, err = ipFrom(afInet, ad.Bytes())
+			daddr, err = ipFrom(platform.AFInet, ad.Bytes())
 		case evAttrDaddr6:
-			daddr, err = ipFrom(afInet6, ad.Bytes())
+			daddr, err = ipFrom(platform.AFInet6, ad.Bytes())
 		case evAttrSport:
 			sport, err = be16(ad.Bytes())
 		case evAttrDport:
@@ -283,7 +284,7 @@ type Subscription struct {
 func (c *Conn) Subscribe() (*Subscription, error) {
 	const op = "subscribe"
 	if c == nil || c.s == nil || c.closed.Load() {
-		return nil, &OpError{Op: op, Err: net.ErrClosed}
+		return nil, opError(op, net.ErrClosed)
 	}
 	s, err := c.s.subscribe()
 	if err != nil {
@@ -293,7 +294,7 @@ func (c *Conn) Subscribe() (*Subscription, error) {
 }
 
 // Next returns the next event, waiting for one until ctx is done. It
-// returns ctx's error then, inside an *OpError, and starts no goroutine
+// returns ctx's error then, inside an *net.OpError, and starts no goroutine
 // that outlives the call. Events the kernel could not queue because the
 // program read too slowly are lost: Next then reports an error matching
 // syscall.ENOBUFS once, and goes on with the next events. After Close, it
@@ -306,7 +307,7 @@ func (c *Conn) Subscribe() (*Subscription, error) {
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	const op = "receive"
 	if s == nil {
-		return Event{}, &OpError{Op: op, Err: net.ErrClosed}
+		return Event{}, opError(op, net.ErrClosed)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -317,12 +318,12 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			return e, nil
 		}
 		if s.s == nil || s.closed.Load() {
-			return Event{}, &OpError{Op: op, Err: net.ErrClosed}
+			return Event{}, opError(op, net.ErrClosed)
 		}
 		msgs, err := s.s.receive(ctx)
 		if err != nil {
 			if s.closed.Load() {
-				return Event{}, &OpError{Op: op, Err: net.ErrClosed}
+				return Event{}, opError(op, net.ErrClosed)
 			}
 			return Event{}, wrapOp(op, err)
 		}
@@ -336,7 +337,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			s.pending = append(s.pending, e)
 		}
 		if derr != nil && len(s.pending) == 0 {
-			return Event{}, &OpError{Op: op, Err: derr}
+			return Event{}, opError(op, derr)
 		}
 	}
 }
@@ -346,7 +347,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 // net.ErrClosed.
 func (s *Subscription) Close() error {
 	if s == nil || s.s == nil || s.closed.Swap(true) {
-		return &OpError{Op: "close", Err: net.ErrClosed}
+		return opError("close", net.ErrClosed)
 	}
 	if err := s.s.close(); err != nil {
 		return wrapOp("close", err)

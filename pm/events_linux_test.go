@@ -214,6 +214,7 @@ func TestNextCancelLeavesNoGoroutine(t *testing.T) {
 	}
 }
 
+// hex8 formats a token as the module and "ip mptcp monitor" print it.
 func hex8(v uint32) string { return fmt.Sprintf("%08x", v) }
 
 // netipAddrPort converts a *net.TCPAddr, unmapping IPv4-mapped addresses

@@ -368,7 +368,7 @@ func ipFields(e pm.Event, keys map[string]string) map[string]string {
 	for k := range keys {
 		switch k {
 		case "token":
-			out[k] = fmt.Sprintf("%08x", e.Token)
+			out[k] = hex8(e.Token)
 		case "remid":
 			out[k] = strconv.Itoa(int(e.RemoteID))
 		case "locid":

@@ -32,7 +32,7 @@ func (c *Conn) Limits() (Limits, error) {
 	for _, m := range msgs {
 		ad, err := netlink.NewAttributeDecoder(m.data)
 		if err != nil {
-			return Limits{}, &OpError{Op: op, Err: err}
+			return Limits{}, opError(op, err)
 		}
 		var l Limits
 		var n int
@@ -47,20 +47,20 @@ func (c *Conn) Limits() (Limits, error) {
 			}
 		}
 		if err := ad.Err(); err != nil {
-			return Limits{}, &OpError{Op: op, Err: err}
+			return Limits{}, opError(op, err)
 		}
 		if n > 0 {
 			return l, nil
 		}
 	}
-	return Limits{}, &OpError{Op: op, Err: fmt.Errorf("the kernel answered without limits")}
+	return Limits{}, opError(op, fmt.Errorf("the kernel answered without limits"))
 }
 
 // SetLimits sets both limits (SET_LIMITS). A value above [MaxLimit] is
 // refused before sending.
 func (c *Conn) SetLimits(l Limits) error {
 	if l.Subflows > MaxLimit || l.AddAddrAccepted > MaxLimit {
-		return &OpError{Op: cmdNames[cmdSetLimits], Err: invalid("limits %v: each is at most %d", l, MaxLimit)}
+		return opError(cmdNames[cmdSetLimits], invalid("limits %v: each is at most %d", l, MaxLimit))
 	}
 	_, err := c.request(cmdSetLimits, reqAck, func(ae *netlink.AttributeEncoder) error {
 		ae.Uint32(attrRcvAddAddrs, l.AddAddrAccepted)

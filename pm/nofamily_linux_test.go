@@ -2,6 +2,7 @@ package pm
 
 import (
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -40,8 +41,8 @@ func TestNoFamilyError(t *testing.T) {
 	}
 
 	err = wrapOp("dial", errNoPathManager(err))
-	var oe *OpError
-	if !errors.As(err, &oe) || oe.Op != "dial" {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "dial" || oe.Net != "mptcp_pm" {
 		t.Errorf("no family: %v, want an *OpError for dial", err)
 	}
 	if !errors.Is(err, errors.ErrUnsupported) || !errors.Is(err, os.ErrNotExist) || !errors.Is(err, syscall.ENOENT) {

@@ -9,21 +9,17 @@ import (
 	"syscall"
 
 	"github.com/mdlayher/netlink"
+
+	"github.com/multipath-go/mptcp/internal/errs"
+	"github.com/multipath-go/mptcp/netns"
 )
 
-// Config configures a connection made by [Dial]. A nil *Config is the
-// zero Config: the network namespace of the calling thread.
-type Config struct {
-	// NetNS is the path of a network namespace file to work in, such as
-	// /run/netns/NAME (made by "ip netns add NAME") or /proc/PID/ns/net.
-	// Entering a namespace needs CAP_SYS_ADMIN.
-	NetNS string
-
-	// NetNSFD is an open file descriptor of a network namespace to work
-	// in, used when NetNS is empty; 0 means none. Dial duplicates it, so
-	// the caller may close its own descriptor once Dial returns.
-	NetNSFD int
-}
+// Config names the network namespace a [Conn] works in: it is
+// [netns.Config], whose package says who owns what. Dial enters the
+// namespace once, to make its socket; the Conn keeps a descriptor of the
+// namespace of its own, for the subscriptions and the interface checks
+// that enter it again, until Close.
+type Config = netns.Config
 
 // MaxLimit is the largest value the kernel accepts for each of the
 // [Limits]. [Conn.SetLimits] refuses larger values before sending.
@@ -33,7 +29,7 @@ const MaxLimit = 8
 // generic netlink socket in one network namespace. Its methods are safe
 // for concurrent use; each waits for the kernel's answer.
 //
-// Errors are *[OpError] values.
+// Errors are *net.OpError values (see the package documentation).
 type Conn struct {
 	s      *sysConn
 	closed atomic.Bool
@@ -51,9 +47,6 @@ func Dial(cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	if cfg.NetNSFD < 0 {
-		return nil, &OpError{Op: "dial", Err: invalid("negative namespace descriptor %d", cfg.NetNSFD)}
-	}
 	s, err := dial(cfg)
 	if err != nil {
 		return nil, wrapOp("dial", err)
@@ -66,7 +59,7 @@ func Dial(cfg *Config) (*Conn, error) {
 // net.ErrClosed.
 func (c *Conn) Close() error {
 	if c == nil || c.s == nil || c.closed.Swap(true) {
-		return &OpError{Op: "close", Err: net.ErrClosed}
+		return opError("close", net.ErrClosed)
 	}
 	if err := c.s.close(); err != nil {
 		return wrapOp("close", err)
@@ -86,16 +79,16 @@ const (
 func (c *Conn) request(cmd uint8, kind int, fn func(ae *netlink.AttributeEncoder) error) ([]message, error) {
 	op := cmdNames[cmd]
 	if c == nil || c.s == nil || c.closed.Load() {
-		return nil, &OpError{Op: op, Err: net.ErrClosed}
+		return nil, opError(op, net.ErrClosed)
 	}
 	data, err := encode(fn)
 	if err != nil {
-		return nil, &OpError{Op: op, Err: err}
+		return nil, opError(op, err)
 	}
 	msgs, err := c.s.exec(cmd, kind, data)
 	if err != nil {
 		if c.closed.Load() {
-			return nil, &OpError{Op: op, Err: net.ErrClosed}
+			return nil, opError(op, net.ErrClosed)
 		}
 		return nil, wrapOp(op, err)
 	}
@@ -104,82 +97,37 @@ func (c *Conn) request(cmd uint8, kind int, fn func(ae *netlink.AttributeEncoder
 
 func noAttrs(*netlink.AttributeEncoder) error { return nil }
 
-// OpError is the error of every call of this package: the operation, the
-// kernel's own explanation where it gave one, and the cause.
-//
-// Err is one of:
-//   - a syscall.Errno, for a request the kernel refused (errors.Is(err,
-//     syscall.EINVAL) and the like work); a refusal for lack of privilege
-//     wraps EPERM in an error that says CAP_NET_ADMIN is needed, and
-//     matches both syscall.EPERM and os.ErrPermission;
-//   - an error matching os.ErrInvalid, for arguments refused before any
-//     request was sent;
-//   - an error matching errors.ErrUnsupported, where the kernel or the
-//     system has no MPTCP path manager;
-//   - net.ErrClosed, after Close;
-//   - a context's error, for [Subscription.Next];
-//   - another error from the socket or the namespace, as an
-//     *os.SyscallError or *os.PathError.
-type OpError struct {
-	// Op is the kernel command, as the kernel's netlink spec names it
-	// ("add-addr", "get-limits", "subflow-create", ...), or "dial",
-	// "close", "subscribe" or "receive".
-	Op string
-	// Message is the kernel's extended acknowledgement, such as "invalid
-	// token" or "address not found", when it gave one.
-	Message string
-	// Err is the cause.
-	Err error
-}
+// netName is the Net of this package's errors: the kernel's generic
+// netlink family.
+const netName = "mptcp_pm"
 
-// Error formats the error as "pm: OP: CAUSE (kernel: MESSAGE)".
-func (e *OpError) Error() string {
-	s := "pm: " + e.Op + ": " + e.Err.Error()
-	if e.Message != "" {
-		s += " (kernel: " + e.Message + ")"
-	}
-	return s
-}
+// opError is the error of every call of this package (see the package
+// documentation, Errors): a *net.OpError whose Op is the kernel command,
+// as the kernel's netlink spec names it ("add-addr", "get-limits",
+// "subflow-create", ...), or "dial", "close", "subscribe" or "receive".
+func opError(op string, err error) error { return errs.Op(op, netName, err) }
 
-// Unwrap returns Err.
-func (e *OpError) Unwrap() error { return e.Err }
-
-// wrapOp turns an error of the platform layer into an *OpError: it lifts
-// the kernel's extended acknowledgement out of a netlink error, keeps
-// its errno, and explains EPERM.
+// wrapOp turns an error of the platform layer into the package's error:
+// it keeps netlink's *netlink.OpError, which carries the kernel's
+// extended acknowledgement and its errno, and explains EPERM.
 func wrapOp(op string, err error) error {
-	var oe *OpError
-	if errors.As(err, &oe) {
+	if oe, ok := err.(*net.OpError); ok && oe.Net == netName {
 		return oe
-	}
-	e := &OpError{Op: op, Err: err}
-	if ne, ok := err.(*netlink.OpError); ok {
-		e.Message = ne.Message
-		e.Err = ne.Err
 	}
 	var errno syscall.Errno
 	switch {
-	case op != "dial" && (errors.Is(e.Err, os.ErrClosed) || errors.As(e.Err, &errno) && errno == syscall.EBADF):
-		e.Err = net.ErrClosed
-	case errors.As(e.Err, &errno) && errno == syscall.EPERM:
+	case op != "dial" && (errors.Is(err, os.ErrClosed) || errors.As(err, &errno) && errno == syscall.EBADF):
+		// On dial, EBADF is a bad namespace descriptor, not a closed Conn.
+		err = net.ErrClosed
+	case errors.As(err, &errno) && errno == syscall.EPERM:
 		need := "CAP_NET_ADMIN"
 		if op == "dial" {
 			need = "CAP_SYS_ADMIN"
 		}
-		e.Err = &wrapErr{msg: e.Err.Error() + ": " + need + " is needed", errs: []error{e.Err}}
+		err = errs.New(err.Error()+": "+need+" is needed", err)
 	}
-	return e
+	return opError(op, err)
 }
-
-// wrapErr is an error with its own message that matches others through
-// errors.Is and errors.As.
-type wrapErr struct {
-	msg  string
-	errs []error
-}
-
-func (e *wrapErr) Error() string   { return e.msg }
-func (e *wrapErr) Unwrap() []error { return e.errs }
 
 // invalid is an argument refused before any request: it matches
 // os.ErrInvalid, and no errno, so that it is never mistaken for a
@@ -191,8 +139,6 @@ func invalid(format string, args ...any) error {
 // errNoPathManager wraps the error of a kernel without the mptcp_pm
 // family.
 func errNoPathManager(err error) error {
-	return &wrapErr{
-		msg:  "the kernel has no MPTCP path manager (generic netlink family mptcp_pm): it needs Linux 5.7 or newer built with CONFIG_MPTCP",
-		errs: []error{errors.ErrUnsupported, err},
-	}
+	return errs.New("the kernel has no MPTCP path manager (generic netlink family mptcp_pm): it needs Linux 5.7 or newer built with CONFIG_MPTCP",
+		errors.ErrUnsupported, err)
 }

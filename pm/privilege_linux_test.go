@@ -152,7 +152,7 @@ func unprivilegedChild(t *testing.T) {
 		}},
 	} {
 		err := tc.call()
-		var oe *pm.OpError
+		var oe *net.OpError
 		if !errors.Is(err, syscall.EPERM) || !errors.Is(err, os.ErrPermission) || !errors.As(err, &oe) ||
 			oe.Op != tc.op || !strings.Contains(err.Error(), "CAP_NET_ADMIN is needed") {
 			t.Errorf("%s without CAP_NET_ADMIN: %v; want a %s error matching EPERM, saying CAP_NET_ADMIN is needed", tc.name, err, tc.op)
@@ -193,7 +193,7 @@ func copyFile(dst, src string) error {
 func TestDialNamespaces(t *testing.T) {
 	missing := "/run/netns/pm-test-missing-" + strings.Repeat("x", 8)
 	_, err := pm.Dial(&pm.Config{NetNS: missing})
-	var oe *pm.OpError
+	var oe *net.OpError
 	if !errors.Is(err, os.ErrNotExist) || !errors.As(err, &oe) || oe.Op != "dial" {
 		t.Errorf("Dial(%s): %v, want a dial error matching os.ErrNotExist", missing, err)
 	}

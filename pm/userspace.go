@@ -37,11 +37,11 @@ type SubflowOptions struct {
 func (c *Conn) Announce(token uint32, id uint8, addr netip.AddrPort) error {
 	const op = "announce"
 	if id == 0 {
-		return &OpError{Op: op, Err: invalid("announced address id 0: ids are 1 to 255")}
+		return opError(op, invalid("announced address id 0: ids are 1 to 255"))
 	}
 	a, err := checkLocalAddr("announced", addr.Addr())
 	if err != nil {
-		return &OpError{Op: op, Err: err}
+		return opError(op, err)
 	}
 	_, err = c.request(cmdAnnounce, reqAck, func(ae *netlink.AttributeEncoder) error {
 		ae.Uint32(attrToken, token)
@@ -90,7 +90,7 @@ func (c *Conn) CreateSubflow(token uint32, local, remote netip.AddrPort, opts *S
 		err = c.checkIfindex(opts.Ifindex)
 	}
 	if err != nil {
-		return &OpError{Op: op, Err: err}
+		return opError(op, err)
 	}
 	var flags Flags
 	if opts.Backup {
@@ -116,7 +116,7 @@ func (c *Conn) DestroySubflow(token uint32, local, remote netip.AddrPort) error 
 	const op = "subflow-destroy"
 	l, r, err := checkPair(local, remote, true, true)
 	if err != nil {
-		return &OpError{Op: op, Err: err}
+		return opError(op, err)
 	}
 	_, err = c.request(cmdSubflowDestroy, reqAck, func(ae *netlink.AttributeEncoder) error {
 		ae.Uint32(attrToken, token)
@@ -136,7 +136,7 @@ func (c *Conn) SetSubflowBackup(token uint32, local, remote netip.AddrPort, back
 	const op = "set-flags"
 	l, r, err := checkPair(local, remote, false, false)
 	if err != nil {
-		return &OpError{Op: op, Err: err}
+		return opError(op, err)
 	}
 	var flags Flags
 	if backup {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdlayher/netlink"
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
@@ -129,7 +130,7 @@ func TestUserspacePathManager(t *testing.T) {
 	}
 
 	// Kernel refusals keep their errno and words.
-	var oe *pm.OpError
+	var oe *netlink.OpError
 	err := cc.CreateSubflow(ctok^0xffffffff, netip.AddrPortFrom(l2.Client, 0), netip.AddrPortFrom(l1.Server, port), nil)
 	if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &oe) || oe.Message != "invalid token" {
 		t.Errorf("CreateSubflow with an unknown token: %v", err)

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/mdlayher/netlink"
 	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/pm"
 )
@@ -94,10 +95,11 @@ func invalidCalls(c *pm.Conn) []invalidCall {
 }
 
 // refusedBeforeSending reports what is wrong with err, the error of an
-// invalidCall for op, or "" when it is an *OpError for op that matches
+// invalidCall for op, or "" when it is an *net.OpError for op that matches
 // os.ErrInvalid and carries no errno and no message from the kernel.
 func refusedBeforeSending(err error, op string) string {
-	var oe *pm.OpError
+	var oe *net.OpError
+	var ne *netlink.OpError
 	var errno syscall.Errno
 	switch {
 	case err == nil:
@@ -106,9 +108,9 @@ func refusedBeforeSending(err error, op string) string {
 		return "does not match os.ErrInvalid"
 	case errors.As(err, &errno):
 		return "carries errno " + errno.Error() + ", which only the kernel's refusals carry"
-	case !errors.As(err, &oe) || oe.Op != op:
-		return "is not an *OpError for " + op
-	case oe.Message != "":
+	case !errors.As(err, &oe) || oe.Op != op || oe.Net != "mptcp_pm":
+		return "is not an *net.OpError for " + op
+	case errors.As(err, &ne):
 		return "carries a message from the kernel"
 	}
 	return ""
@@ -203,8 +205,8 @@ func invalidArgumentsChild(t *testing.T) {
 	}
 	// And a GET_ADDR that reaches the kernel for an id no endpoint holds
 	// comes back with the kernel's errno and message.
-	var oe *pm.OpError
-	if _, err := c.Endpoint(200); !errors.Is(err, syscall.EINVAL) || !errors.As(err, &oe) || oe.Message == "" {
+	var ne *netlink.OpError
+	if _, err := c.Endpoint(200); !errors.Is(err, syscall.EINVAL) || !errors.As(err, &ne) || ne.Message == "" {
 		t.Fatalf("control: Endpoint(200) as user nobody: %v, want EINVAL with the kernel's message", err)
 	}
 
@@ -272,7 +274,7 @@ func TestClosedConn(t *testing.T) {
 			{"Close", "close", func() error { return c.Close() }},
 		} {
 			err := tc.call()
-			var oe *pm.OpError
+			var oe *net.OpError
 			if !errors.Is(err, net.ErrClosed) || !errors.As(err, &oe) || oe.Op != tc.op {
 				t.Errorf("%s on a %s Conn: %v, want a %s error matching net.ErrClosed", tc.name, conn.name, err, tc.op)
 			}

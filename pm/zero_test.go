@@ -13,7 +13,7 @@ import (
 func TestZeroSubscription(t *testing.T) {
 	check := func(what string, err error) {
 		t.Helper()
-		var oe *OpError
+		var oe *net.OpError
 		if !errors.Is(err, net.ErrClosed) || !errors.As(err, &oe) {
 			t.Errorf("%s: %v, want an *OpError matching net.ErrClosed", what, err)
 		}

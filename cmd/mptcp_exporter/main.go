@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/multipath-go/mptcp/collector"
+	"github.com/multipath-go/mptcp/netns"
 )
 
 // name is the program's name, in its usage, version and landing page.
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// privilege to enter, stops the exporter before it serves instead of
 	// failing every scrape. Later scrapes open the name anew: see
 	// collector.Config.NetNS.
-	mc, err := collector.New(&collector.Config{NetNS: netnsPath(o.netns), Logger: logger})
+	mc, err := collector.New(&collector.Config{NetNS: netns.Path(o.netns), Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: error: --netns: %v\n", name, err)
 		switch {
@@ -122,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			// enter without the capability.
 			fmt.Fprintf(stderr, "%s: --netns needs CAP_SYS_ADMIN, and the right to open %s: run it as root, "+
 				"or with that capability (systemd's AmbientCapabilities=CAP_SYS_ADMIN, or setcap cap_sys_admin+ep on the binary)\n",
-				name, netnsPath(o.netns))
+				name, netns.Path(o.netns))
 			return exitUsage
 		case errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrInvalid) || errors.Is(err, errors.ErrUnsupported):
 			return exitUsage
@@ -215,16 +216,6 @@ func registerAll(reg *prometheus.Registry, cs ...prometheus.Collector) error {
 		}
 	}
 	return nil
-}
-
-// netnsPath returns the namespace file the --netns value arg names: arg
-// itself, or for a value without a slash, a name made by "ip netns add",
-// as mptcpcheck conns -netns takes it.
-func netnsPath(arg string) string {
-	if arg != "" && !strings.Contains(arg, "/") {
-		return "/run/netns/" + arg
-	}
-	return arg
 }
 
 // setVersion fills in what the build left empty of the version

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp/internal/testbed"
+	mptcpnetns "github.com/multipath-go/mptcp/netns"
 )
 
 // --netns NAME follows the name, as "ip netns" users mean it: once the
@@ -78,7 +79,7 @@ func TestNetNSWithoutPrivilege(t *testing.T) {
 				t.Fatalf("exit: %v, want status %d\nstderr:\n%s", err, exitUsage, stderr.String())
 			}
 			msg := stderr.String()
-			for _, w := range []string{"--netns", netnsPath(netns), "operation not permitted", "CAP_SYS_ADMIN"} {
+			for _, w := range []string{"--netns", mptcpnetns.Path(netns), "operation not permitted", "CAP_SYS_ADMIN"} {
 				if !strings.Contains(msg, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, msg)
 				}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/diag"
+	mptcpnetns "github.com/multipath-go/mptcp/netns"
 )
 
 // connsOptions are the settings of "mptcpcheck conns".
@@ -111,14 +113,13 @@ func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case *only6 && !*only4:
 		opts.filter.Network = "tcp6"
 	}
-	cfg := &diag.Config{NetNS: netnsPath(*netns)}
-	dc, err := diag.Dial(cfg)
+	dc, err := diag.Dial(&diag.Config{NetNS: mptcpnetns.Path(*netns)})
 	if err != nil {
 		fmt.Fprintf(stderr, "mptcpcheck conns: %v\n", err)
 		return exitFail
 	}
 	defer dc.Close()
-	opts.list = dc.All
+	opts.list = dc.List
 	opts.clear = opts.watch > 0 && !opts.json && isTerminal(stdout)
 	return conns(ctx, opts, stdout, stderr)
 }
@@ -202,10 +203,10 @@ func conns(ctx context.Context, opts connsOptions, stdout, stderr io.Writer) int
 	}
 }
 
-// unwrapOpError drops the "diag: list: " of a diag error, for a note
+// unwrapOpError drops the "list sock_diag: " of a diag error, for a note
 // that says it another way.
 func unwrapOpError(err error) error {
-	var op *diag.OpError
+	var op *net.OpError
 	if errors.As(err, &op) {
 		return op.Err
 	}
@@ -333,8 +334,8 @@ func connJSON(c *diag.Connection, subflows bool) connRecord {
 			BytesReceived: s.TCP.BytesReceived,
 			Retrans:       s.TCP.TotalRetrans,
 			Flags:         flags,
-			Backup:        s.Flags&diag.FlagBackupLocal != 0,
-			RemoteBackup:  s.Flags&diag.FlagBackupRemote != 0,
+			Backup:        s.Flags&diag.SubflowFlagBackupLocal != 0,
+			RemoteBackup:  s.Flags&diag.SubflowFlagBackupRemote != 0,
 			hasTCP:        s.TCP.Has(mptcp.TCPInfoBase),
 			rtt:           s.TCP.RTT,
 		})

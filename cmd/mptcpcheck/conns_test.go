@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -29,7 +30,7 @@ func fakeConn(port uint16, acked, received []uint64) diag.Connection {
 		c.Subflows = append(c.Subflows, diag.Subflow{
 			Local:  netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port+uint16(i)),
 			Remote: c.Remote,
-			Flags:  diag.FlagConnected,
+			Flags:  diag.SubflowFlagConnected,
 			TCP:    mptcp.TCPInfo{BytesAcked: acked[i], BytesReceived: received[i]},
 		})
 	}
@@ -53,7 +54,7 @@ func TestConnsWithoutSubflowPermission(t *testing.T) {
 		list := func(f *diag.Filter) ([]diag.Connection, error) {
 			asked = append(asked, f.Subflows)
 			if f.Subflows {
-				return nil, &diag.OpError{Op: "list", Err: fmt.Errorf("subflows need CAP_NET_ADMIN: %w", os.ErrPermission)}
+				return nil, &net.OpError{Op: "list", Net: "sock_diag", Err: fmt.Errorf("subflows need CAP_NET_ADMIN: %w", os.ErrPermission)}
 			}
 			c := fakeConn(40000, nil, nil)
 			return []diag.Connection{c}, nil
@@ -77,10 +78,10 @@ func TestConnsWithoutSubflowPermission(t *testing.T) {
 // A listing that fails ends conns with status 1 and the error.
 func TestConnsListingFails(t *testing.T) {
 	list := func(*diag.Filter) ([]diag.Connection, error) {
-		return nil, &diag.OpError{Op: "list", Err: fmt.Errorf("the kernel has no MPTCP socket diagnostics: %w", errors.ErrUnsupported)}
+		return nil, &net.OpError{Op: "list", Net: "sock_diag", Err: fmt.Errorf("the kernel has no MPTCP socket diagnostics: %w", errors.ErrUnsupported)}
 	}
 	code, out, errs := runConns(t, connsOptions{list: list})
-	if code != exitFail || out != "" || errs != "mptcpcheck conns: diag: list: the kernel has no MPTCP socket diagnostics: unsupported operation\n" {
+	if code != exitFail || out != "" || errs != "mptcpcheck conns: list sock_diag: the kernel has no MPTCP socket diagnostics: unsupported operation\n" {
 		t.Errorf("status %d, stdout %q, stderr %q", code, out, errs)
 	}
 }

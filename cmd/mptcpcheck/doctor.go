@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/multipath-go/mptcp/internal/explain"
+	mptcpnetns "github.com/multipath-go/mptcp/netns"
 	"github.com/multipath-go/mptcp/pm"
 )
 
@@ -231,7 +232,7 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "mptcpcheck monitor: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	c, err := pm.Dial(&pm.Config{NetNS: netnsPath(*ns)})
+	c, err := pm.Dial(&pm.Config{NetNS: mptcpnetns.Path(*ns)})
 	if err != nil {
 		fmt.Fprintf(stderr, "mptcpcheck monitor: %v\n", err)
 		return exitFail

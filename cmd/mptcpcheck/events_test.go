@@ -71,7 +71,7 @@ func TestMonitorSubflowFields(t *testing.T) {
 		},
 		{
 			pm.Event{Type: pm.EventSubflowClosed, Token: 1, Local: local, Remote: remote, LocalID: 1, Backup: true,
-				Error: syscall.ECONNRESET, ResetReason: 3, ResetFlags: pm.ResetTransient},
+				Error: syscall.ECONNRESET, ResetReason: 3, ResetFlags: pm.ResetFlagTransient},
 			`sub_closed       token=00000001 10.0.2.2:40001 -> 10.0.1.1:80 local_addr_id=1 remote_addr_id=0 backup=true error="connection reset by peer" reset_reason="administratively prohibited" reset_flags=transient`,
 			`{"type":"sub_closed","token":"00000001","local":"10.0.2.2:40001","remote":"10.0.1.1:80","local_addr_id":1,"remote_addr_id":0,"backup":true,"error":"connection reset by peer","reset_reason":"administratively prohibited","reset_flags":["transient"]}`,
 		},

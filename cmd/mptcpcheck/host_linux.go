@@ -12,6 +12,7 @@ import (
 	mib "github.com/multipath-go/mptcp/counters"
 	"github.com/multipath-go/mptcp/internal/explain"
 	"github.com/multipath-go/mptcp/internal/netns"
+	mptcpnetns "github.com/multipath-go/mptcp/netns"
 )
 
 // checkHost reports whether this host can make MPTCP connections, and
@@ -75,7 +76,7 @@ func isMPTCPSocket(c syscall.Conn) bool {
 }
 
 // inNetNS runs f on a thread in the network namespace -netns names (see
-// netnsPath), or on the calling goroutine for "". What f reads through
+// netns.Path), or on the calling goroutine for "". What f reads through
 // files (sysctls, /proc/thread-self/net) and the sockets it makes are
 // that namespace's.
 func inNetNS(name string, f func()) error {
@@ -83,7 +84,7 @@ func inNetNS(name string, f func()) error {
 		f()
 		return nil
 	}
-	path := netnsPath(name)
+	path := mptcpnetns.Path(name)
 	ns, err := netns.Open(path, 0)
 	if err != nil {
 		return fmt.Errorf("network namespace: %w", err)

@@ -109,7 +109,7 @@ func TestUsageAndErrors(t *testing.T) {
 		{[]string{"conns", "-watch", "-1s"}, exitUsage, "err", "-watch -1s: want a positive interval"},
 		{[]string{"conns", "-count", "3"}, exitUsage, "err", "-count goes with -watch"},
 		{[]string{"conns", "-watch", "1s", "-count", "-1"}, exitUsage, "err", "-count -1: want 0 or more"},
-		{[]string{"conns", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck conns: diag: dial: "},
+		{[]string{"conns", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck conns: dial sock_diag: "},
 		{[]string{"conns", "-l", "-a"}, exitUsage, "err", "-l lists listeners only, -a everything: give one"},
 		{[]string{"conns", "-a", "-state", "established"}, exitUsage, "err", "-state names the states itself: leave out -l and -a"},
 		{[]string{"doctor", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck doctor: network namespace: open /nonexistent/netns"},

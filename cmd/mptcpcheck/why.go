@@ -401,7 +401,7 @@ func socketKind(local, remote netip.AddrPort) (kind, errText string) {
 		return "", err.Error()
 	}
 	defer c.Close()
-	conns, err := c.All(&diag.Filter{
+	conns, err := c.List(&diag.Filter{
 		Local: netip.PrefixFrom(local.Addr().Unmap(), local.Addr().Unmap().BitLen()), LocalPort: local.Port(),
 		Remote: netip.PrefixFrom(remote.Addr().Unmap(), remote.Addr().Unmap().BitLen()), RemotePort: remote.Port(),
 	})

@@ -69,10 +69,10 @@ func TestCausesRows(t *testing.T) {
 		// is the row's side.
 		for _, n := range c.Counters {
 			d, ok := counters.Describe(n)
-			if !ok || d.Fallback == counters.NoFallback {
+			if !ok || d.Fallback == counters.SideNone {
 				continue
 			}
-			want := map[counters.Side]string{counters.Client: "client", counters.Server: "server", counters.Either: "both"}[d.Fallback]
+			want := map[counters.Side]string{counters.SideClient: "client", counters.SideServer: "server", counters.SideEither: "both"}[d.Fallback]
 			if c.Side != want {
 				t.Errorf("row %d (%s): side %q, but package counters says %s counts on the %s side", i, c.Code, c.Side, n, d.Fallback)
 			}

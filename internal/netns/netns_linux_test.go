@@ -2,6 +2,7 @@ package netns
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -91,26 +92,76 @@ func TestDo(t *testing.T) {
 // sees it: a new namespace has no interface but lo.
 func TestReadFile(t *testing.T) {
 	ns := newNS(t)
-	inside, err := ReadFile(ns, "/proc/thread-self/net/dev", 1<<16)
-	if err != nil {
+	var inside []byte
+	if err := Do(ns, func() (err error) {
+		inside, err = ReadFile("/proc/thread-self/net/dev", 1<<16)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(string(inside), ":"); n != 1 || !strings.Contains(string(inside), "lo:") {
 		t.Errorf("the new namespace's /proc/thread-self/net/dev lists %d interfaces, want lo alone:\n%s", n, inside)
 	}
-	here, err := ReadFile(nil, "/proc/thread-self/net/dev", 1<<16)
+	here, err := ReadFile("/proc/thread-self/net/dev", 1<<16)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(here) == string(inside) {
 		t.Error("the caller's namespace and the new one read the same")
 	}
-	short, err := ReadFile(nil, "/proc/thread-self/net/dev", 10)
+	short, err := ReadFile("/proc/thread-self/net/dev", 10)
 	if err != nil || len(short) != 10 {
 		t.Errorf("ReadFile with limit 10: %d bytes, %v", len(short), err)
 	}
-	if _, err := ReadFile(ns, "/nonexistent", 10); !errors.Is(err, os.ErrNotExist) {
+	if _, err := ReadFile("/nonexistent", 10); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("ReadFile of a missing file: %v, want os.ErrNotExist", err)
+	}
+}
+
+// Run enters the namespace a path or a descriptor names once, uses the
+// caller's descriptor without copying or closing it, and runs on the
+// calling thread for neither.
+func TestRun(t *testing.T) {
+	ns := newNS(t)
+	var want unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &want); err != nil {
+		t.Fatal(err)
+	}
+	here := nsIno(t)
+	path := fmt.Sprintf("/proc/self/fd/%d", ns.Fd())
+	for _, tc := range []struct {
+		name string
+		path string
+		fd   int
+		ino  uint64
+	}{
+		{"path", path, 0, want.Ino},
+		{"descriptor", "", int(ns.Fd()), want.Ino},
+		{"neither", "", 0, here},
+	} {
+		entered0, dups0 := Counts()
+		var inside uint64
+		if err := Run(tc.path, tc.fd, func() error { inside = nsIno(t); return nil }); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		entered, dups := Counts()
+		wantEntries := uint64(1)
+		if tc.ino == here {
+			wantEntries = 0
+		}
+		if inside != tc.ino || entered-entered0 != wantEntries || dups != dups0 {
+			t.Errorf("%s: ran in namespace %d (want %d), entered %d times (want %d), duplicated %d descriptors (want 0)",
+				tc.name, inside, tc.ino, entered-entered0, wantEntries, dups-dups0)
+		}
+	}
+	if _, err := unix.FcntlInt(ns.Fd(), unix.F_GETFD, 0); err != nil {
+		t.Errorf("Run closed the caller's descriptor: %v", err)
+	}
+	if err := Run("", -1, func() error { return nil }); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("Run with descriptor -1: %v, want os.ErrInvalid", err)
+	}
+	if err := Run("/nonexistent/netns", 0, func() error { return nil }); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Run with a missing path: %v, want os.ErrNotExist", err)
 	}
 }
 
@@ -122,6 +173,9 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := Open("/nonexistent/netns", 0); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open of a missing path: %v, want os.ErrNotExist", err)
+	}
+	if _, err := Open("", -1); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("Open of descriptor -1: %v, want os.ErrInvalid", err)
 	}
 	if _, err := Open("", 1<<20); !errors.Is(err, unix.EBADF) {
 		t.Errorf("Open of a closed descriptor: %v, want EBADF", err)

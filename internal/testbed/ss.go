@@ -3,6 +3,7 @@
 package testbed
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ type SSConn struct {
 	RecvQ, SendQ  string // the Recv-Q and Send-Q columns
 	Users         string // with -p: "users:((...))", else ""
 	Local, Remote string // as ss prints them, without "%DEV"
-	Token         string // hexadecimal, without leading zeros
+	Token         string // eight hexadecimal digits, as the module prints tokens (ss leaves out leading zeros)
 	Fallback      bool
 	Subflows      int // additional subflows: ss leaves the count out when it is 0
 }
@@ -27,7 +28,7 @@ type SSConn struct {
 type SSSubflow struct {
 	RecvQ, SendQ       string // the Recv-Q and Send-Q columns
 	Local, Remote      string
-	TokenRem, TokenLoc string
+	TokenRem, TokenLoc string // eight hexadecimal digits; TokenRem 00000000 on a first subflow
 	IDRem, IDLoc       string
 	BytesAcked         string   // "0" where ss leaves the counter out
 	Flags              []string // ss's letters, by package diag's names
@@ -68,7 +69,7 @@ func (n *NS) SSMPTCP(flags ...string) map[string]SSConn {
 		for _, f := range strings.Fields(line) {
 			switch {
 			case strings.HasPrefix(f, "token:"):
-				cur.Token = strings.TrimPrefix(f, "token:")
+				cur.Token = ssToken(strings.TrimPrefix(f, "token:"))
 			case f == "fallback":
 				cur.Fallback = true
 			case strings.HasPrefix(f, "subflows:"):
@@ -95,7 +96,7 @@ func (n *NS) SSSubflows() []SSSubflow {
 		if m == nil {
 			continue
 		}
-		s := SSSubflow{RecvQ: recvQ, SendQ: sendQ, Local: local, Remote: remote, TokenRem: m[2], IDRem: m[3], TokenLoc: m[4], IDLoc: m[5], BytesAcked: "0", Flags: []string{}}
+		s := SSSubflow{RecvQ: recvQ, SendQ: sendQ, Local: local, Remote: remote, TokenRem: ssToken(m[2]), IDRem: m[3], TokenLoc: ssToken(m[4]), IDLoc: m[5], BytesAcked: "0", Flags: []string{}}
 		for _, f := range ssFlags {
 			if strings.IndexByte(m[1], f.letter) >= 0 {
 				s.Flags = append(s.Flags, f.name)
@@ -109,4 +110,16 @@ func (n *NS) SSSubflows() []SSSubflow {
 		subs = append(subs, s)
 	}
 	return subs
+}
+
+// ssToken rewrites a token as ss prints it (hexadecimal without leading
+// zeros) in the module's form, eight hexadecimal digits, so that tests
+// compare it with fmt.Sprintf("%08x", token). A field that is no token
+// is kept as it is, and so compares unequal.
+func ssToken(s string) string {
+	v, err := strconv.ParseUint(s, 16, 32)
+	if err != nil {
+		return s
+	}
+	return fmt.Sprintf("%08x", v)
 }
