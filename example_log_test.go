@@ -33,8 +33,8 @@ func ExampleSubflowTable() {
 	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime}))
 	logger.Info("connection", "subflows", mptcp.SubflowTable(subflows[1:]))
 	// Output:
-	// ID  LOCAL           REMOTE        STATE        RTT    CWND  SENT  ACKED  RECEIVED  RETRANS
-	// 1   10.0.1.2:40000  10.0.1.1:443  ESTABLISHED  1.2ms  10    5000  5000   90000     0
-	// 2   10.0.2.2:40001  10.0.1.1:443  ESTABLISHED  25ms   12    900   800    70000     1
+	// SUBFLOW  LOCAL           REMOTE        STATE        RTT    CWND  SENT  ACKED  RECEIVED  RETRANS
+	// 1        10.0.1.2:40000  10.0.1.1:443  ESTABLISHED  1.2ms  10    5000  5000   90000     0
+	// 2        10.0.2.2:40001  10.0.1.1:443  ESTABLISHED  25ms   12    900   800    70000     1
 	// level=INFO msg=connection subflows.0.id=2 subflows.0.local=10.0.2.2:40001 subflows.0.remote=10.0.1.1:443 subflows.0.state=ESTABLISHED subflows.0.rtt=25ms subflows.0.cwnd=12 subflows.0.bytes_sent=900 subflows.0.bytes_acked=800 subflows.0.bytes_received=70000 subflows.0.retrans=1
 }

@@ -187,19 +187,26 @@ func (s Subflow) LogValue() slog.Value {
 //
 //	slog.Info("conn", "subflows", mptcp.SubflowTable(subflows))
 //	fmt.Print(mptcp.SubflowTable(subflows))
+//
+// The columns are the subflow's id (SUBFLOW: [Subflow.ID], the kernel's
+// number for it within the connection, not a path manager's address id),
+// its addresses and TCP state, the smoothed RTT as a [time.Duration]
+// prints it (48µs, 1.25ms: the kernel measures microseconds), the
+// congestion window in segments and the TCP counters in bytes and
+// segments retransmitted. mptcpcheck prints subflows with this table.
 type SubflowTable []Subflow
 
 // String returns the table, a header line and one line per subflow.
 func (t SubflowTable) String() string {
 	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tLOCAL\tREMOTE\tSTATE\tRTT\tCWND\tSENT\tACKED\tRECEIVED\tRETRANS")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUBFLOW\tLOCAL\tREMOTE\tSTATE\tRTT\tCWND\tSENT\tACKED\tRECEIVED\tRETRANS")
 	for _, s := range t {
-		fmt.Fprintf(w, "%d\t%v\t%v\t%v\t%v\t%d\t%d\t%d\t%d\t%d\n",
-			s.ID, s.Local, s.Remote, s.TCP.State, s.TCP.RTT, s.TCP.SndCwnd,
+		fmt.Fprintf(tw, "%d\t%v\t%v\t%v\t%v\t%d\t%d\t%d\t%d\t%d\n",
+			s.ID, s.Local, s.Remote, s.TCP.State, s.TCP.RTT.Round(time.Microsecond), s.TCP.SndCwnd,
 			s.TCP.BytesSent, s.TCP.BytesAcked, s.TCP.BytesReceived, s.TCP.TotalRetrans)
 	}
-	w.Flush()
+	tw.Flush()
 	return b.String()
 }
 

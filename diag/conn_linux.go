@@ -238,7 +238,8 @@ func (c *Conn) subflows(families []uint8) (map[uint32][]Subflow, int, error) {
 			if !ok || m.State == uint8(mptcp.StateListen) {
 				return nil
 			}
-			s := Subflow{LocalID: u.IDLoc, RemoteID: u.IDRem, Token: u.TokenLoc, RemoteToken: u.TokenRem, Flags: SubflowFlags(u.Flags)}
+			s := Subflow{LocalID: u.IDLoc, RemoteID: u.IDRem, Token: u.TokenLoc, RemoteToken: u.TokenRem, Flags: SubflowFlags(u.Flags),
+				RecvQueue: m.RQueue, SendQueue: m.WQueue}
 			s.Local, s.Remote = m.AddrPorts()
 			if ti, ok := m.Attr(sockdiag.AttrInfo); ok {
 				s.TCP.UnmarshalBinary(ti) // a short tcp_info leaves its groups out of TCP.Fields
@@ -258,6 +259,7 @@ func decodeConn(conn *Connection, m *sockdiag.Msg) error {
 	conn.Local, conn.Remote = m.AddrPorts()
 	conn.State = mptcp.TCPState(m.State)
 	conn.UID, conn.Inode = m.UID, m.Inode
+	conn.RecvQueue, conn.SendQueue = m.RQueue, m.WQueue
 	conn.Cookie = uint64(m.ID.Cookie[0]) | uint64(m.ID.Cookie[1])<<32
 	conn.Subflows = nil
 	info, ok := m.Attr(sockdiag.AttrInfo)

@@ -35,6 +35,12 @@ type Connection struct {
 	UID, Inode uint32
 	// Cookie is the kernel's socket cookie.
 	Cookie uint64
+	// RecvQueue and SendQueue are what ss prints as Recv-Q and Send-Q,
+	// the inet_diag_msg's idiag_rqueue and idiag_wqueue. For an MPTCP
+	// socket the kernel gives the bytes its receive and send queues
+	// hold; for a listener, the connections waiting in its accept queue
+	// and that queue's limit, the listen backlog.
+	RecvQueue, SendQueue uint32
 	// Info is the connection's struct mptcp_info.
 	Info mptcp.Info
 	// Subflows holds the subflows when the Filter asked for them, in
@@ -61,6 +67,10 @@ type Subflow struct {
 	Token, RemoteToken uint32
 	// Flags are the subflow's MPTCP flags.
 	Flags SubflowFlags
+	// RecvQueue and SendQueue are the subflow's TCP queues, as ss -t
+	// prints them: bytes received and not yet moved to the MPTCP
+	// socket, bytes sent and not acknowledged.
+	RecvQueue, SendQueue uint32
 	// TCP holds the subflow's TCP statistics.
 	TCP mptcp.TCPInfo
 }

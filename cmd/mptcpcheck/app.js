@@ -29,13 +29,22 @@ function cell(text, cls, title) {
   return td;
 }
 
+// duration formats milliseconds as Go's time.Duration prints them to
+// the microsecond, as mptcpcheck's text does: 48µs, 1.25ms, 1.5s.
+function duration(ms) {
+  const us = Math.round(ms * 1000);
+  if (us < 1000) return us + "µs";
+  if (us < 1000000) return us / 1000 + "ms";
+  return us / 1000000 + "s";
+}
+
 function showTable(subflows) {
   const body = document.getElementById("subflows");
   body.replaceChildren();
   if (subflows.length === 0) {
     const tr = document.createElement("tr");
     const td = cell("No subflows: the connection is not MPTCP.", "empty");
-    td.colSpan = 9;
+    td.colSpan = 10;
     tr.appendChild(td);
     body.appendChild(tr);
     return;
@@ -43,11 +52,12 @@ function showTable(subflows) {
   for (const s of subflows) {
     const tr = document.createElement("tr");
     tr.append(
-      cell(s.id, "num"), cell(s.local, "addr"), cell(s.remote, "addr"), cell(s.state),
-      cell(s.rtt_ms.toFixed(1) + " ms", "num"), cell(s.cwnd, "num"),
+      cell(s.subflow_id, "num"), cell(s.local, "addr"), cell(s.remote, "addr"), cell(s.state),
+      cell(duration(s.rtt_ms), "num"), cell(s.cwnd, "num"),
       cell(humanBytes(s.bytes_sent), "num", s.bytes_sent + " bytes"),
       cell(humanBytes(s.bytes_acked), "num", s.bytes_acked + " bytes"),
-      cell(humanBytes(s.bytes_received), "num", s.bytes_received + " bytes"));
+      cell(humanBytes(s.bytes_received), "num", s.bytes_received + " bytes"),
+      cell(s.retrans, "num"));
     body.appendChild(tr);
   }
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,9 @@ type connsOptions struct {
 	watch  time.Duration // 0: one listing; else the interval between samples
 	count  int           // samples to print with watch; 0: until ctx ends
 	clear  bool          // redraw a terminal instead of separating samples by a blank line
+	procs  bool          // find each socket's processes, as ss -p
+	// proc is where socketOwners looks: /proc when empty.
+	proc string
 	// list returns the connections f selects; connsCmd sets it to a
 	// diag.Conn's All.
 	list func(f *diag.Filter) ([]diag.Connection, error)
@@ -48,17 +52,22 @@ func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&dport, "dport", "list only connections with remote `PORT`")
 	only4 := fs.Bool("4", false, "list only IPv4 connections, as shown: a dual-stack listener's IPv4 clients included")
 	only6 := fs.Bool("6", false, "list only IPv6 connections, as shown: IPv4-mapped addresses excluded")
-	netns := fs.String("netns", "", "read the network namespace `NS`: a file such as /proc/PID/ns/net, or a name made by ip netns add")
+	listening := fs.Bool("l", false, "list only listeners, as ss -l")
+	all := fs.Bool("a", false, "list listeners and connections in every state, as ss -a")
+	fs.BoolVar(&opts.procs, "p", false, "show the processes holding each socket, as ss -p (other users' need privilege)")
+	netns := netnsFlag(fs)
 	fs.BoolVar(&opts.filter.Subflows, "subflows", true, "list each connection's subflows")
 	fs.DurationVar(&opts.watch, "watch", 0, "redraw every `INTERVAL` (such as 1s) with each subflow's rates, until interrupted")
 	fs.IntVar(&opts.count, "count", 0, "with -watch, stop after `N` samples (0: until interrupted)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck conns [-json] [-watch INTERVAL [-count N]] [filters]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck conns [-json] [-l|-a] [-p] [-watch INTERVAL [-count N]] [filters]\n\n"+
 			"Lists every MPTCP connection of this network namespace (or of -netns), whichever\n"+
 			"process owns it, with its subflows, as \"ss -M\" and \"ss -ti\" do: one line per\n"+
-			"connection (state, addresses, token, fallback, subflows, MPTCP-level bytes), then\n"+
-			"one indented line per subflow (address ids, addresses, TCP state, RTT, cwnd,\n"+
-			"bytes, backup). With -watch it redraws every interval with each subflow's rates,\n"+
+			"connection (state, addresses, token, fallback, subflows, queues, MPTCP-level\n"+
+			"bytes, with -p its processes), then one indented line per subflow (address ids,\n"+
+			"addresses, TCP state, RTT, cwnd, queues, bytes, retransmissions, backup). As ss,\n"+
+			"it lists connections by default, listeners alone with -l, both and every state\n"+
+			"with -a. With -watch it redraws every interval with each subflow's rates,\n"+
 			"out (bytes acknowledged by the peer per second) and in (bytes received per\n"+
 			"second). Exit status 0 when the listing works, even with no connection.\n\n")
 		fs.PrintDefaults()
@@ -79,6 +88,19 @@ func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr("-count %d: want 0 or more", opts.count)
 	case opts.count > 0 && opts.watch == 0:
 		return usageErr("-count goes with -watch")
+	case *listening && *all:
+		return usageErr("-l lists listeners only, -a everything: give one")
+	case len(states) > 0 && (*listening || *all):
+		return usageErr("-state names the states itself: leave out -l and -a")
+	}
+	// ss's defaults: the connections (its "connected" states), the
+	// listeners with -l, every socket with -a.
+	switch {
+	case *all:
+	case *listening:
+		states = stateFlag{mptcp.StateListen}
+	case len(states) == 0:
+		states = ssStates["connected"]
 	}
 	opts.filter.States = states
 	opts.filter.Local, opts.filter.Remote = local.p, remote.p
@@ -89,10 +111,7 @@ func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case *only6 && !*only4:
 		opts.filter.Network = "tcp6"
 	}
-	cfg := &diag.Config{NetNS: *netns}
-	if *netns != "" && !strings.Contains(*netns, "/") {
-		cfg.NetNS = "/run/netns/" + *netns
-	}
+	cfg := &diag.Config{NetNS: netnsPath(*netns)}
 	dc, err := diag.Dial(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "mptcpcheck conns: %v\n", err)
@@ -138,6 +157,9 @@ func conns(ctx context.Context, opts connsOptions, stdout, stderr io.Writer) int
 		cur := make(map[fourTuple]counters)
 		for i := range all {
 			s.Connections = append(s.Connections, connJSON(&all[i], f.Subflows))
+		}
+		if opts.procs {
+			s.addOwners(cmp.Or(opts.proc, "/proc"))
 		}
 		if opts.watch > 0 {
 			s.Time = at.Format(time.RFC3339Nano)
@@ -211,6 +233,13 @@ type connRecord struct {
 	Fallback bool   `json:"fallback"`
 	UID      uint32 `json:"uid"`
 	Inode    uint32 `json:"inode"`
+	// RecvQ and SendQ are ss's Recv-Q and Send-Q: the bytes in the
+	// socket's queues; for a listener, the connections waiting to be
+	// accepted and the backlog.
+	RecvQ uint32 `json:"recv_q"`
+	SendQ uint32 `json:"send_q"`
+	// Processes hold the socket, with -p; nil, and left out, without.
+	Processes []owner `json:"processes,omitzero"`
 	// SubflowCount is the kernel's count of subflows, the first included.
 	SubflowCount int `json:"subflow_count"`
 	// MPTCP-level counters, on Linux 6.5 and later only.
@@ -222,20 +251,25 @@ type connRecord struct {
 	Subflows []subflowRecord `json:"subflows,omitzero"`
 }
 
-// subflowRecord is one subflow of a connRecord.
+// subflowRecord is one subflow of a connRecord. Its ids are the path
+// manager's address ids of its two ends ("addr id" in the text), not the
+// subflow's own id, which socket diagnostics do not give.
 type subflowRecord struct {
-	LocalID       uint8    `json:"local_id"`
-	RemoteID      uint8    `json:"remote_id"`
+	LocalAddrID   uint8    `json:"local_addr_id"`
+	RemoteAddrID  uint8    `json:"remote_addr_id"`
 	Local         string   `json:"local"`
 	Remote        string   `json:"remote"`
 	Token         string   `json:"token"`
 	RemoteToken   string   `json:"remote_token,omitempty"` // the peer's; unknown on a connection's first subflow
 	State         string   `json:"state"`
+	RecvQ         uint32   `json:"recv_q"` // TCP's queues, as ss -t shows them
+	SendQ         uint32   `json:"send_q"`
 	RTTMillis     float64  `json:"rtt_ms"`
 	Cwnd          uint32   `json:"cwnd"`
 	BytesSent     uint64   `json:"bytes_sent"`
 	BytesAcked    uint64   `json:"bytes_acked"`
 	BytesReceived uint64   `json:"bytes_received"`
+	Retrans       uint32   `json:"retrans"` // segments retransmitted over the subflow's life
 	Flags         []string `json:"flags"`
 	Backup        bool     `json:"backup"`        // this side marked it backup
 	RemoteBackup  bool     `json:"remote_backup"` // the peer did
@@ -244,7 +278,8 @@ type subflowRecord struct {
 	SendRate    *float64 `json:"send_bytes_per_second,omitempty"`
 	ReceiveRate *float64 `json:"receive_bytes_per_second,omitempty"`
 
-	hasTCP bool // the kernel gave the subflow's tcp_info
+	hasTCP bool          // the kernel gave the subflow's tcp_info
+	rtt    time.Duration // RTTMillis, for the text
 }
 
 func (s *subflowRecord) key() fourTuple { return fourTuple{s.Local, s.Remote} }
@@ -265,6 +300,8 @@ func connJSON(c *diag.Connection, subflows bool) connRecord {
 		Fallback:     c.FellBack(),
 		UID:          c.UID,
 		Inode:        c.Inode,
+		RecvQ:        c.RecvQueue,
+		SendQ:        c.SendQueue,
 		SubflowCount: c.Info.TotalSubflows(),
 	}
 	if c.Info.Has(mptcp.InfoCounters) {
@@ -280,29 +317,53 @@ func connJSON(c *diag.Connection, subflows bool) connRecord {
 			flags = strings.Split(s.Flags.String(), "|")
 		}
 		r.Subflows = append(r.Subflows, subflowRecord{
-			LocalID:       s.LocalID,
-			RemoteID:      s.RemoteID,
+			LocalAddrID:   s.LocalID,
+			RemoteAddrID:  s.RemoteID,
 			Local:         addrString(s.Local),
 			Remote:        addrString(s.Remote),
 			Token:         hexToken(s.Token),
 			RemoteToken:   hexToken(s.RemoteToken),
 			State:         s.TCP.State.String(),
+			RecvQ:         s.RecvQueue,
+			SendQ:         s.SendQueue,
 			RTTMillis:     float64(s.TCP.RTT.Microseconds()) / 1000,
 			Cwnd:          s.TCP.SndCwnd,
 			BytesSent:     s.TCP.BytesSent,
 			BytesAcked:    s.TCP.BytesAcked,
 			BytesReceived: s.TCP.BytesReceived,
+			Retrans:       s.TCP.TotalRetrans,
 			Flags:         flags,
 			Backup:        s.Flags&diag.FlagBackupLocal != 0,
 			RemoteBackup:  s.Flags&diag.FlagBackupRemote != 0,
 			hasTCP:        s.TCP.Has(mptcp.TCPInfoBase),
+			rtt:           s.TCP.RTT,
 		})
 	}
 	return r
 }
 
+// addOwners sets each connection's Processes, from proc.
+func (s sample) addOwners(proc string) {
+	want := map[uint32]bool{}
+	for _, c := range s.Connections {
+		if c.Inode != 0 {
+			want[c.Inode] = true
+		}
+	}
+	owners := socketOwners(proc, want)
+	for i := range s.Connections {
+		c := &s.Connections[i]
+		c.Processes = owners[c.Inode]
+		if c.Processes == nil {
+			c.Processes = []owner{}
+		}
+	}
+}
+
 // writeText prints the table: a line per connection, an indented line
-// per subflow, in aligned columns.
+// per subflow, in aligned columns; then, as ss -a does after a fashion,
+// the listeners, a line each with their queues and processes and none of
+// a connection's columns, which a listener has no use for.
 func (s sample) writeText(w io.Writer) {
 	if len(s.Connections) == 0 {
 		fmt.Fprintln(w, "no MPTCP connections")
@@ -310,7 +371,12 @@ func (s sample) writeText(w io.Writer) {
 	}
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	var listeners []connRecord
 	for _, c := range s.Connections {
+		if c.State == mptcp.StateListen.String() {
+			listeners = append(listeners, c)
+			continue
+		}
 		token := "token -"
 		if c.Token != "" {
 			token = "token " + c.Token
@@ -319,23 +385,26 @@ func (s sample) writeText(w io.Writer) {
 		if c.Fallback {
 			count = "fallback, " + count
 		}
-		remote := c.Remote
-		if c.State == mptcp.StateListen.String() {
-			remote = "*" // as ss prints a listener's peer
-		}
-		fmt.Fprintf(tw, "%s\t%s -> %s\t%s\t%s\t", c.State, c.Local, remote, token, count)
+		fmt.Fprintf(tw, "%s\t%s -> %s\t%s\t%s\trecv-q %d send-q %d\t", c.State, c.Local, c.Remote, token, count, c.RecvQ, c.SendQ)
 		if c.BytesSent != nil {
-			fmt.Fprintf(tw, "sent %s\treceived %s\tacked %s\t\n", humanBytes(*c.BytesSent), humanBytes(*c.BytesReceived), humanBytes(*c.BytesAcked))
+			fmt.Fprintf(tw, "sent %s\tacked %s\treceived %s\t", humanBytes(*c.BytesSent), humanBytes(*c.BytesAcked), humanBytes(*c.BytesReceived))
 		} else {
-			fmt.Fprint(tw, "sent -\treceived -\tacked -\t\n")
+			fmt.Fprint(tw, "sent -\tacked -\treceived -\t")
 		}
+		if c.Processes != nil {
+			fmt.Fprintf(tw, "%s\t", ssUsers(c.Processes))
+		}
+		fmt.Fprintln(tw)
 		for _, sf := range c.Subflows {
-			fmt.Fprintf(tw, "  id %d/%d\t%s -> %s\t%s\t", sf.LocalID, sf.RemoteID, sf.Local, sf.Remote, sf.State)
+			fmt.Fprintf(tw, "  addr id %d/%d\t%s -> %s\t%s\t", sf.LocalAddrID, sf.RemoteAddrID, sf.Local, sf.Remote, sf.State)
+			// The columns of mptcp.SubflowTable, in its order and units
+			// (the RTT as a time.Duration), bytes made readable, and the
+			// queues.
 			if sf.hasTCP {
-				fmt.Fprintf(tw, "rtt %s cwnd %d\tsent %s\treceived %s\tacked %s\t",
-					fmtRTT(sf.RTTMillis), sf.Cwnd, humanBytes(sf.BytesSent), humanBytes(sf.BytesReceived), humanBytes(sf.BytesAcked))
+				fmt.Fprintf(tw, "rtt %v cwnd %d\trecv-q %d send-q %d\tsent %s\tacked %s\treceived %s\tretrans %d\t",
+					sf.rtt.Round(time.Microsecond), sf.Cwnd, sf.RecvQ, sf.SendQ, humanBytes(sf.BytesSent), humanBytes(sf.BytesAcked), humanBytes(sf.BytesReceived), sf.Retrans)
 			} else {
-				fmt.Fprint(tw, "rtt - cwnd -\tsent -\treceived -\tacked -\t")
+				fmt.Fprintf(tw, "rtt - cwnd -\trecv-q %d send-q %d\tsent -\tacked -\treceived -\tretrans -\t", sf.RecvQ, sf.SendQ)
 			}
 			if s.Time != "" {
 				fmt.Fprintf(tw, "out %s\tin %s\t", fmtRate(sf.SendRate), fmtRate(sf.ReceiveRate))
@@ -348,6 +417,16 @@ func (s sample) writeText(w io.Writer) {
 			}
 			fmt.Fprintln(tw)
 		}
+	}
+	tw.Flush()
+	// The listeners align among themselves.
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, c := range listeners {
+		fmt.Fprintf(tw, "%s\t%s\trecv-q %d send-q %d\t", c.State, c.Local, c.RecvQ, c.SendQ)
+		if c.Processes != nil {
+			fmt.Fprintf(tw, "%s\t", ssUsers(c.Processes))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	// Every cell ends with a tab, so that all align; drop the padding
@@ -386,18 +465,6 @@ func fmtRate(r *float64) string {
 		return "-"
 	}
 	return humanBytes(uint64(*r+0.5)) + "/s"
-}
-
-// fmtRTT formats a round-trip time in milliseconds: 152µs, 1.25ms,
-// 1.50s.
-func fmtRTT(ms float64) string {
-	switch {
-	case ms < 1:
-		return fmt.Sprintf("%.0fµs", ms*1000)
-	case ms < 1000:
-		return fmt.Sprintf("%.2fms", ms)
-	}
-	return fmt.Sprintf("%.2fs", ms/1000)
 }
 
 // stateFlag is -state: TCP states by ss's names, repeatable, or a comma

@@ -101,7 +101,7 @@ func TestConnsAgreesWithSS(t *testing.T) {
 				m = &sss[i]
 			}
 		}
-		ids[fmt.Sprintf("%d/%d", sf.LocalID, sf.RemoteID)] = true
+		ids[fmt.Sprintf("%d/%d", sf.LocalAddrID, sf.RemoteAddrID)] = true
 		switch {
 		case m == nil:
 			t.Errorf("subflow %s -> %s is not in ss -t: %+v", sf.Local, sf.Remote, sss)
@@ -109,8 +109,8 @@ func TestConnsAgreesWithSS(t *testing.T) {
 			t.Errorf("subflow %s: token %s, ss %s, connection %s", sf.Local, sf.Token, m.TokenLoc, c.Token)
 		case sf.RemoteToken == "" && m.TokenRem != "0000", sf.RemoteToken != "" && ssToken(sf.RemoteToken) != m.TokenRem:
 			t.Errorf("subflow %s: remote token %q, ss %s", sf.Local, sf.RemoteToken, m.TokenRem)
-		case strconv.Itoa(int(sf.LocalID)) != m.IDLoc || strconv.Itoa(int(sf.RemoteID)) != m.IDRem:
-			t.Errorf("subflow %s: ids %d/%d, ss %s/%s", sf.Local, sf.LocalID, sf.RemoteID, m.IDLoc, m.IDRem)
+		case strconv.Itoa(int(sf.LocalAddrID)) != m.IDLoc || strconv.Itoa(int(sf.RemoteAddrID)) != m.IDRem:
+			t.Errorf("subflow %s: ids %d/%d, ss %s/%s", sf.Local, sf.LocalAddrID, sf.RemoteAddrID, m.IDLoc, m.IDRem)
 		case strconv.FormatUint(sf.BytesAcked, 10) != m.BytesAcked:
 			t.Errorf("subflow %s: bytes_acked %d, ss %s", sf.Local, sf.BytesAcked, m.BytesAcked)
 		case !slices.Equal(sf.Flags, m.Flags):
@@ -128,13 +128,13 @@ func TestConnsAgreesWithSS(t *testing.T) {
 	table := connsIn(t, b.Client)
 	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
 	head := regexp.MustCompile(`^ESTABLISHED\s+` + regexp.QuoteMeta(c.Local+" -> "+c.Remote) + `\s+token ` + c.Token +
-		`\s+2 subflows\s+sent 1 B\s+received 1 B\s+acked 1 B$`)
+		`\s+2 subflows\s+recv-q \d+ send-q \d+\s+sent 1 B\s+acked 1 B\s+received 1 B$`)
 	if len(lines) != 3 || !head.MatchString(lines[0]) {
 		t.Fatalf("table: want the connection's line then two subflow lines, got:\n%s", table)
 	}
 	for i, sf := range c.Subflows {
-		row := regexp.MustCompile(fmt.Sprintf(`^  id %d/%d\s+%s\s+ESTABLISHED\s+rtt [0-9.]+(µs|ms) cwnd \d+\s+sent \d+ B\s+received \d+ B\s+acked \d+ B$`,
-			sf.LocalID, sf.RemoteID, regexp.QuoteMeta(sf.Local+" -> "+sf.Remote)))
+		row := regexp.MustCompile(fmt.Sprintf(`^  addr id %d/%d\s+%s\s+ESTABLISHED\s+rtt [0-9.]+(µs|ms) cwnd \d+\s+recv-q \d+ send-q \d+\s+sent \d+ B\s+acked \d+ B\s+received \d+ B\s+retrans \d+$`,
+			sf.LocalAddrID, sf.RemoteAddrID, regexp.QuoteMeta(sf.Local+" -> "+sf.Remote)))
 		if !row.MatchString(lines[1+i]) {
 			t.Errorf("table line %d %q does not show subflow %+v", 1+i, lines[1+i], sf)
 		}
@@ -182,7 +182,7 @@ func TestConnsBackup(t *testing.T) {
 			t.Errorf("%s: backup subflows %q, want the one from %s", end.ns.Name, backups, b.Links[1].Client)
 		}
 		table := connsIn(t, end.ns, "-state", "established")
-		rows := regexp.MustCompile(`(?m)^  id \d/\d .*  `+end.label+`$`).FindAllString(table, -1)
+		rows := regexp.MustCompile(`(?m)^  addr id \d/\d .*  `+end.label+`$`).FindAllString(table, -1)
 		if len(rows) != 1 || !strings.Contains(rows[0], second) {
 			t.Errorf("%s: want one subflow line ending in %s, the second address's:\n%s", end.ns.Name, end.label, table)
 		}
@@ -221,7 +221,7 @@ func TestConnsJSONKeys(t *testing.T) {
 		t.Fatalf("document %v, want one key, connections, with one connection", doc)
 	}
 	conn := doc["connections"][0]
-	wantKeys(t, "connection", conn, "state", "local", "remote", "token", "fallback", "uid", "inode", "subflow_count",
+	wantKeys(t, "connection", conn, "state", "local", "remote", "token", "fallback", "uid", "inode", "recv_q", "send_q", "subflow_count",
 		"bytes_sent", "bytes_received", "bytes_acked", "bytes_retrans", "subflows")
 	subs, _ := conn["subflows"].([]any)
 	if len(subs) != 2 {
@@ -229,14 +229,14 @@ func TestConnsJSONKeys(t *testing.T) {
 	}
 	for _, s := range subs {
 		sf, _ := s.(map[string]any)
-		keys := []string{"local_id", "remote_id", "local", "remote", "token", "state", "rtt_ms", "cwnd",
-			"bytes_sent", "bytes_acked", "bytes_received", "flags", "backup", "remote_backup"}
+		keys := []string{"local_addr_id", "remote_addr_id", "local", "remote", "token", "state", "recv_q", "send_q", "rtt_ms", "cwnd",
+			"bytes_sent", "bytes_acked", "bytes_received", "retrans", "flags", "backup", "remote_backup"}
 		if _, ok := sf["remote_token"]; ok {
 			keys = append(keys, "remote_token")
 		}
 		wantKeys(t, "subflow", sf, keys...)
 	}
-	for _, key := range []string{"time", "remote_token", "send_bytes_per_second", "receive_bytes_per_second"} {
+	for _, key := range []string{"time", "remote_token", "send_bytes_per_second", "receive_bytes_per_second", "processes", "pid", "command", "fd"} {
 		documented(key)
 	}
 	for key := range conn {
@@ -335,9 +335,9 @@ func TestConnsFilters(t *testing.T) {
 	if !slices.Equal(listeners, wantListeners) || !slices.Equal(established, wantEstablished) {
 		t.Errorf("server: listeners %q, want %q; established from %q, want %q", listeners, wantListeners, established, wantEstablished)
 	}
-	// A listener's line in the table, its peer as ss prints it.
+	// A listener's line in the table: its address and queues alone.
 	table := connsIn(t, b.Server, "-state", "listening", "-4")
-	if !regexp.MustCompile(`^LISTEN\s+` + regexp.QuoteMeta(v4.remote.String()) + ` -> \*\s+token -`).MatchString(table) {
+	if !regexp.MustCompile(`^LISTEN\s+` + regexp.QuoteMeta(v4.remote.String()) + `\s+recv-q 0 send-q \d+\n$`).MatchString(table) {
 		t.Errorf("listener's table:\n%s", table)
 	}
 }
@@ -500,7 +500,7 @@ func TestConnsWatchRates(t *testing.T) {
 	}
 	header := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3}  1 connection, every 100ms\nESTABLISHED `)
 	moving := 0
-	rate := regexp.MustCompile(`(?m)^  id \d/\d .*\sout (-|\S+ \S+/s)\s+in (-|\S+ \S+/s)$`)
+	rate := regexp.MustCompile(`(?m)^  addr id \d/\d .*\sout (-|\S+ \S+/s)\s+in (-|\S+ \S+/s)$`)
 	for i, s := range samples {
 		rows := rate.FindAllStringSubmatch(s, -1)
 		if !header.MatchString(s) || len(rows) != 2 {

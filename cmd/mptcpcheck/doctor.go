@@ -69,14 +69,16 @@ func verdict(hr hostReport) (exps []explain.Explanation, todo []string) {
 func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
+	ns := netnsFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck doctor [-json]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck doctor [-json] [-netns NS]\n\n"+
 			"Checks whether this host is ready for MPTCP: kernel support, sysctls, the path\n"+
 			"manager, its limits and endpoints, and says what to change for a connection to\n"+
 			"get more than one subflow, in the codes mptcpcheck why gives a connection of\n"+
 			"this host (unsupported, mptcp-disabled, blackhole, subflow-limit, no-endpoint,\n"+
 			"join-initial-denied for the connections it accepts), and notes backup-path\n"+
-			"when every subflow endpoint is a backup.\n"+
+			"when every subflow endpoint is a backup. With -netns it checks that network\n"+
+			"namespace: its sysctls, path manager, counters and an MPTCP socket made there.\n"+
 			"Exit status 0 when MPTCP works, 1 when it cannot (the first three codes).\n\n")
 		fs.PrintDefaults()
 	}
@@ -87,9 +89,21 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "mptcpcheck doctor: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	h := checkHost()
-	p := readPathManager()
-	exps, todo := verdict(h)
+	var h hostReport
+	var p pathManager
+	var exps []explain.Explanation
+	var todo []string
+	// Everything doctor reads is the namespace's: the sysctls, the path
+	// manager, the counters and the probes' sockets.
+	err := inNetNS(*ns, func() {
+		h = checkHost()
+		p = readPathManager()
+		exps, todo = verdict(h)
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "mptcpcheck doctor: %v\n", err)
+		return exitFail
+	}
 	if p.Limits != nil && p.Limits.AddAddrAccepted == 0 {
 		h.Notes = append(h.Notes, "as a client this host ignores addresses that servers announce: ip mptcp limits set add_addr_accepted 2")
 	}
@@ -147,7 +161,7 @@ type limitsJSON struct {
 }
 
 type endpointJSON struct {
-	ID      uint8    `json:"id"`
+	AddrID  uint8    `json:"addr_id"` // the endpoint's address id, "id" in ip mptcp endpoint
 	Address string   `json:"address"`
 	Port    uint16   `json:"port,omitempty"`
 	Flags   []string `json:"flags"` // the words of "ip mptcp endpoint": signal, subflow, backup, ...
@@ -176,7 +190,7 @@ func doctorJSON(h hostReport, p pathManager, todo []string) doctorReport {
 			flags = strings.Split(e.Flags.String(), "|")
 		}
 		r.PathManager.Endpoints = append(r.PathManager.Endpoints, endpointJSON{
-			ID: e.ID, Address: e.Addr.String(), Port: e.Port, Flags: flags, Ifindex: e.Ifindex,
+			AddrID: e.ID, Address: e.Addr.String(), Port: e.Port, Flags: flags, Ifindex: e.Ifindex,
 		})
 	}
 	return r
@@ -201,11 +215,13 @@ func (p pathManager) writeText(w io.Writer) {
 func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object per event")
+	ns := netnsFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck monitor [-json]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck monitor [-json] [-netns NS]\n\n"+
 			"Prints the path manager's events as they happen (connections created,\n"+
 			"established, closed; addresses announced and removed; subflows established,\n"+
-			"closed, changing priority; listeners), until interrupted. Needs CAP_NET_ADMIN.\n\n")
+			"closed, changing priority; listeners), until interrupted, of this network\n"+
+			"namespace or of -netns. Needs CAP_NET_ADMIN.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -215,7 +231,7 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "mptcpcheck monitor: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	c, err := pm.Dial(nil)
+	c, err := pm.Dial(&pm.Config{NetNS: netnsPath(*ns)})
 	if err != nil {
 		fmt.Fprintf(stderr, "mptcpcheck monitor: %v\n", err)
 		return exitFail
@@ -246,24 +262,31 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 }
 
-// eventRecord is the JSON form of an event: only the fields it has. A
+// eventRecord is the JSON form of an event: only the fields it has,
+// the fields ip mptcp monitor prints (which names them differently). A
 // listener's events (listener_created, listener_closed) have no token and
 // no remote end, only the listening address, in local.
 type eventRecord struct {
-	Type        string `json:"type"`
-	Token       string `json:"token,omitempty"`
-	Local       string `json:"local,omitempty"`
-	Remote      string `json:"remote,omitempty"`
-	LocalID     *uint8 `json:"local_id,omitempty"`
-	RemoteID    *uint8 `json:"remote_id,omitempty"`
-	Backup      bool   `json:"backup,omitempty"`
-	ServerSide  bool   `json:"server_side,omitempty"`
-	Error       string `json:"error,omitempty"`
-	ResetReason string `json:"reset_reason,omitempty"`
+	Type         string `json:"type"`
+	Token        string `json:"token,omitempty"`
+	Local        string `json:"local,omitempty"`
+	Remote       string `json:"remote,omitempty"`
+	LocalAddrID  *uint8 `json:"local_addr_id,omitempty"`
+	RemoteAddrID *uint8 `json:"remote_addr_id,omitempty"`
+	// Backup and Ifindex are a subflow's: whether it is a backup, the
+	// interface it is bound to (left out when it is bound to none, as
+	// the kernel leaves it out).
+	Backup      *bool    `json:"backup,omitempty"`
+	Ifindex     int      `json:"ifindex,omitempty"`
+	ServerSide  bool     `json:"server_side,omitempty"`
+	Flags       []string `json:"flags,omitempty"` // a connection's: deny_join_id0, server_side
+	Error       string   `json:"error,omitempty"`
+	ResetReason string   `json:"reset_reason,omitempty"`
+	ResetFlags  []string `json:"reset_flags,omitempty"` // transient
 }
 
 func eventJSON(ev pm.Event) eventRecord {
-	r := eventRecord{Type: ev.Type.String(), Backup: ev.Backup, ServerSide: ev.ServerSide}
+	r := eventRecord{Type: ev.Type.String(), ServerSide: ev.ServerSide}
 	if ev.Local.IsValid() {
 		r.Local = ev.Local.String()
 	}
@@ -276,15 +299,25 @@ func eventJSON(ev pm.Event) eventRecord {
 	}
 	switch ev.Type {
 	case pm.EventSubflowEstablished, pm.EventSubflowClosed, pm.EventSubflowPriority:
-		r.LocalID, r.RemoteID = &ev.LocalID, &ev.RemoteID
+		r.LocalAddrID, r.RemoteAddrID = &ev.LocalID, &ev.RemoteID
+		r.Backup, r.Ifindex = &ev.Backup, ev.Ifindex
+	case pm.EventCreated, pm.EventEstablished:
+		// The kernel sends the first subflow's ids, 0 and 0.
+		r.LocalAddrID, r.RemoteAddrID = &ev.LocalID, &ev.RemoteID
 	case pm.EventAnnounced, pm.EventRemoved:
-		r.RemoteID = &ev.RemoteID
+		r.RemoteAddrID = &ev.RemoteID
+	}
+	if ev.Flags != 0 {
+		r.Flags = strings.Split(ev.Flags.String(), "|")
 	}
 	if ev.Error != 0 {
 		r.Error = ev.Error.Error()
 	}
 	if ev.ResetReason != 0 {
 		r.ResetReason = ev.ResetReason.String()
+	}
+	if ev.ResetFlags != 0 {
+		r.ResetFlags = strings.Split(ev.ResetFlags.String(), "|")
 	}
 	return r
 }
@@ -309,23 +342,32 @@ func eventText(ev pm.Event) string {
 	if r.Local != "" || r.Remote != "" {
 		fmt.Fprintf(&b, " %s -> %s", r.Local, r.Remote)
 	}
-	if r.LocalID != nil {
-		fmt.Fprintf(&b, " local_id=%d", *r.LocalID)
+	if r.LocalAddrID != nil {
+		fmt.Fprintf(&b, " local_addr_id=%d", *r.LocalAddrID)
 	}
-	if r.RemoteID != nil {
-		fmt.Fprintf(&b, " remote_id=%d", *r.RemoteID)
+	if r.RemoteAddrID != nil {
+		fmt.Fprintf(&b, " remote_addr_id=%d", *r.RemoteAddrID)
 	}
-	if r.Backup {
-		b.WriteString(" backup")
+	if r.Backup != nil {
+		fmt.Fprintf(&b, " backup=%v", *r.Backup)
+	}
+	if r.Ifindex != 0 {
+		fmt.Fprintf(&b, " ifindex=%d", r.Ifindex)
 	}
 	if r.ServerSide {
 		b.WriteString(" server_side")
+	}
+	if r.Flags != nil {
+		fmt.Fprintf(&b, " flags=%s", strings.Join(r.Flags, "|"))
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, " error=%q", r.Error)
 	}
 	if r.ResetReason != "" {
-		fmt.Fprintf(&b, " reset=%s", r.ResetReason)
+		fmt.Fprintf(&b, " reset_reason=%q", r.ResetReason)
+	}
+	if r.ResetFlags != nil {
+		fmt.Fprintf(&b, " reset_flags=%s", strings.Join(r.ResetFlags, "|"))
 	}
 	return b.String()
 }

@@ -156,9 +156,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// monitor sees the events of a connection of its namespace: run inside
+// it, or from this test's namespace with -netns naming it.
 func TestMonitorShowsTheConnectionsEvents(t *testing.T) {
-	for _, asJSON := range []bool{false, true} {
-		t.Run(fmt.Sprintf("json=%v", asJSON), func(t *testing.T) {
+	for _, tc := range []struct {
+		asJSON, netns bool
+	}{{false, false}, {true, false}, {false, true}, {true, true}} {
+		asJSON := tc.asJSON
+		t.Run(fmt.Sprintf("json=%v,netns=%v", asJSON, tc.netns), func(t *testing.T) {
 			b := testbed.New(t, 2)
 			b.Endpoint(b.Client, b.Links[1].Client, "subflow")
 			ctx, cancel := context.WithCancel(context.Background())
@@ -169,11 +174,19 @@ func TestMonitorShowsTheConnectionsEvents(t *testing.T) {
 				args = append(args, "-json")
 			}
 			started := make(chan struct{})
-			go b.Client.Do(func() error {
-				close(started)
-				done <- run(ctx, args, &out, &out)
-				return nil
-			})
+			if tc.netns {
+				args = append(args, "-netns", b.Client.Name)
+				go func() {
+					close(started)
+					done <- run(ctx, args, &out, &out)
+				}()
+			} else {
+				go b.Client.Do(func() error {
+					close(started)
+					done <- run(ctx, args, &out, &out)
+					return nil
+				})
+			}
 			<-started
 			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), "watching path manager events"); {
 				if time.Now().After(deadline) {
@@ -326,5 +339,42 @@ func TestDoctorAndWhyAgree(t *testing.T) {
 					tc.why, code, got, doc.MoreSubflows, wantCode, want, out)
 			}
 		})
+	}
+}
+
+// doctor -netns reports that namespace, not the caller's: its sysctl,
+// limits and endpoints, the same as doctor run inside it.
+func TestDoctorNetNS(t *testing.T) {
+	ns := testbed.NewNS(t)
+	ns.IP("mptcp", "limits", "set", "subflows", "3", "add_addr_accepted", "5")
+	ns.IP("mptcp", "endpoint", "add", "192.0.2.7", "dev", "lo", "subflow")
+	ns.Sysctl("net.mptcp.enabled", "0")
+
+	code, out, errs := runCmd(t, "doctor", "-json", "-netns", ns.Name)
+	var r doctorReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("doctor -netns %s: status %d, %v\n%s%s", ns.Name, code, err, out, errs)
+	}
+	if l := r.PathManager.Limits; l == nil || l.Subflows != 3 || l.AddAddrAccepted != 5 {
+		t.Errorf("limits %+v, want the namespace's: subflows 3, add_addr_accepted 5", l)
+	}
+	if len(r.PathManager.Endpoints) != 1 || r.PathManager.Endpoints[0].Address != "192.0.2.7" {
+		t.Errorf("endpoints %+v, want the namespace's 192.0.2.7 alone", r.PathManager.Endpoints)
+	}
+	if code != exitFail || !slices.ContainsFunc(r.Host.Problems, func(p string) bool { return strings.Contains(p, "MPTCP is disabled") }) {
+		t.Errorf("status %d, problems %q: want 1 and net.mptcp.enabled=0 among them", code, r.Host.Problems)
+	}
+
+	// The same as doctor inside the namespace, and by its path.
+	codeIn, outIn := doctorIn(t, ns, "-json")
+	if codeIn != code || outIn != out {
+		t.Errorf("doctor inside the namespace: status %d\n%s\ndoctor -netns: status %d\n%s", codeIn, outIn, code, out)
+	}
+	if code, byPath, errs := runCmd(t, "doctor", "-json", "-netns", ns.Path()); code != exitFail || byPath != out {
+		t.Errorf("-netns %s: status %d\n%s%s", ns.Path(), code, byPath, errs)
+	}
+
+	if code, out, errs := runCmd(t, "doctor", "-netns", "mptcpcheck-no-such-namespace"); code != exitFail || out != "" || !strings.Contains(errs, "/run/netns/mptcpcheck-no-such-namespace") {
+		t.Errorf("-netns naming nothing: status %d, %q, %q; want 1 and the path in the error", code, out, errs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	mib "github.com/multipath-go/mptcp/counters"
 	"github.com/multipath-go/mptcp/internal/explain"
+	"github.com/multipath-go/mptcp/internal/netns"
 )
 
 // checkHost reports whether this host can make MPTCP connections, and
@@ -71,4 +72,27 @@ func isMPTCPSocket(c syscall.Conn) bool {
 		return false
 	}
 	return proto == unix.IPPROTO_MPTCP
+}
+
+// inNetNS runs f on a thread in the network namespace -netns names (see
+// netnsPath), or on the calling goroutine for "". What f reads through
+// files (sysctls, /proc/thread-self/net) and the sockets it makes are
+// that namespace's.
+func inNetNS(name string, f func()) error {
+	if name == "" {
+		f()
+		return nil
+	}
+	path := netnsPath(name)
+	ns, err := netns.Open(path, 0)
+	if err != nil {
+		return fmt.Errorf("network namespace: %w", err)
+	}
+	defer ns.Close()
+	err = netns.Do(ns, func() error { f(); return nil })
+	if errors.Is(err, syscall.EINVAL) {
+		// setns refuses a file that is not a network namespace.
+		return fmt.Errorf("%s is not a network namespace: %w", path, err)
+	}
+	return err
 }

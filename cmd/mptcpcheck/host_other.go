@@ -21,3 +21,12 @@ func readBlackhole(mib.Counters) *explain.Blackhole { return nil }
 
 // isMPTCPSocket returns false: only Linux has MPTCP sockets.
 func isMPTCPSocket(syscall.Conn) bool { return false }
+
+// inNetNS runs f for "", and fails for a namespace: only Linux has them.
+func inNetNS(name string, f func()) error {
+	if name != "" {
+		return platform.ErrNotLinux
+	}
+	f()
+	return nil
+}

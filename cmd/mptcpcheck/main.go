@@ -8,9 +8,11 @@
 //	                              fetch a URL over MPTCP and report the connection
 //	mptcpcheck why [-json] [-wait D] [-timeout D] ADDRESS|URL
 //	                              say why a connection is not MPTCP, or has one subflow
-//	mptcpcheck doctor [-json]     check the host and say what to change for more subflows
-//	mptcpcheck monitor [-json]    print the path manager's events
-//	mptcpcheck conns [-json] [-watch INTERVAL] [filters]
+//	mptcpcheck doctor [-json] [-netns NS]
+//	                              check the host and say what to change for more subflows
+//	mptcpcheck monitor [-json] [-netns NS]
+//	                              print the path manager's events
+//	mptcpcheck conns [-json] [-l|-a] [-p] [-watch INTERVAL] [filters]
 //	                              list the namespace's MPTCP connections and their subflows
 //	mptcpcheck version            print the version, VCS revision and Go version (also -version)
 //
@@ -86,13 +88,16 @@ Usage:
                                   the connection is not MPTCP, or why it has one subflow,
                                   with the evidence: counters, path manager events,
                                   endpoints, limits, mptcp_info, net.mptcp.enabled
-  mptcpcheck doctor [-json]       check this host's readiness (sysctls, path manager, limits,
-                                  endpoints) and say what to change to get more than one subflow
-  mptcpcheck monitor [-json]      print the path manager's events as they happen
+  mptcpcheck doctor [flags]       check this host's (or -netns's) readiness (sysctls, path
+                                  manager, limits, endpoints) and say what to change to get
+                                  more than one subflow
+  mptcpcheck monitor [flags]      print the path manager's events as they happen, of this
+                                  network namespace or of -netns
   mptcpcheck conns [flags]        list every MPTCP connection of this network namespace (or
                                   of -netns) with its subflows, as ss -M does: state,
-                                  addresses, token, fallback, bytes; RTT, cwnd and bytes per
-                                  subflow; filters by state, address, port and family;
+                                  addresses, token, fallback, queues, bytes; RTT, cwnd and
+                                  bytes per subflow; -l listeners, -a both, -p processes;
+                                  filters by state, address, port and family;
                                   -watch INTERVAL redraws with each subflow's rates
   mptcpcheck version              print this binary's version, VCS revision, build time and
                                   Go version (also -version)

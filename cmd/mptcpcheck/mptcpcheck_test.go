@@ -66,8 +66,12 @@ func TestDemoReportsMPTCPEndToEnd(t *testing.T) {
 	if n := strings.Count(out, ": MPTCP, token "); n != 2 {
 		t.Errorf("%d ends report MPTCP with a token, want 2:\n%s", n, out)
 	}
-	// Each end's table has its one subflow, with an RTT and byte counts.
-	rows := regexp.MustCompile(`(?m)^  1\s+127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+ESTABLISHED\s+[0-9.]+ms\s+\d+\s+\d+\s+\d+\s+\d+$`).FindAllString(out, -1)
+	// Each end's table is the package's, with its one subflow, an RTT
+	// as a time.Duration prints it, byte counts and retransmissions.
+	if n := strings.Count(out, "\n  SUBFLOW  LOCAL "); n != 2 {
+		t.Errorf("%d subflow tables, want one per end:\n%s", n, out)
+	}
+	rows := regexp.MustCompile(`(?m)^  1\s+127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+ESTABLISHED\s+[0-9.]+(µs|ms)\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+$`).FindAllString(out, -1)
 	if len(rows) != 2 {
 		t.Errorf("found %d subflow rows, want one per end:\n%s", len(rows), out)
 	}
@@ -106,6 +110,11 @@ func TestUsageAndErrors(t *testing.T) {
 		{[]string{"conns", "-count", "3"}, exitUsage, "err", "-count goes with -watch"},
 		{[]string{"conns", "-watch", "1s", "-count", "-1"}, exitUsage, "err", "-count -1: want 0 or more"},
 		{[]string{"conns", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck conns: diag: dial: "},
+		{[]string{"conns", "-l", "-a"}, exitUsage, "err", "-l lists listeners only, -a everything: give one"},
+		{[]string{"conns", "-a", "-state", "established"}, exitUsage, "err", "-state names the states itself: leave out -l and -a"},
+		{[]string{"doctor", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck doctor: network namespace: open /nonexistent/netns"},
+		{[]string{"monitor", "-netns", "/nonexistent/netns"}, exitFail, "err", "mptcpcheck monitor: "},
+		{[]string{"doctor", "-netns", "/proc/self/ns/mnt"}, exitFail, "err", "mptcpcheck doctor: /proc/self/ns/mnt is not a network namespace"},
 	} {
 		code, out, errs := runCmd(t, tc.args...)
 		stream := map[string]string{"out": out, "err": errs}[tc.wantStream]

@@ -40,8 +40,12 @@ func (r connReport) Verdict() string {
 	}
 }
 
-// RTT, Sent, Acked and Received give the page's columns with their units.
-func (s subflowReport) RTT() string      { return fmt.Sprintf("%.1f ms", s.RTTMillis) }
+// RTT, Sent, Acked and Received give the page's columns with their
+// units; the RTT as a time.Duration prints it, as in the text output
+// (app.js formats it the same way).
+func (s subflowReport) RTT() string {
+	return s.subflow().TCP.RTT.String()
+}
 func (s subflowReport) Sent() string     { return humanBytes(s.BytesSent) }
 func (s subflowReport) Acked() string    { return humanBytes(s.BytesAcked) }
 func (s subflowReport) Received() string { return humanBytes(s.BytesReceived) }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,14 +268,16 @@ func TestServePageChartInChromium(t *testing.T) {
 	// runs, and its button works): the second subflow joins once data
 	// has flowed.
 	var page struct {
-		Updates string   `json:"updates"`
-		Verdict string   `json:"verdict"`
-		Rows    []string `json:"rows"`
+		Updates string     `json:"updates"`
+		Verdict string     `json:"verdict"`
+		Rows    []string   `json:"rows"`
+		Cells   [][]string `json:"cells"`
 	}
 	const readPage = `(document.readyState === "complete" ? {
 		updates: document.getElementById("updates").textContent,
 		verdict: document.getElementById("verdict-text").textContent,
-		rows: [...document.querySelectorAll("#subflows tr")].map((tr) => tr.textContent)} : {})`
+		rows: [...document.querySelectorAll("#subflows tr")].map((tr) => tr.textContent),
+		cells: [...document.querySelectorAll("#subflows tr")].map((tr) => [...tr.cells].map((td) => td.textContent))} : {})`
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		d.eval(readPage, &page)
@@ -290,6 +293,14 @@ func TestServePageChartInChromium(t *testing.T) {
 	for i, l := range b.Links {
 		if !strings.Contains(strings.Join(page.Rows, "\n"), l.Client.String()+":") {
 			t.Errorf("no subflow row from %v (link %d): %q", l.Client, i, page.Rows)
+		}
+	}
+	// The columns of the text's table, the RTT as time.Duration prints
+	// it (app.js formats it, page.go the same).
+	rtt := regexp.MustCompile(`^\d+(\.\d+)?(µs|ms|s)$`)
+	for _, row := range page.Cells {
+		if len(row) != 10 || !rtt.MatchString(row[4]) {
+			t.Errorf("subflow row %q: want 10 cells, the RTT as 48µs or 1.25ms", row)
 		}
 	}
 

@@ -154,7 +154,8 @@ func TestServePageVerdictInChromium(t *testing.T) {
 		`<code>github.com/multipath-go/mptcp</code>`,
 		`<table id="subflow-table">`,
 		`<th class="num">RTT</th>`,
-		`<td class="empty" colspan="9">No subflows: the connection is not MPTCP.</td>`,
+		`<th class="num">Retrans \(packets\)</th>`,
+		`<td class="empty" colspan="10">No subflows: the connection is not MPTCP.</td>`,
 		`<span id="updates">[1-9]\d*</span>`, // app.js refreshed the page
 	} {
 		if !regexp.MustCompile(re).MatchString(dom) {
@@ -178,7 +179,7 @@ func TestPageWordsAndUnits(t *testing.T) {
 		}
 	}
 	s := subflowReport{RTTMillis: 12.345, BytesSent: 3 << 20, BytesAcked: 1536, BytesReceived: 512}
-	if got := []string{s.RTT(), s.Sent(), s.Acked(), s.Received()}; strings.Join(got, "|") != "12.3 ms|3.0 MiB|1.5 KiB|512 B" {
+	if got := []string{s.RTT(), s.Sent(), s.Acked(), s.Received()}; strings.Join(got, "|") != "12.345ms|3.0 MiB|1.5 KiB|512 B" {
 		t.Errorf("subflow columns %q", got)
 	}
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
-	"text/tabwriter"
+	"strings"
+	"time"
 
 	"github.com/multipath-go/mptcp"
 )
@@ -20,8 +22,11 @@ type connReport struct {
 	Subflows []subflowReport `json:"subflows,omitempty"` // as this side sees them
 }
 
+// subflowReport is one subflow, with the columns of mptcp.SubflowTable.
 type subflowReport struct {
-	ID            uint32  `json:"id"`
+	// SubflowID is the kernel's id of the subflow within its
+	// connection (1 for the first), not an address id.
+	SubflowID     uint32  `json:"subflow_id"`
 	Local         string  `json:"local"`
 	Remote        string  `json:"remote"`
 	State         string  `json:"state"`
@@ -30,6 +35,7 @@ type subflowReport struct {
 	BytesSent     uint64  `json:"bytes_sent"`
 	BytesAcked    uint64  `json:"bytes_acked"`
 	BytesReceived uint64  `json:"bytes_received"`
+	Retrans       uint32  `json:"retrans"` // segments retransmitted over the subflow's life
 }
 
 // describe reads a connection's MPTCP state through the package's API.
@@ -51,9 +57,16 @@ func describe(c *mptcp.MPTCPConn) connReport {
 		return r
 	}
 	r.Token = fmt.Sprintf("%08x", info.Token)
+	r.setSubflows(subs)
+	return r
+}
+
+// setSubflows sets the report's subflows.
+func (r *connReport) setSubflows(subs []mptcp.Subflow) {
+	r.Subflows = r.Subflows[:0]
 	for _, s := range subs {
 		r.Subflows = append(r.Subflows, subflowReport{
-			ID:            s.ID,
+			SubflowID:     s.ID,
 			Local:         addrString(s.Local),
 			Remote:        addrString(s.Remote),
 			State:         s.TCP.State.String(),
@@ -62,9 +75,26 @@ func describe(c *mptcp.MPTCPConn) connReport {
 			BytesSent:     s.TCP.BytesSent,
 			BytesAcked:    s.TCP.BytesAcked,
 			BytesReceived: s.TCP.BytesReceived,
+			Retrans:       s.TCP.TotalRetrans,
 		})
 	}
-	return r
+}
+
+// subflow turns the report back into the package's type, for its
+// table: a report can come from JSON (the demo reads the server's).
+func (s subflowReport) subflow() mptcp.Subflow {
+	sf := mptcp.Subflow{ID: s.SubflowID}
+	sf.Local, _ = netip.ParseAddrPort(s.Local)
+	sf.Remote, _ = netip.ParseAddrPort(s.Remote)
+	for st := range mptcp.TCPState(14) {
+		if st.String() == s.State {
+			sf.TCP.State = st
+		}
+	}
+	sf.TCP.RTT = time.Duration(math.Round(s.RTTMillis*1000)) * time.Microsecond
+	sf.TCP.SndCwnd, sf.TCP.TotalRetrans = s.Cwnd, s.Retrans
+	sf.TCP.BytesSent, sf.TCP.BytesAcked, sf.TCP.BytesReceived = s.BytesSent, s.BytesAcked, s.BytesReceived
+	return sf
 }
 
 func addrString(a netip.AddrPort) string {
@@ -78,14 +108,14 @@ func addrString(a netip.AddrPort) string {
 func (r connReport) writeText(w io.Writer) {
 	switch {
 	case r.MPTCP && r.Error == "":
-		fmt.Fprintf(w, "connection %s -> %s: MPTCP, token %s, %d subflow(s)\n", r.Local, r.Remote, r.Token, len(r.Subflows))
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  ID\tLOCAL\tREMOTE\tSTATE\tRTT\tCWND\tSENT\tACKED\tRECEIVED")
-		for _, s := range r.Subflows {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%.3fms\t%d\t%d\t%d\t%d\n",
-				s.ID, s.Local, s.Remote, s.State, s.RTTMillis, s.Cwnd, s.BytesSent, s.BytesAcked, s.BytesReceived)
+		fmt.Fprintf(w, "connection %s -> %s: MPTCP, token %s, %s\n", r.Local, r.Remote, r.Token, plural(len(r.Subflows), "subflow"))
+		table := make(mptcp.SubflowTable, len(r.Subflows))
+		for i, s := range r.Subflows {
+			table[i] = s.subflow()
 		}
-		tw.Flush()
+		for line := range strings.Lines(table.String()) {
+			io.WriteString(w, "  "+line)
+		}
 	case r.MPTCP:
 		fmt.Fprintf(w, "connection %s -> %s: MPTCP, no details (%s)\n", r.Local, r.Remote, r.Error)
 	default:

@@ -14,6 +14,9 @@ import (
 
 // SSConn is one connection of "ss -MHni".
 type SSConn struct {
+	State         string // as ss prints it: ESTAB, LISTEN, ...
+	RecvQ, SendQ  string // the Recv-Q and Send-Q columns
+	Users         string // with -p: "users:((...))", else ""
 	Local, Remote string // as ss prints them, without "%DEV"
 	Token         string // hexadecimal, without leading zeros
 	Fallback      bool
@@ -22,6 +25,7 @@ type SSConn struct {
 
 // SSSubflow is one MPTCP subflow of "ss -tHni".
 type SSSubflow struct {
+	RecvQ, SendQ       string // the Recv-Q and Send-Q columns
 	Local, Remote      string
 	TokenRem, TokenLoc string
 	IDRem, IDLoc       string
@@ -30,7 +34,7 @@ type SSSubflow struct {
 }
 
 var (
-	ssAddrs = regexp.MustCompile(`^\S+\s+\d+\s+\d+\s+(\S+)\s+(\S+)`)
+	ssAddrs = regexp.MustCompile(`^(\S+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)(?:\s+(users:\(.*\)))?`)
 	// ssDev matches the "%DEV" ss adds to an address bound to a device.
 	ssDev = regexp.MustCompile(`%[^:\]]+`)
 	ssULP = regexp.MustCompile(`tcp-ulp-mptcp flags:(\S*) token:([0-9a-f]+)\(id:(\d+)\)/([0-9a-f]+)\(id:(\d+)\)`)
@@ -45,16 +49,16 @@ var ssFlags = []struct {
 
 func ssAddr(s string) string { return ssDev.ReplaceAllString(s, "") }
 
-// SSMPTCP runs "ss -MHni" in n and returns its connections by
-// "LOCAL REMOTE".
-func (n *NS) SSMPTCP() map[string]SSConn {
+// SSMPTCP runs "ss -MHni" in n, with flags such as -a, -l or -p, and
+// returns its connections by "LOCAL REMOTE".
+func (n *NS) SSMPTCP(flags ...string) map[string]SSConn {
 	n.t.Helper()
-	out := n.Run("ss", "-MHni")
+	out := n.Run("ss", append([]string{"-MHni"}, flags...)...)
 	conns := map[string]SSConn{}
 	var cur *SSConn
 	for _, line := range strings.Split(out, "\n") {
 		if m := ssAddrs.FindStringSubmatch(line); m != nil {
-			cur = &SSConn{Local: ssAddr(m[1]), Remote: ssAddr(m[2])}
+			cur = &SSConn{State: m[1], RecvQ: m[2], SendQ: m[3], Local: ssAddr(m[4]), Remote: ssAddr(m[5]), Users: m[6]}
 			conns[cur.Local+" "+cur.Remote] = *cur
 			continue
 		}
@@ -81,17 +85,17 @@ func (n *NS) SSSubflows() []SSSubflow {
 	n.t.Helper()
 	out := n.Run("ss", "-tHni")
 	var subs []SSSubflow
-	var local, remote string
+	var local, remote, recvQ, sendQ string
 	for _, line := range strings.Split(out, "\n") {
 		if m := ssAddrs.FindStringSubmatch(line); m != nil {
-			local, remote = ssAddr(m[1]), ssAddr(m[2])
+			recvQ, sendQ, local, remote = m[2], m[3], ssAddr(m[4]), ssAddr(m[5])
 			continue
 		}
 		m := ssULP.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
-		s := SSSubflow{Local: local, Remote: remote, TokenRem: m[2], IDRem: m[3], TokenLoc: m[4], IDLoc: m[5], BytesAcked: "0", Flags: []string{}}
+		s := SSSubflow{RecvQ: recvQ, SendQ: sendQ, Local: local, Remote: remote, TokenRem: m[2], IDRem: m[3], TokenLoc: m[4], IDLoc: m[5], BytesAcked: "0", Flags: []string{}}
 		for _, f := range ssFlags {
 			if strings.IndexByte(m[1], f.letter) >= 0 {
 				s.Flags = append(s.Flags, f.name)
