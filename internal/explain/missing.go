@@ -38,9 +38,9 @@ func sysctlName(s string) string {
 	return "net.mptcp." + s
 }
 
-// MissingLine is the evidence line why gives for a counter or sysctl
+// missingLine is the evidence line why gives for a counter or sysctl
 // this kernel lacks, naming the causes it would show.
-func MissingLine(name string, codes []string) string {
+func missingLine(name string, codes []string) string {
 	kind := "counter"
 	if strings.HasPrefix(name, "net.") {
 		kind = "sysctl"
@@ -63,7 +63,7 @@ func withMissing(ev Evidence, exps []Explanation) []Explanation {
 	var lines []string
 	for _, name := range ev.Missing {
 		if codes := codesResting(table, name); len(codes) > 0 {
-			lines = append(lines, MissingLine(name, codes))
+			lines = append(lines, missingLine(name, codes))
 		}
 	}
 	if len(lines) == 0 {
