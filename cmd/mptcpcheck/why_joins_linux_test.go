@@ -353,7 +353,11 @@ func TestWhyJoinResetByPeer(t *testing.T) {
 	}
 	// The server's socket diagnostics may list the reset subflow as
 	// closed before its sub_closed event arrives, which also gives
-	// join-failed, without the reason: wait for the event's reason.
+	// join-failed, without the reason: wait for the event's reason. When
+	// the client's reset reaches the server's join before it was
+	// established there (seen on a loaded host), the kernel sends no
+	// event at all: then the server can only say that the join closed,
+	// and must say that, not another cause.
 	wantReset := func(exps []explain.Explanation) bool {
 		if !slices.Equal(codesOf(exps), []string{explain.JoinFailed}) {
 			return false
@@ -368,7 +372,12 @@ func TestWhyJoinResetByPeer(t *testing.T) {
 			break
 		}
 	}
-	if !wantReset(exps) {
+	switch {
+	case wantReset(exps):
+	case slices.Equal(codesOf(exps), []string{explain.JoinFailed}) &&
+		strings.Contains(exps[0].Message, "the path manager did not say why"):
+		t.Logf("server: the join was reset before the server's path manager reported it; no reason to check")
+	default:
 		t.Errorf("server: want [%s], the join from the client's second address reset with its reason; got %v", explain.JoinFailed, exps)
 	}
 }
