@@ -91,9 +91,11 @@ func (c *MPTCPConn) AppendSubflows(dst []Subflow) ([]Subflow, error) {
 }
 
 // Snapshot returns the connection's [Info] and appends its subflows to
-// dst, both read by one MPTCP_FULL_INFO call on 6.5+, so that they
-// describe the same instant (Info.TotalSubflows equals the number of
-// subflows appended). On 5.16 - 6.4 it takes four calls, and before
+// dst, both read by one MPTCP_FULL_INFO call on 6.5+, under the
+// connection's lock. Info's subflow count is the path manager's, which
+// the kernel updates apart from the list of subflow sockets: while a
+// subflow joins or closes, Info.TotalSubflows may differ by one from the
+// number of subflows appended. On 5.16 - 6.4 it takes four calls, and before
 // 5.16 socket diagnostics answer, in two dumps. Errors are as
 // for [MPTCPConn.MPTCPInfo].
 func (c *MPTCPConn) Snapshot(dst []Subflow) (Info, []Subflow, error) {

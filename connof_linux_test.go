@@ -215,7 +215,10 @@ func tracedGet(t *testing.T, client *http.Client, url string, major int, useTLS 
 			if r.uses, r.err = r.conn.MultipathTCP(); r.uses && r.err == nil {
 				var info mptcp.Info
 				info, r.subflows, r.err = r.conn.Snapshot(nil)
-				if r.err == nil && int(info.TotalSubflows()) != len(r.subflows) {
+				// The path manager's count and the list agree but for a
+				// subflow joining or closing at that instant (Snapshot's
+				// documentation).
+				if d := int(info.TotalSubflows()) - len(r.subflows); r.err == nil && (d < -1 || d > 1) {
 					r.err = fmt.Errorf("Info counts %d subflows, Snapshot gave %d", info.TotalSubflows(), len(r.subflows))
 				}
 			}
