@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp/internal/testbed"
-	"github.com/multipath-go/mptcp/internal/testenv"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,11 +20,7 @@ import (
 // create MPTCP sockets: every test in this file is about the real kernel.
 func requireMPTCP(t testing.TB) {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_MPTCP)
-	if err != nil {
-		testenv.SkipOrFail(t, "this kernel cannot create MPTCP sockets (%v): it needs CONFIG_MPTCP and net.mptcp.enabled=1", err)
-	}
-	unix.Close(fd)
+	testbed.RequireMPTCP(t)
 }
 
 // networks returns the loopback networks this host has.

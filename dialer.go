@@ -41,13 +41,16 @@ import (
 // One kernel bug shows through: 5.10 with MPTCP (measured; 6.1 and later
 // are fine) never completes a non-blocking MPTCP connect to a port that
 // refuses it. The reset reaches the subflow but not the MPTCP socket,
-// which reports neither an error nor a connection, so neither package
-// net nor this Dialer can see it: the dial waits out its Timeout or
-// context deadline, and fails with a timeout instead of ECONNREFUSED, or
-// waits forever without one. Set a Timeout on such kernels. (A blocking
-// connect, which 5.10 does answer at once, would need the Dialer to
-// connect on its own, outside package net's poller and its context
-// cancellation; it does not.)
+// which reports neither an error nor a connection, so package net cannot
+// see it: its dial waits out its Timeout or context deadline, and fails
+// with a timeout instead of ECONNREFUSED, or waits forever without one.
+// A strict dial (RequireMPTCP) asks the subflow itself on kernels without
+// SOL_MPTCP (before 5.16), connecting again while package net waits, and
+// fails with the subflow's error (ECONNREFUSED) within half a second of
+// it. Other dials cannot: package net retries a failed MPTCP attempt over
+// plain TCP, which the port may accept (a path that refuses only MPTCP),
+// and ending the MPTCP attempt early would end that retry too. Set a
+// Timeout on such kernels.
 //
 // It is safe to call Dialer's methods concurrently.
 type Dialer struct {

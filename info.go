@@ -189,7 +189,8 @@ func (s Subflow) LogValue() slog.Value {
 //	fmt.Print(mptcp.SubflowTable(subflows))
 //
 // The columns are the subflow's id (SUBFLOW: [Subflow.ID], the kernel's
-// number for it within the connection, not a path manager's address id),
+// number for it within the connection, not a path manager's address id;
+// "-" where the kernel has none, before 6.5),
 // its addresses and TCP state, the smoothed RTT as a [time.Duration]
 // prints it (48µs, 1.25ms: the kernel measures microseconds), the
 // congestion window in segments and the TCP counters in bytes and
@@ -202,8 +203,14 @@ func (t SubflowTable) String() string {
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SUBFLOW\tLOCAL\tREMOTE\tSTATE\tRTT\tCWND\tSENT\tACKED\tRECEIVED\tRETRANS")
 	for _, s := range t {
-		fmt.Fprintf(tw, "%d\t%v\t%v\t%v\t%v\t%d\t%d\t%d\t%d\t%d\n",
-			s.ID, s.Local, s.Remote, s.TCP.State, s.TCP.RTT.Round(time.Microsecond), s.TCP.SndCwnd,
+		// Ids start at 1: 0 is a kernel without them (before 6.5),
+		// shown as missing, not as a number.
+		id := "-"
+		if s.ID != 0 {
+			id = strconv.FormatUint(uint64(s.ID), 10)
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%v\t%v\t%v\t%d\t%d\t%d\t%d\t%d\n",
+			id, s.Local, s.Remote, s.TCP.State, s.TCP.RTT.Round(time.Microsecond), s.TCP.SndCwnd,
 			s.TCP.BytesSent, s.TCP.BytesAcked, s.TCP.BytesReceived, s.TCP.TotalRetrans)
 	}
 	tw.Flush()

@@ -1,6 +1,9 @@
 package mptcp
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // Every TCP state the kernel reports has a constant, named as ss names
 // it, so that callers never compare with bare numbers.
@@ -24,5 +27,15 @@ func TestTCPStatesAllNamed(t *testing.T) {
 	}
 	if len(states) != len(tcpStateNames)-1 {
 		t.Errorf("%d constants for %d named states", len(states), len(tcpStateNames)-1)
+	}
+}
+
+// A subflow without an id (kernels before 6.5 have none) shows "-" in
+// the table's SUBFLOW column, not a number no subflow has.
+func TestSubflowTableMissingID(t *testing.T) {
+	table := SubflowTable{{ID: 0}, {ID: 2}}.String()
+	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
+	if len(lines) != 3 || strings.Fields(lines[1])[0] != "-" || strings.Fields(lines[2])[0] != "2" {
+		t.Errorf("table:\n%s\nwant the first subflow's id as - and the second's as 2", table)
 	}
 }

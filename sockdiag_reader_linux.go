@@ -2,6 +2,7 @@ package mptcp
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"syscall"
 
@@ -206,5 +207,22 @@ func diagSubflows(r *request, dst []Subflow, token uint32) ([]Subflow, error) {
 	if withheld && len(subs) == len(dst) {
 		return dst, errSubflowsNeedAdmin
 	}
+	firstSubflowFirst(subs[len(dst):], local, remote)
 	return subs, nil
+}
+
+// firstSubflowFirst moves the connection's first subflow, the one with
+// its addresses, to the front of subs, as MPTCP_FULL_INFO and
+// MPTCP_SUBFLOW_ADDRS list it. The TCP dump lists subflows in the
+// order of the kernel's socket hash table, which on 5.10 can put a
+// joined subflow before the first; the others keep the dump's order.
+func firstSubflowFirst(subs []Subflow, local, remote netip.AddrPort) {
+	for i := range subs {
+		if subs[i].Local == local && subs[i].Remote == remote {
+			first := subs[i]
+			copy(subs[1:i+1], subs[:i])
+			subs[0] = first
+			return
+		}
+	}
 }

@@ -2,7 +2,9 @@ package mptcp
 
 import (
 	"errors"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +177,30 @@ func requireDiag(t *testing.T) {
 	req.ID.Cookie = [2]uint32{sockdiag.NoCookie, sockdiag.NoCookie}
 	if err := dc.Query(&req, func(*sockdiag.Msg) error { return nil }); err != nil {
 		testenv.SkipOrFail(t, "this kernel has no MPTCP socket diagnostics (mptcp_diag, 5.9+; a module not loaded?): %v", err)
+	}
+}
+
+// The TCP dump lists subflows in its hash table's order, which on 5.10
+// put a server's joined subflow before its first: the first, the one
+// with the connection's addresses, goes to the front, the others keep
+// their order, and a list without it is left as it is.
+func TestFirstSubflowFirst(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	local, remote := ap("10.0.1.1:80"), ap("10.0.1.2:4000")
+	first := Subflow{Local: local, Remote: remote}
+	join1 := Subflow{Local: ap("10.0.2.1:80"), Remote: ap("10.0.2.2:4001")}
+	join2 := Subflow{Local: ap("10.0.1.1:80"), Remote: ap("10.0.2.2:4002")}
+	for _, tc := range []struct{ in, want []Subflow }{
+		{[]Subflow{join1, first}, []Subflow{first, join1}},
+		{[]Subflow{join1, join2, first}, []Subflow{first, join1, join2}},
+		{[]Subflow{first, join2, join1}, []Subflow{first, join2, join1}},
+		{[]Subflow{join2, join1}, []Subflow{join2, join1}},
+		{nil, nil},
+	} {
+		got := slices.Clone(tc.in)
+		firstSubflowFirst(got, local, remote)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("firstSubflowFirst(%v) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

@@ -20,6 +20,10 @@ type strictDial struct {
 	off            bool // SetMultipathTCP(false): no socket may connect
 	control        func(network, address string, c syscall.RawConn) error
 	controlContext func(ctx context.Context, network, address string, c syscall.RawConn) error
+	// abort ends the dial early, for watch: where the kernel never
+	// reports a failed connect, watch finds the failure (connectWatch).
+	abort func()
+	watch *connectWatch
 }
 
 // noMPTCPSocketError is the error of a strict dial that could not create
@@ -55,6 +59,9 @@ func (s *strictDial) check(ctx context.Context, network, address string, c sysca
 	}
 	if err := s.userControl(ctx, network, address, c); err != nil {
 		return &hookError{err}
+	}
+	if s.abort != nil {
+		s.watch = watchConnect(c, address, s.abort)
 	}
 	return nil
 }

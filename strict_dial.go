@@ -279,7 +279,8 @@ func (d *Dialer) dialStrictAddr(ctx context.Context, network, address string) (*
 // the strict dial's name. That end is reported as a failure to get MPTCP
 // from the address, not as the dial's timeout.
 func (d *Dialer) dialStrictOne(ctx context.Context, network string, dial func(context.Context, *net.Dialer) (*net.TCPConn, error)) (*MPTCPConn, error) {
-	nd := d.netDialer(d.strict())
+	st := d.strict()
+	nd := d.netDialer(st)
 	// dialCtx put Timeout, Deadline and Cancel into ctx, for the whole dial.
 	nd.Timeout, nd.Deadline = 0, time.Time{}
 	//lint:ignore SA1019 the deprecated channel is in ctx already
@@ -295,7 +296,13 @@ func (d *Dialer) dialStrictOne(ctx context.Context, network string, dial func(co
 			defer cancel()
 		}
 	}
-	tc, err := dial(attempt, nd)
+	watched, abort := context.WithCancel(attempt)
+	defer abort()
+	st.abort = abort
+	tc, err := dial(watched, nd)
+	if failed := st.watch.end(); failed != nil && err != nil {
+		return nil, watchedError(err, failed)
+	}
 	if err != nil {
 		// Whether the attempt's own limit ended it is told by the clock,
 		// not by attempt.Err(): package net times the connect out at the

@@ -113,9 +113,10 @@ func TestStrictDialControlHookFails(t *testing.T) {
 // net.Dialer's retry over TCP. 5.10 with MPTCP never completes a
 // non-blocking MPTCP connect to a refused port: the subflow's reset does
 // not reach the MPTCP socket, which reports neither an error nor a
-// connection, so no code of the Dialer can see it; the dial waits out its
-// Timeout, as the Dialer's doc says. The test pins both behaviours: the
-// matrix names the 5.10 kernel.
+// connection, so package net cannot see it; the dial waits out its
+// Timeout, as the Dialer's doc says (a strict dial asks the subflow
+// itself: TestConnectWatch). The test pins both behaviours: the matrix
+// names the 5.10 kernel.
 func TestDialRefusedPort(t *testing.T) {
 	requireMPTCP(t)
 	name, _, _ := kernelExpectation(t)

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/counters"
 	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
 // These tests run the package over real multi-path networks built in
@@ -105,6 +107,14 @@ func TestTestbedTwoSubflows(t *testing.T) {
 				isMPTCP(t, "client", client, true)
 				isMPTCP(t, "server", server, true)
 				port := server.LocalAddr().(*net.TCPAddr).Port
+				if v6 && how == "server signal endpoint" && !addAddrArrives(t, b.Client) {
+					// The announcement of an IPv6 address does not fit
+					// beside TCP timestamps and a DSS option; the kernel
+					// sends it in an ACK of its own from 5.11.
+					sendVerified(t, client, server, 1<<20, 20*time.Second, nil)
+					testenv.KernelLacks(t, "the announcement of IPv6 addresses (ADD_ADDR in an ACK of its own)", "5.11")
+					return
+				}
 
 				for _, end := range []struct {
 					name          string
@@ -129,8 +139,13 @@ func TestTestbedTwoSubflows(t *testing.T) {
 							t.Errorf("%s: subflow %d uses server port %d, want %d", end.name, i, serverPort, port)
 						}
 					}
-					if len(ids) != 2 {
+					// Kernels before 6.5 have no subflow ids: Subflow.ID is
+					// 0 there, never made up.
+					switch {
+					case testenv.KernelAtLeast(6, 5) && len(ids) != 2:
 						t.Errorf("%s: subflow ids %v are not distinct", end.name, ids)
+					case !testenv.KernelAtLeast(6, 5) && (len(ids) != 1 || !ids[0]):
+						t.Errorf("%s: subflow ids %v on a kernel without ids (before 6.5), want 0", end.name, ids)
 					}
 					in, err := end.c.MPTCPInfo()
 					if err != nil {
@@ -144,6 +159,22 @@ func TestTestbedTwoSubflows(t *testing.T) {
 			})
 		}
 	}
+}
+
+// addAddrArrives reports whether ns counts an address announcement
+// received (MPTcpExt AddAddr) within a few seconds.
+func addAddrArrives(t *testing.T, ns *testbed.NS) bool {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		c, err := counters.Read(&counters.Config{NetNS: ns.Path()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := c.Get("AddAddr"); n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // receiveRate reads from c until it closes or fails, and returns the
@@ -188,11 +219,14 @@ func sendUntilClosed(c net.Conn, limit time.Duration) {
 }
 
 // Scenario 2: two links shaped to the same rate; one MPTCP connection
-// moves at least 1.7 times what one plain TCP connection moves.
+// moves at least 1.7 times what one plain TCP connection moves. The rate
+// is one an emulated machine (the kernel matrix's, under TCG) reaches on
+// both links at once with room to spare: the test measures the kernel's
+// use of two paths, not the CPU.
 func TestTestbedAggregation(t *testing.T) {
 	b := testbed.New(t, 2)
 	for i := range b.Links {
-		b.Shape(i, "tbf rate 20mbit burst 32kbit latency 50ms")
+		b.Shape(i, "tbf rate 5mbit burst 32kbit latency 50ms")
 	}
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
 	l := b.Server.Listen(mptcpListen)
@@ -212,7 +246,7 @@ func TestTestbedAggregation(t *testing.T) {
 	}
 	var plain mptcp.Dialer
 	plain.SetMultipathTCP(false)
-	// Each link is capped at 20 Mbit/s, so no trial can pass without
+	// Each link is capped at 5 Mbit/s, so no trial can pass without
 	// carrying data on both: the best of three only forgives a busy
 	// machine that slowed one trial.
 	best := 0.0
@@ -220,7 +254,7 @@ func TestTestbedAggregation(t *testing.T) {
 		tcpRate := measure(&plain)
 		mptcpRate := measure(&mptcp.Dialer{})
 		ratio := mptcpRate / tcpRate
-		t.Logf("trial %d, two 20 Mbit/s links: TCP %.1f Mbit/s, MPTCP %.1f Mbit/s, ratio %.2f", trial+1, tcpRate*8/1e6, mptcpRate*8/1e6, ratio)
+		t.Logf("trial %d, two 5 Mbit/s links: TCP %.1f Mbit/s, MPTCP %.1f Mbit/s, ratio %.2f", trial+1, tcpRate*8/1e6, mptcpRate*8/1e6, ratio)
 		best = max(best, ratio)
 		if best >= 1.7 {
 			break

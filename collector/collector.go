@@ -92,6 +92,10 @@ type Collector struct {
 	// process).
 	hasBytes atomic.Bool
 
+	// hiddenLogged records that the log was told why the listeners'
+	// series is missing: once, as the kernel does not change.
+	hiddenLogged atomic.Bool
+
 	// descs caches how each kernel counter is sent, by kernel name:
 	// the names come from the running kernel, known only at scrape time.
 	descs sync.Map // string -> *counterMetric
@@ -434,7 +438,22 @@ func (c *Collector) collectConnections(ch chan<- prometheus.Metric) error {
 			retrans += conn.Info.BytesRetrans
 		}
 	}
+	// The listeners are counted apart: kernels before 5.19 list none
+	// with the connections. Where the kernel does not let them be
+	// counted, their series is left out rather than sent as 0, which
+	// would say there are none.
+	listeners, err := dc.Listeners()
+	switch {
+	case errors.Is(err, os.ErrPermission):
+		c.listenersHidden(err)
+	case err != nil:
+		return err
+	}
+	byState[mptcp.StateListen] = uint64(listeners)
 	for s := 1; s < len(stateNames); s++ {
+		if s == int(mptcp.StateListen) && err != nil {
+			continue
+		}
 		if n := byState[s]; n > 0 || s <= alwaysStates {
 			ch <- prometheus.MustNewConstMetric(descConnections, prometheus.GaugeValue, float64(n), stateNames[s])
 		}
@@ -464,6 +483,14 @@ func (c *Collector) collectConnections(ch chan<- prometheus.Metric) error {
 		ch <- prometheus.MustNewConstMetric(descRetrans, prometheus.GaugeValue, float64(retrans))
 	}
 	return nil
+}
+
+// listenersHidden logs, once, why mptcp_connections{state="listen"} is
+// not sent.
+func (c *Collector) listenersHidden(err error) {
+	if c.logger != nil && !c.hiddenLogged.Swap(true) {
+		c.logger.Info("mptcp collector: MPTCP listeners are not counted", "err", err)
+	}
 }
 
 // endpointFlags are the flags of mptcp_endpoints_flag: every flag

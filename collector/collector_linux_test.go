@@ -139,9 +139,22 @@ func TestCollectClientNamespace(t *testing.T) {
 	s.wantStates(t, where, map[string]float64{"established": mptcpConns + fallbacks})
 	s.want(t, where, fallbacks, "mptcp_connections_fallback")
 	s.wantSubflows(t, where, mptcpConns)
-	s.wantDelta(t, where, b.clientBase, "MPCapableSYNTX", mptcpConns+fallbacks)
+	// Counters and fields Linux added later are absent on older kernels,
+	// not 0: MPCapableSYNTX (5.13), MPCurrEstab (6.8), the byte counts
+	// of mptcp_info (6.5).
+	if s["mptcp_ext_mp_capable_syntx_total"] != nil {
+		s.wantDelta(t, where, b.clientBase, "MPCapableSYNTX", mptcpConns+fallbacks)
+	} else {
+		testenv.KernelLacks(t, "the counter MPCapableSYNTX", "5.13")
+	}
 	s.wantDelta(t, where, b.clientBase, "MPCapableFallbackSYNACK", fallbacks)
-	if s.typeOf("mptcp_ext_mp_curr_estab") != dto.MetricType_GAUGE || s["mptcp_ext_mp_curr_estab_total"] != nil {
+	if s["mptcp_ext_mp_curr_estab_total"] != nil {
+		t.Errorf("%s: MPCurrEstab is exported as a counter: %s", where, s.names())
+	}
+	switch {
+	case s["mptcp_ext_mp_curr_estab"] == nil:
+		testenv.KernelLacks(t, "the counter MPCurrEstab", "6.8")
+	case s.typeOf("mptcp_ext_mp_curr_estab") != dto.MetricType_GAUGE:
 		t.Errorf("%s: MPCurrEstab is not the gauge mptcp_ext_mp_curr_estab: %s", where, s.names())
 	}
 	s.want(t, where, 1, "mptcp_endpoints")
@@ -157,16 +170,17 @@ func TestCollectClientNamespace(t *testing.T) {
 	s.want(t, where, 1, "mptcp_enabled")
 	// Each connection carried a byte each way (PingPong), the fallbacks
 	// too: the kernel keeps a fallen-back socket's MPTCP-level counters.
-	// Sent bytes count retransmissions, so they may be more.
-	s.want(t, where, mptcpConns+fallbacks, "mptcp_open_connections_received_bytes")
-	if v, ok := s.value("mptcp_open_connections_sent_bytes"); !ok || v < mptcpConns+fallbacks {
-		t.Errorf("%s: mptcp_open_connections_sent_bytes = %v, %v; want %d or more", where, v, ok, mptcpConns+fallbacks)
-	}
-	sent, _ := s.value("mptcp_open_connections_sent_bytes")
-	received, _ := s.value("mptcp_open_connections_received_bytes")
-	t.Logf("%s: bytes sent %v, received %v", where, sent, received)
-	if v, ok := s.value("mptcp_open_connections_retransmitted_bytes"); !ok || v < 0 {
-		t.Errorf("%s: mptcp_open_connections_retransmitted_bytes = %v, %v", where, v, ok)
+	// Sent bytes count retransmissions, so they may be more. Before 6.5
+	// mptcp_info has no byte counts: the three series are absent.
+	bytesMetrics := []string{"mptcp_open_connections_received_bytes", "mptcp_open_connections_sent_bytes", "mptcp_open_connections_retransmitted_bytes"}
+	if s[bytesMetrics[0]] == nil && testenv.KernelLacks(t, "the byte counts of mptcp_info", "6.5") {
+		for _, m := range bytesMetrics {
+			if s[m] != nil {
+				t.Errorf("%s: %s is exported, without the byte counts it sums", where, m)
+			}
+		}
+	} else {
+		s.wantBytes(t, where)
 	}
 
 	// The same, as text: the exposition a scraper reads.
@@ -201,6 +215,22 @@ mptcp_connection_subflows_count 3
 		"mptcp_endpoints", "mptcp_limit_subflows", "mptcp_limit_add_addr_accepted",
 		"mptcp_connections_fallback", "mptcp_connection_subflows"); err != nil {
 		t.Error(err)
+	}
+}
+
+// wantBytes checks the sums of the client's byte counts: a byte each way
+// per connection, retransmissions counted in sent bytes.
+func (s scrape) wantBytes(t *testing.T, where string) {
+	t.Helper()
+	s.want(t, where, mptcpConns+fallbacks, "mptcp_open_connections_received_bytes")
+	if v, ok := s.value("mptcp_open_connections_sent_bytes"); !ok || v < mptcpConns+fallbacks {
+		t.Errorf("%s: mptcp_open_connections_sent_bytes = %v, %v; want %d or more", where, v, ok, mptcpConns+fallbacks)
+	}
+	sent, _ := s.value("mptcp_open_connections_sent_bytes")
+	received, _ := s.value("mptcp_open_connections_received_bytes")
+	t.Logf("%s: bytes sent %v, received %v", where, sent, received)
+	if v, ok := s.value("mptcp_open_connections_retransmitted_bytes"); !ok || v < 0 {
+		t.Errorf("%s: mptcp_open_connections_retransmitted_bytes = %v, %v", where, v, ok)
 	}
 }
 
@@ -378,6 +408,7 @@ func TestCollectWithoutDescriptors(t *testing.T) {
 // still holds the namespace; once the name is made again, with other
 // limits, the scrape reads the new namespace, and says so in the log.
 func TestCollectFollowsNetNSName(t *testing.T) {
+	testbed.RequireMPTCP(t)
 	ns := testbed.NewNS(t)
 	ns.IP("mptcp", "limits", "set", "subflows", "3")
 	var log bytes.Buffer

@@ -93,7 +93,11 @@
 // MPTCP listener is a plain TCP socket and is not listed at all, nor
 // counted by any MPTcpExt counter (mptcp_ext_mp_capable_fallback_ack_total
 // counts only handshakes begun with MP_CAPABLE that lost it). Kernels
-// before 6.x list only established connections, and no listeners.
+// before 5.19 list no listeners with the connections: the listeners are
+// counted apart ([diag.Conn.Listeners]), and where the kernel does not
+// let them be counted (before 5.19, without CAP_NET_ADMIN) the series
+// mptcp_connections{state="listen"} is left out, not sent as 0, and the
+// Logger is told why, once.
 //
 // The listing streams: each connection is decoded, added to the sums and
 // forgotten, so a scrape's memory does not grow with the number of

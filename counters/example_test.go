@@ -56,9 +56,11 @@ func ExampleRead() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The value, the handshakes this side began with MP_CAPABLE, is the
-	// host's own; whether the kernel has the counter is not.
-	_, ok := c.Get("MPCapableSYNTX")
+	// The value, the handshakes peers began with MP_CAPABLE, is the
+	// host's own; whether the kernel has the counter is not: every
+	// kernel with MPTCP has it (MPCapableSYNTX, for the handshakes this
+	// side began, came in 5.13).
+	_, ok := c.Get("MPCapableSYNRX")
 	fmt.Println("the kernel counts MPTCP handshakes:", ok)
 	// Output: the kernel counts MPTCP handshakes: true
 }

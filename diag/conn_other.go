@@ -33,3 +33,6 @@ func (c *Conn) List(*Filter) ([]Connection, error) { return nil, unsupported("li
 func (c *Conn) Lookup(uint32, *Filter) (Connection, error) {
 	return Connection{}, unsupported("lookup")
 }
+
+// Listeners fails with errors.ErrUnsupported off Linux.
+func (c *Conn) Listeners() (int, error) { return 0, unsupported("list") }

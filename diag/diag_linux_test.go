@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -309,6 +310,10 @@ func TestErrors(t *testing.T) {
 	add("List on a nil Conn", err, "list", net.ErrClosed)
 	_, err = nilConn.Lookup(1, nil)
 	add("Lookup on a nil Conn", err, "lookup", net.ErrClosed)
+	_, err = dc.Listeners()
+	add("Listeners after Close", err, "list", net.ErrClosed)
+	_, err = nilConn.Listeners()
+	add("Listeners on a nil Conn", err, "list", net.ErrClosed)
 	_, err = diag.Dial(&diag.Config{NetNSFD: -1})
 	add("Dial with NetNSFD -1", err, "dial", os.ErrInvalid)
 	_, err = diag.Dial(&diag.Config{NetNSFD: 1 << 20})
@@ -331,20 +336,27 @@ func TestErrors(t *testing.T) {
 // Filter.Network selects by the addresses a Connection shows: a
 // dual-stack listener's connection from an IPv4 client, an IPv6 socket
 // with IPv4-mapped addresses, is shown as IPv4 and is "tcp4", with its
-// subflow; the listener, on [::], is "tcp6".
+// subflow; the listener, on [::], is "tcp6". Kernels before 5.19 list
+// no listener.
 func TestNetworkAsShown(t *testing.T) {
 	b := testbed.New(t, 1)
 	l := mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified())
 	server := netip.AddrPortFrom(b.Links[0].Server, uint16(l.Addr().(*net.TCPAddr).Port))
 	mptcptest.ConnectTo(t, b, nil, l, server.Addr())
 	dc := dialNS(t, b.Server)
+	listener := []string{"LISTEN [::]:" + strconv.Itoa(int(server.Port()))}
+	if conns, err := dc.List(&diag.Filter{States: []mptcp.TCPState{mptcp.StateListen}}); err != nil {
+		t.Fatal(err)
+	} else if len(conns) == 0 && testenv.KernelLacks(t, "MPTCP listeners in socket diagnostics", "5.19") {
+		listener = nil
+	}
 	for _, tc := range []struct {
 		network string
 		want    []string // state and local address of each connection
 	}{
-		{"tcp", []string{"ESTABLISHED " + server.String(), "LISTEN [::]:" + strconv.Itoa(int(server.Port()))}},
+		{"tcp", append([]string{"ESTABLISHED " + server.String()}, listener...)},
 		{"tcp4", []string{"ESTABLISHED " + server.String()}},
-		{"tcp6", []string{"LISTEN [::]:" + strconv.Itoa(int(server.Port()))}},
+		{"tcp6", listener},
 	} {
 		conns, err := dc.List(&diag.Filter{Network: tc.network, Subflows: true})
 		if err != nil {
@@ -361,5 +373,39 @@ func TestNetworkAsShown(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("Network %q lists %q, want %q", tc.network, got, tc.want)
 		}
+	}
+}
+
+// Listeners counts the MPTCP listeners and not the TCP ones, on every
+// kernel, as "ss -tl" shows them: TCP listeners whose upper-layer
+// protocol is mptcp (the TCP dump shows them on every kernel; the MPTCP
+// one, before 5.19, does not).
+func TestListenersAgreeWithSS(t *testing.T) {
+	b := testbed.New(t, 1)
+	dc := dialNS(t, b.Server)
+	count := func() int {
+		t.Helper()
+		n, err := dc.Listeners()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Errorf("a new namespace has %d MPTCP listeners", n)
+	}
+	b.Server.Listen(func() (net.Listener, error) {
+		var lc net.ListenConfig
+		lc.SetMultipathTCP(false)
+		return lc.Listen(context.Background(), "tcp", ":0")
+	})
+	if n := count(); n != 0 {
+		t.Errorf("a TCP listener counted as %d MPTCP listeners", n)
+	}
+	mptcptest.Listen(t, b, "tcp", netip.IPv6Unspecified())
+	mptcptest.Listen(t, b, "tcp4", b.Links[0].Server)
+	ss := strings.Count(b.Server.Run("ss", "-tlnHi"), "tcp-ulp-mptcp")
+	if n := count(); n != 2 || ss != 2 {
+		t.Errorf("Listeners counts %d MPTCP listeners, ss -tl shows %d; want 2", n, ss)
 	}
 }

@@ -19,9 +19,12 @@
 //   - Connections are MPTCP-level sockets. A client that fell back to TCP
 //     is listed, with the fallback flag ([Connection.FellBack]); a plain
 //     TCP client accepted by an MPTCP listener is a plain TCP socket, and
-//     is not. Before 6.x the kernel lists only established connections
-//     with a token: no listeners (5.10 lists none; 6.x lists them, in
-//     state LISTEN).
+//     is not. Before 5.19 the kernel lists only connections with a
+//     token: no listeners (from 5.19 it lists them, in state LISTEN).
+//     [Conn.Listeners] counts them on every kernel, from the TCP dump
+//     where the MPTCP one has none; an unprivileged caller on a kernel
+//     before 5.19 gets an error matched by os.ErrPermission instead of a
+//     count of 0 it could not check.
 //   - Subflows are TCP sockets whose upper-layer protocol is "mptcp",
 //     joined to their connection by its token. An MPTCP listener shows
 //     in the TCP dump as a LISTEN socket with that protocol; it is no
@@ -48,8 +51,8 @@
 // Every error is a *net.OpError, as package net's are, whose Op is
 // "dial", "list", "lookup" or "close" and whose Net is "sock_diag";
 // errors.Is reaches its cause: errors.ErrUnsupported (no MPTCP socket
-// diagnostics, or not Linux), os.ErrPermission (subflows without
-// CAP_NET_ADMIN on kernels that require it), os.ErrNotExist (no
+// diagnostics, or not Linux), os.ErrPermission (subflows, or the
+// listeners' count, without CAP_NET_ADMIN on kernels that require it), os.ErrNotExist (no
 // connection with that token that the filter selects, or a namespace path
 // that does not exist), os.ErrInvalid (a bad argument, before anything is
 // sent), net.ErrClosed (after Close), or a syscall errno.

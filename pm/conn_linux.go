@@ -13,6 +13,7 @@ import (
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/multipath-go/mptcp/internal/errs"
 	"github.com/multipath-go/mptcp/internal/netns"
@@ -21,9 +22,8 @@ import (
 // sysConn is the Linux side of a Conn: a generic netlink socket that
 // knows the family's numbers, and the namespace that subscriptions join.
 type sysConn struct {
-	gc     *genetlink.Conn
-	family uint16
-	group  uint32 // the events group; 0 before 5.12
+	gc *genetlink.Conn
+	family
 
 	mu     sync.RWMutex // guards ns and closed against Close during subscribe
 	ns     *os.File     // nil: the calling thread's namespace
@@ -53,20 +53,37 @@ func dial(cfg *Config) (*sysConn, error) {
 func newSysConn(gc *genetlink.Conn, ns *os.File) (*sysConn, error) {
 	// Best effort: the kernel's explanations of its refusals (4.12+).
 	_ = gc.SetOption(netlink.ExtendedAcknowledge, true)
-	f, err := gc.GetFamily(familyName)
+	f, err := getFamily(gc, familyName)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, errNoPathManager(err)
 		}
 		return nil, err
 	}
-	s := &sysConn{gc: gc, family: f.ID, ns: ns}
-	for _, g := range f.Groups {
-		if g.Name == eventsGroup {
-			s.group = g.ID
-		}
+	return &sysConn{gc: gc, family: f, ns: ns}, nil
+}
+
+// getFamily asks the kernel's generic netlink controller for the family
+// name (mptcp_pm): what genetlink's GetFamily reports, and the commands
+// the kernel registered, which it leaves out. A family the kernel does
+// not have is an error matching ENOENT and os.ErrNotExist.
+func getFamily(gc *genetlink.Conn, name string) (family, error) {
+	data, err := encode(func(ae *netlink.AttributeEncoder) error {
+		ae.String(unix.CTRL_ATTR_FAMILY_NAME, name)
+		return nil
+	})
+	if err != nil {
+		return family{}, err
 	}
-	return s, nil
+	req := genetlink.Message{Header: genetlink.Header{Command: unix.CTRL_CMD_GETFAMILY, Version: 1}, Data: data}
+	msgs, err := gc.Execute(req, unix.GENL_ID_CTRL, netlink.Request)
+	if err != nil {
+		return family{}, err
+	}
+	if len(msgs) != 1 {
+		return family{}, fmt.Errorf("the kernel answered %d messages for family %s", len(msgs), name)
+	}
+	return decodeFamily(msgs[0].Data)
 }
 
 // openNetNS opens the namespace cfg names, or returns nil for none: a
@@ -102,6 +119,9 @@ func dialNetlink(ns *os.File) (*genetlink.Conn, error) {
 }
 
 func (s *sysConn) exec(cmd uint8, kind int, data []byte) ([]message, error) {
+	if err := s.lacks(cmd); err != nil {
+		return nil, err
+	}
 	flags := netlink.Request
 	switch kind {
 	case reqAck:
@@ -110,7 +130,7 @@ func (s *sysConn) exec(cmd uint8, kind int, data []byte) ([]message, error) {
 		flags |= netlink.Dump
 	}
 	req := genetlink.Message{Header: genetlink.Header{Command: cmd, Version: familyVer}, Data: data}
-	msgs, err := s.gc.Execute(req, s.family, flags)
+	msgs, err := s.gc.Execute(req, s.id, flags)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +199,7 @@ type sysSub struct {
 
 func (s *sysConn) subscribe() (*sysSub, error) {
 	if s.group == 0 {
-		return nil, errs.New("the kernel's mptcp_pm family has no events group (Linux 5.12 added it)", errors.ErrUnsupported)
+		return nil, errs.New("the kernel's mptcp_pm family has no events group ("+eventsSince+")", errors.ErrUnsupported)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -199,7 +219,7 @@ func (s *sysConn) subscribe() (*sysSub, error) {
 	// Best effort: room for bursts of events (the kernel caps it at
 	// net.core.rmem_max for programs without CAP_NET_ADMIN).
 	_ = gc.SetReadBuffer(1 << 20)
-	return &sysSub{gc: gc, family: s.family}, nil
+	return &sysSub{gc: gc, family: s.id}, nil
 }
 
 // aLongTimeAgo is a deadline in the past, that makes a blocked read

@@ -62,12 +62,14 @@
 //
 // # Kernels
 //
-// Verified on Linux 6.18, by the tests of this package against iproute2;
-// the versions before it come from the kernel's history:
+// Verified by the tests of this package against iproute2 on Linux 6.18,
+// and in the kernel matrix (docs/kernels.md) on 6.12, 6.1 and 5.10 built
+// with MPTCP; the other versions come from the kernel's history:
 //
 //	command or event                                kernel  netlink
 //	Endpoints, Endpoint, AddEndpoint, Delete-,      5.7     GET_ADDR, ADD_ADDR, DEL_ADDR,
 //	  FlushEndpoints, Limits, SetLimits                     FLUSH_ADDRS, GET_LIMITS, SET_LIMITS
+//	Endpoint.ID chosen by AddEndpoint               5.11    MPTCP_PM_ADDR_ATTR_ID
 //	SetEndpointFlags (backup), endpoint ports       5.12    SET_FLAGS, MPTCP_PM_ADDR_ATTR_PORT
 //	Subscribe, Next: connection, subflow,           5.12    group mptcp_pm_events
 //	  announced and removed events
@@ -76,17 +78,26 @@
 //	Announce, Remove, CreateSubflow,                5.19    ANNOUNCE, REMOVE, SUBFLOW_CREATE,
 //	  DestroySubflow; Event.ServerSide                      SUBFLOW_DESTROY, MPTCP_ATTR_SERVER_SIDE
 //	listener events                                 6.2     MPTCP_EVENT_LISTENER_*
+//	duplicate endpoint refused with EEXIST          6.2     (EINVAL before)
 //	Subscribe needs CAP_NET_ADMIN                   6.7     GENL_MCAST_CAP_NET_ADMIN
+//	  (and stable kernels since: Debian 12's 6.1)
+//	SubflowOptions.Ifindex and .Backup              6.9     (ignored before)
 //	FlagLaminar                                     6.18    MPTCP_PM_ADDR_FLAG_LAMINAR
 //
 // SetSubflowBackup (SET_FLAGS with a token), Remove with id 0 (the
 // address of the first subflow) and EventFlagServerSide came between
 // 5.19 and 6.18; they are known to work on 6.18.
 //
-// A command the running kernel does not know fails with the kernel's
-// errno (EOPNOTSUPP for an unknown command); a flag it does not know is
-// ignored, or kept without effect (recent kernels drop it: compare what
-// [Conn.AddEndpoint] returns with what was asked).
+// Dial reads which commands the kernel registered. A command it lacks is
+// refused before sending, and Subscribe on a kernel without the events
+// group, with an error matching errors.ErrUnsupported that names what is
+// missing and the release that added it, as in "set-flags mptcp_pm: the
+// kernel's mptcp_pm family has no set-flags command (Linux 5.12 added
+// it)". What the kernel does not know of an endpoint it drops without an
+// error: an id before 5.11 (it chooses one), a port before 5.12, a flag
+// (kept without effect on 5.10, dropped by later kernels):
+// [Conn.AddEndpoint] returns what the kernel kept, to compare with what
+// was asked.
 //
 // # What pm leaves out
 //

@@ -155,17 +155,21 @@ func endpointOf(m message) (Endpoint, bool, error) {
 }
 
 // AddEndpoint adds an endpoint (ADD_ADDR) and returns it as the kernel
-// then holds it, with the id the kernel chose when e.ID is 0, read back
-// by id or by address and port. Should that reading fail, the endpoint
-// may have been added all the same.
+// then holds it, read back by id or by address and port. Should that
+// reading fail, the endpoint may have been added all the same.
+//
+// The kernel may keep less than e, without an error: compare the result
+// with e where it matters. Kernels before 5.11 choose the id themselves,
+// whatever e.ID (as "ip mptcp endpoint add ... id N" shows there too);
+// before 5.12 they drop the port; before 6.18 the laminar flag.
 //
 // Refused before sending: an invalid, unspecified, multicast, broadcast,
 // loopback or zoned address, a port without FlagSignal or with
 // FlagSubflow, FlagSignal with FlagFullmesh, FlagImplicit, a negative
 // Ifindex, and an Ifindex that no interface of the Conn's namespace has
 // (see [Conn.CreateSubflow] for how it is looked up). The kernel refuses
-// an address it already holds (EEXIST on 6.18), an id it already holds
-// (EBUSY), and endpoints beyond its maximum.
+// an address it already holds (EEXIST since 6.2, EINVAL before), an id
+// it already holds (EBUSY), and endpoints beyond its maximum.
 func (c *Conn) AddEndpoint(e Endpoint) (Endpoint, error) {
 	const op = "add-addr"
 	addr, err := checkLocalAddr("endpoint", e.Addr)
@@ -196,17 +200,36 @@ func (c *Conn) AddEndpoint(e Endpoint) (Endpoint, error) {
 	}); err != nil {
 		return Endpoint{}, err
 	}
+	return c.readBack(e)
+}
+
+// readBack returns the endpoint AddEndpoint just added for e: the one
+// with e's id, where the kernel kept it, or else the one with e's address
+// and port, or else the only one with e's address (a kernel that dropped
+// the port).
+func (c *Conn) readBack(e Endpoint) (Endpoint, error) {
 	if e.ID != 0 {
-		return c.Endpoint(e.ID)
+		// A kernel that chose another id answers EINVAL, "address not
+		// found", or another endpoint's address.
+		if got, err := c.Endpoint(e.ID); err == nil && got.Addr == e.Addr {
+			return got, nil
+		}
 	}
 	eps, err := c.Endpoints()
 	if err != nil {
 		return Endpoint{}, err
 	}
+	var same []Endpoint
 	for _, got := range eps {
-		if got.Addr == e.Addr && got.Port == e.Port {
-			return got, nil
+		if got.Addr == e.Addr {
+			if got.Port == e.Port {
+				return got, nil
+			}
+			same = append(same, got)
 		}
+	}
+	if len(same) == 1 {
+		return same[0], nil
 	}
 	return Endpoint{}, opError(cmdNames[cmdGetAddr], fmt.Errorf("endpoint %v added but not found when read back", e.Addr))
 }

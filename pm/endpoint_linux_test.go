@@ -6,12 +6,14 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/mdlayher/netlink"
 	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/internal/testenv"
 	"github.com/multipath-go/mptcp/pm"
 )
 
@@ -56,14 +58,34 @@ func TestEndpointsAgreeWithIP(t *testing.T) {
 		// A flag iproute2 6.1 does not know: it shows it as rawflags.
 		{Addr: netip.MustParseAddr("10.0.9.9"), Flags: pm.FlagSubflow | pm.FlagLaminar},
 	}
+	var added []pm.Endpoint
 	for _, e := range adds {
 		got, err := c.AddEndpoint(e)
 		if err != nil {
 			t.Fatalf("AddEndpoint(%v): %v", e, err)
 		}
+		added = append(added, got)
 		want := e
 		want.Addr = want.Addr.Unmap()
-		if e.ID == 0 {
+		if e.Flags&pm.FlagLaminar != 0 && !testenv.KernelAtLeast(6, 18) {
+			// Older kernels take the flag they do not know without an
+			// error, and drop it (6.1) or keep the bit without effect
+			// (5.10): AddEndpoint reports what the kernel kept, which
+			// sameEndpoints compares with what ip shows.
+			t.Logf("kernel %s predates the laminar flag (6.18): it keeps %v as %v", testenv.KernelRelease(), e, got)
+			want.Flags = want.Flags&^pm.FlagLaminar | got.Flags&pm.FlagLaminar
+		}
+		if e.ID != 0 && !testenv.KernelAtLeast(5, 11) {
+			// Before 5.11 the kernel chooses every id, as ip shows:
+			// AddEndpoint reports the one it chose.
+			t.Logf("kernel %s predates chosen endpoint ids (5.11): it gave %v id %d", testenv.KernelRelease(), e, got.ID)
+			want.ID = 0
+		}
+		if e.Port != 0 && !testenv.KernelAtLeast(5, 12) {
+			t.Logf("kernel %s predates endpoint ports (5.12): it keeps %v without its port", testenv.KernelRelease(), e)
+			want.Port = 0
+		}
+		if want.ID == 0 {
 			if got.ID == 0 {
 				t.Errorf("AddEndpoint(%v) returned id 0", e)
 			}
@@ -78,52 +100,82 @@ func TestEndpointsAgreeWithIP(t *testing.T) {
 		t.Fatalf("%d endpoints after %d adds: %v", len(eps), len(adds), eps)
 	}
 
-	// ip adds one; pm sees it.
+	// ip adds one; pm sees it, with the id ip asked for where the kernel
+	// keeps it (5.11).
 	b.Client.IP("mptcp", "endpoint", "add", "10.0.2.99", "dev", l2.ClientDev, "id", "7", "subflow")
 	eps = sameEndpoints(t, c, b.Client)
-	if !hasEndpoint(eps, pm.Endpoint{ID: 7, Addr: netip.MustParseAddr("10.0.2.99"), Flags: pm.FlagSubflow, Ifindex: idx[l2.ClientDev]}) {
-		t.Errorf("pm does not list the endpoint ip added: %v", eps)
+	ipAdded := pm.Endpoint{ID: 7, Addr: netip.MustParseAddr("10.0.2.99"), Flags: pm.FlagSubflow, Ifindex: idx[l2.ClientDev]}
+	if !testenv.KernelAtLeast(5, 11) {
+		for _, e := range eps {
+			if e.Addr == ipAdded.Addr {
+				ipAdded.ID = e.ID
+			}
+		}
 	}
+	if !hasEndpoint(eps, ipAdded) {
+		t.Errorf("pm does not list the endpoint ip added, %v: %v", ipAdded, eps)
+	}
+	id := ipAdded.ID
 
-	// Flags: set, checked by ip, cleared.
-	if err := c.SetEndpointFlags(7, pm.FlagBackup|pm.FlagFullmesh); err != nil {
-		t.Fatalf("SetEndpointFlags: %v", err)
-	}
-	sameEndpoints(t, c, b.Client)
-	if e, _ := c.Endpoint(7); e.Flags != pm.FlagSubflow|pm.FlagBackup|pm.FlagFullmesh {
-		t.Errorf("after SetEndpointFlags(backup|fullmesh): %v", e)
-	}
-	if err := c.SetEndpointFlags(7, 0); err != nil {
-		t.Fatalf("SetEndpointFlags(0): %v", err)
-	}
-	sameEndpoints(t, c, b.Client)
-	if e, _ := c.Endpoint(7); e.Flags != pm.FlagSubflow {
-		t.Errorf("after SetEndpointFlags(0): %v", e)
-	}
-	// ip changes one; pm sees it.
-	b.Client.IP("mptcp", "endpoint", "change", "id", "7", "backup")
-	if e, _ := c.Endpoint(7); e.Flags != pm.FlagSubflow|pm.FlagBackup {
-		t.Errorf("after ip endpoint change backup: %v", e)
+	// Flags: set, checked by ip, cleared; or, on a kernel without
+	// set-flags, the error that says so.
+	err := c.SetEndpointFlags(id, pm.FlagBackup|pm.FlagFullmesh)
+	if !testenv.KernelAtLeast(5, 12) {
+		var oe *net.OpError
+		if !errors.Is(err, errors.ErrUnsupported) || !errors.As(err, &oe) || oe.Op != "set-flags" ||
+			!strings.Contains(err.Error(), "no set-flags command (Linux 5.12 added it)") {
+			t.Errorf("SetEndpointFlags on kernel %s: %v, want an error matching errors.ErrUnsupported that names set-flags", testenv.KernelRelease(), err)
+		}
+	} else {
+		if err != nil {
+			t.Fatalf("SetEndpointFlags: %v", err)
+		}
+		sameEndpoints(t, c, b.Client)
+		if e, _ := c.Endpoint(id); e.Flags != pm.FlagSubflow|pm.FlagBackup|pm.FlagFullmesh {
+			t.Errorf("after SetEndpointFlags(backup|fullmesh): %v", e)
+		}
+		if err := c.SetEndpointFlags(id, 0); err != nil {
+			t.Fatalf("SetEndpointFlags(0): %v", err)
+		}
+		sameEndpoints(t, c, b.Client)
+		if e, _ := c.Endpoint(id); e.Flags != pm.FlagSubflow {
+			t.Errorf("after SetEndpointFlags(0): %v", e)
+		}
+		// ip changes one; pm sees it.
+		b.Client.IP("mptcp", "endpoint", "change", "id", strconv.Itoa(int(id)), "backup")
+		if e, _ := c.Endpoint(id); e.Flags != pm.FlagSubflow|pm.FlagBackup {
+			t.Errorf("after ip endpoint change backup: %v", e)
+		}
 	}
 
 	// Delete: by pm, then by ip.
-	if err := c.DeleteEndpoint(42); err != nil {
-		t.Fatalf("DeleteEndpoint(42): %v", err)
+	id42 := added[1].ID // 42 from 5.11 on
+	if err := c.DeleteEndpoint(id42); err != nil {
+		t.Fatalf("DeleteEndpoint(%d): %v", id42, err)
 	}
-	b.Client.IP("mptcp", "endpoint", "delete", "id", "7")
+	b.Client.IP("mptcp", "endpoint", "delete", "id", strconv.Itoa(int(id)))
 	eps = sameEndpoints(t, c, b.Client)
-	if hasID(eps, 42) || hasID(eps, 7) {
+	if hasID(eps, id42) || hasID(eps, id) {
 		t.Errorf("deleted endpoints still listed: %v", eps)
 	}
 
 	// Kernel refusals keep their errno and the kernel's words.
-	_, err := c.AddEndpoint(pm.Endpoint{Addr: l2.Client, Flags: pm.FlagSubflow})
-	if !errors.Is(err, syscall.EEXIST) || !errors.Is(err, os.ErrExist) {
-		t.Errorf("adding a duplicate address: %v, want EEXIST, matching os.ErrExist", err)
+	_, err = c.AddEndpoint(pm.Endpoint{Addr: l2.Client, Flags: pm.FlagSubflow})
+	var ne *netlink.OpError
+	if testenv.KernelAtLeast(6, 2) {
+		if !errors.Is(err, syscall.EEXIST) || !errors.Is(err, os.ErrExist) {
+			t.Errorf("adding a duplicate address: %v, want EEXIST, matching os.ErrExist", err)
+		}
+	} else if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &ne) || !strings.Contains(ne.Message, "duplicate") {
+		// Before 6.2 the kernel answers EINVAL for every refusal of an
+		// endpoint, and says why in its message.
+		t.Errorf("adding a duplicate address on kernel %s: %v, want EINVAL with the kernel's message of a duplicate", testenv.KernelRelease(), err)
+	}
+	if eps := sameEndpoints(t, c, b.Client); len(eps) != len(adds)-1 {
+		t.Errorf("after a refused duplicate: %v", eps)
 	}
 	_, err = c.Endpoint(200)
 	var oe *net.OpError
-	var ne *netlink.OpError
 	if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &oe) || oe.Op != "get-addr" || oe.Net != "mptcp_pm" || !errors.As(err, &ne) || ne.Message == "" {
 		t.Errorf("Endpoint(200) of none: %v (%#v), want EINVAL with the kernel's message", err, err)
 	}

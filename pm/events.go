@@ -279,8 +279,10 @@ type Subscription struct {
 // network namespace, on a socket of its own that the Subscription keeps
 // until closed. For a Conn dialed without a namespace, that is the
 // calling thread's namespace, as for Dial. The kernel lets only holders
-// of CAP_NET_ADMIN join (6.7+); without it the error matches
-// syscall.EPERM and os.ErrPermission.
+// of CAP_NET_ADMIN join (6.7, and the stable kernels since, Debian 12's
+// 6.1 among them); without it the error matches syscall.EPERM and
+// os.ErrPermission. Kernels before 5.12 have no events: the error then
+// matches errors.ErrUnsupported and says so.
 func (c *Conn) Subscribe() (*Subscription, error) {
 	const op = "subscribe"
 	if c == nil || c.s == nil || c.closed.Load() {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/internal/testenv"
 	"github.com/multipath-go/mptcp/pm"
 )
 
@@ -45,10 +47,14 @@ type recorder struct {
 	seen []pm.Event
 }
 
-// record subscribes to c's events, closed when the test ends.
+// record subscribes to c's events, closed when the test ends. On a
+// kernel without events it skips t, once Subscribe said so.
 func record(t *testing.T, c *pm.Conn) *recorder {
 	t.Helper()
 	s, err := c.Subscribe()
+	if noEventsGroup(t, err) {
+		testenv.SkipKernelLacks(t, "the path manager's events (the mptcp_pm_events group)", "5.12")
+	}
 	if err != nil {
 		t.Fatalf("Subscribe: %v", err)
 	}
@@ -72,6 +78,27 @@ func (r *recorder) wait(t *testing.T, d time.Duration, match func(pm.Event) bool
 			return e
 		}
 	}
+}
+
+// noEventsGroup reports whether err is Subscribe's error on a kernel
+// without the events group (before 5.12), an *net.OpError for subscribe
+// that matches errors.ErrUnsupported and says what is missing; it fails
+// t for such an error from a kernel that should have the group, or one
+// that does not say so.
+func noEventsGroup(t *testing.T, err error) bool {
+	t.Helper()
+	if !errors.Is(err, errors.ErrUnsupported) {
+		return false
+	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "subscribe" || oe.Net != "mptcp_pm" ||
+		!strings.Contains(err.Error(), "has no events group (Linux 5.12 added it)") {
+		t.Fatalf("Subscribe: %v, want a subscribe error that says the events group is missing", err)
+	}
+	if testenv.KernelAtLeast(5, 12) {
+		t.Fatalf("Subscribe on kernel %s: %v", testenv.KernelRelease(), err)
+	}
+	return true
 }
 
 // of returns the events of token seen so far.
@@ -229,10 +256,19 @@ var ipNames = map[string]pm.EventType{
 }
 
 // startMonitor runs "ip mptcp monitor" in ns for at most a minute, until
-// the test ends, and waits until it receives events: it opens MPTCP
-// listeners in ns, which the kernel announces, until one shows up.
+// the test ends, and waits until it receives events: it connects over
+// loopback in ns, with MPTCP, until an event of such a connection shows
+// up. (Listener events would be fewer, but kernels before 6.2 send none;
+// every kernel with the events group, 5.12 and later, sends those of a
+// connection.) On a kernel without events it skips t, once pm's
+// Subscribe said so.
 func startMonitor(t *testing.T, ns *testbed.NS) *monitor {
 	t.Helper()
+	if s, err := dialPM(t, ns).Subscribe(); noEventsGroup(t, err) {
+		testenv.SkipKernelLacks(t, "the path manager's events (the mptcp_pm_events group)", "5.12")
+	} else if err == nil {
+		s.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	cmd := exec.CommandContext(ctx, "ip", "-n", ns.Name, "mptcp", "monitor")
 	out, err := cmd.StdoutPipe()
@@ -267,13 +303,11 @@ func startMonitor(t *testing.T, ns *testbed.NS) *monitor {
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		l := ns.Listen(func() (net.Listener, error) { return mptcp.Listen("tcp", "127.0.0.1:0") })
-		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		l.Close()
+		port := strconv.Itoa(loopbackConn(t, ns))
 		// iproute2 6.1 prints listener events as "[UNKNOWN 16]", without
 		// their fields; in a new namespace, any shows that it listens.
 		if _, ok := m.wait(200*time.Millisecond, func(e ipEvent) bool {
-			return e.typ() == pm.EventListenerClosed && (e.fields["sport"] == port || len(e.fields) == 0)
+			return e.fields["sport"] == port || e.fields["dport"] == port || len(e.fields) == 0
 		}); ok {
 			m.mu.Lock()
 			m.ready = len(m.lines)
@@ -281,9 +315,29 @@ func startMonitor(t *testing.T, ns *testbed.NS) *monitor {
 			return m
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("ip mptcp monitor in %s saw no listener event in 10s", ns.Name)
+			t.Fatalf("ip mptcp monitor in %s saw no event of a loopback connection in 10s", ns.Name)
 		}
 	}
+}
+
+// loopbackConn opens an MPTCP connection over loopback in ns and closes
+// it, and returns the listener's port.
+func loopbackConn(t *testing.T, ns *testbed.NS) int {
+	t.Helper()
+	l := ns.Listen(func() (net.Listener, error) { return mptcp.Listen("tcp", "127.0.0.1:0") })
+	defer l.Close()
+	var c net.Conn
+	if err := ns.Do(func() (err error) {
+		c, err = mptcp.DialTimeout("tcp", l.Addr().String(), 5*time.Second)
+		return err
+	}); err != nil {
+		t.Fatalf("dial over loopback in %s: %v", ns.Name, err)
+	}
+	defer c.Close()
+	if s, err := l.Accept(); err == nil {
+		s.Close()
+	}
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // parseIPEvent parses one line of ip mptcp monitor.

@@ -19,7 +19,7 @@ import (
 // not per namespace, so this test cannot make Dial meet a kernel without
 // it. It asks the real kernel for a family that no kernel registers, to
 // get the error a missing family gives (ENOENT from nlctrl, through
-// genetlink), and runs it through what newSysConn and Dial do with it:
+// getFamily), and runs it through what newSysConn and Dial do with it:
 // newSysConn's test (errors.Is(err, os.ErrNotExist)), errNoPathManager,
 // wrapOp. The kernel matrix (internal/kmatrix) boots a 5.10 kernel
 // without MPTCP, but it runs the tests of the root package only, not
@@ -31,9 +31,9 @@ func TestNoFamilyError(t *testing.T) {
 	}
 	defer gc.Close()
 	const absent = "pm_test_absent" // 14 bytes: within GENL_NAMSIZ
-	_, err = gc.GetFamily(absent)
+	_, err = getFamily(gc, absent)
 	if !errors.Is(err, syscall.ENOENT) {
-		t.Fatalf("GetFamily(%q) of the real kernel: %v, want ENOENT", absent, err)
+		t.Fatalf("getFamily(%q) of the real kernel: %v, want ENOENT", absent, err)
 	}
 	// newSysConn's test for a missing family.
 	if !errors.Is(err, os.ErrNotExist) {

@@ -27,6 +27,9 @@ type SubflowOptions struct {
 	Ifindex int
 	// Backup makes the subflow a backup from its start (MP_JOIN's B bit).
 	Backup bool
+	// Kernels before 6.9 ignore Ifindex and Backup without an error: the
+	// subflow is not bound and joins as a regular one (SetSubflowBackup
+	// can change its priority once it is established).
 }
 
 // Announce announces a local address, with id (1 to 255) and, when

@@ -44,14 +44,12 @@ var (
 )
 
 // exporterBinary builds the exporter with the go command that runs the
-// tests, once, and returns its path. The tests run it as a process, as
+// tests (or copies the prebuilt one: testenv.BuildCommand), once, and
+// returns its path. The tests run it as a process, as
 // it is deployed: its flags, its exit status, its listeners.
 func exporterBinary(t *testing.T) string {
 	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		testenv.SkipOrFail(t, "building the exporter needs the go command: %v", err)
-	}
+	testenv.RequireCommand(t)
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "mptcp_exporter_test")
 		if buildErr != nil {
@@ -61,10 +59,7 @@ func exporterBinary(t *testing.T) string {
 		if runtime.GOOS == "windows" {
 			buildPath += ".exe"
 		}
-		out, err := exec.Command(goCmd, "build", "-o", buildPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = testenv.BuildCommand(buildPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

@@ -21,6 +21,7 @@ import (
 // of its last values; once the name is made again with other limits,
 // the scrapes show the new ones.
 func TestNetNSFollowsName(t *testing.T) {
+	testbed.RequireMPTCP(t)
 	ns := testbed.NewNS(t)
 	ns.IP("mptcp", "limits", "set", "subflows", "3")
 	e := startExporter(t, "--netns", ns.Name)

@@ -184,6 +184,7 @@ func wantParts(t *testing.T, where string, m map[string]float64, want float64) {
 // the drop-in's CAP_SYS_ADMIN, given as /run/netns/NAME, or with
 // CAP_SYS_PTRACE added as /proc/PID/ns/net of a process of root's.
 func TestSystemdUnitPrivileges(t *testing.T) {
+	testbed.RequireMPTCP(t)
 	testbed.Require(t)
 	bin := exporterBinary(t)
 	// The user of the service must be able to run the binary.
@@ -204,7 +205,12 @@ func TestSystemdUnitPrivileges(t *testing.T) {
 	}
 	m := scrapeText(t, startExporterWith(t, asService(own)).addr)
 	wantParts(t, "own namespace, no capability", m, 1)
-	if v := m[`mptcp_connections{state="listen"}`]; v < 1 {
+	// Before 5.19 the kernel shows which listeners are MPTCP's only to
+	// CAP_NET_ADMIN: the count is unknown, and its series left out.
+	switch v, ok := m[`mptcp_connections{state="listen"}`]; {
+	case !ok:
+		testenv.KernelLacks(t, "MPTCP listeners in socket diagnostics", "5.19")
+	case v < 1:
 		t.Errorf("own namespace, no capability: %v MPTCP listeners, want root's one or more", v)
 	}
 

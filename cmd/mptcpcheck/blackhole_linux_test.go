@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/internal/testenv"
 )
 
 // The server's host drops SYNs that carry the MPTCP option. The client's
@@ -18,7 +19,7 @@ import (
 // it; the sysctl they name ends it.
 func TestBlackholeDetection(t *testing.T) {
 	if _, err := os.Stat("/proc/sys/net/mptcp/blackhole_timeout"); err != nil {
-		t.Skip("the kernel has no MPTCP blackhole detection (Linux 6.12 and later):", err)
+		testenv.SkipKernelLacks(t, "MPTCP blackhole detection (net.mptcp.blackhole_timeout)", "6.12")
 	}
 	b := testbed.New(t, 1)
 	testbed.Require(t, "iptables")

@@ -35,7 +35,11 @@ type connsOptions struct {
 	// list returns the connections f selects; connsCmd sets it to a
 	// diag.Conn's All.
 	list func(f *diag.Filter) ([]diag.Connection, error)
-	now  func() time.Time // time.Now when nil
+	// tcpListeners returns the MPTCP listeners f selects as the kernel's
+	// TCP sockets show them; connsCmd sets it to tcpListeners in the
+	// namespace read. nil: none are looked for.
+	tcpListeners func(f *diag.Filter) ([]netip.AddrPort, error)
+	now          func() time.Time // time.Now when nil
 }
 
 func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -120,6 +124,7 @@ func connsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer dc.Close()
 	opts.list = dc.List
+	opts.tcpListeners = func(f *diag.Filter) ([]netip.AddrPort, error) { return tcpListeners(mptcpnetns.Path(*netns), f) }
 	opts.clear = opts.watch > 0 && !opts.json && isTerminal(stdout)
 	return conns(ctx, opts, stdout, stderr)
 }
@@ -152,6 +157,9 @@ func conns(ctx context.Context, opts connsOptions, stdout, stderr io.Writer) int
 		if err != nil {
 			fmt.Fprintf(stderr, "mptcpcheck conns: %v\n", err)
 			return exitFail
+		}
+		if n == 1 {
+			noteUnlistedListeners(stderr, opts.tcpListeners, &f, all)
 		}
 		at := now()
 		s := sample{Connections: make([]connRecord, 0, len(all))}
@@ -201,6 +209,33 @@ func conns(ctx context.Context, opts connsOptions, stdout, stderr io.Writer) int
 		case <-tick.C:
 		}
 	}
+}
+
+// noteUnlistedListeners says on stderr which MPTCP listeners the listing
+// left out: where the filter selects listeners and the kernel listed
+// none, tcpListeners looks among its TCP sockets, and the listeners found
+// there are ones the kernel's MPTCP socket diagnostics do not list
+// (before Linux 5.19 they list none). Listing them as the others would
+// take what those kernels do not give (the MPTCP socket's inode, hence
+// its processes), so conns names them instead. A failure to look is no
+// failure of the listing, which is complete as the kernel gives it: it
+// is left unsaid.
+func noteUnlistedListeners(stderr io.Writer, tcpListeners func(*diag.Filter) ([]netip.AddrPort, error), f *diag.Filter, listed []diag.Connection) {
+	if tcpListeners == nil || (len(f.States) > 0 && !slices.Contains(f.States, mptcp.StateListen)) ||
+		slices.ContainsFunc(listed, func(c diag.Connection) bool { return c.State == mptcp.StateListen }) {
+		return
+	}
+	found, err := tcpListeners(f)
+	if err != nil || len(found) == 0 {
+		return
+	}
+	addrs := make([]string, len(found))
+	for i, a := range found {
+		addrs[i] = a.String()
+	}
+	slices.Sort(addrs)
+	fmt.Fprintf(stderr, "mptcpcheck conns: this kernel's socket diagnostics list no MPTCP listeners (Linux 5.19 and later do); "+
+		"its TCP sockets show %s, not listed: %s\n", plural(len(found), "MPTCP listener"), strings.Join(addrs, ", "))
 }
 
 // unwrapOpError drops the "list sock_diag: " of a diag error, for a note

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/multipath-go/mptcp"
+	"github.com/multipath-go/mptcp/diag"
 	"github.com/multipath-go/mptcp/internal/mptcptest"
 	"github.com/multipath-go/mptcp/internal/testbed"
 	"github.com/multipath-go/mptcp/internal/testenv"
@@ -46,6 +47,56 @@ func connsJSON(t *testing.T, ns *testbed.NS, args ...string) sample {
 		t.Fatalf("conns -json %q: %v\n%s", args, err, out)
 	}
 	return s
+}
+
+// kernelListsListeners reports whether the running kernel's socket
+// diagnostics list MPTCP listeners, which Linux does since 5.19.
+func kernelListsListeners() bool { return testenv.KernelAtLeast(5, 19) }
+
+// listenersLack is what kernels before 5.19 lack, for SkipKernelLacks.
+const listenersLack = "MPTCP listeners in socket diagnostics (ss -Ml lists none)"
+
+// connsListeners runs "mptcpcheck conns -json args..." in ns and returns
+// its document and the listeners it shows, each "LISTEN ADDRESS": those
+// it lists, with nothing on stderr, where the kernel lists listeners;
+// elsewhere those its note on stderr names (it must list none), so that
+// a kernel that hides its listeners cannot pass for one without any.
+func connsListeners(t *testing.T, ns *testbed.NS, args ...string) (sample, []string) {
+	t.Helper()
+	code, out, errs := runCmd(t, append([]string{"conns", "-netns", ns.Path(), "-json"}, args...)...)
+	var s sample
+	if err := json.Unmarshal([]byte(out), &s); code != exitOK || err != nil {
+		t.Fatalf("conns -json %q: status %d, %v\nstdout:\n%s\nstderr:\n%s", args, code, err, out, errs)
+	}
+	var listed []string
+	for _, c := range s.Connections {
+		if c.State == "LISTEN" {
+			listed = append(listed, "LISTEN "+c.Local)
+		}
+	}
+	if kernelListsListeners() {
+		if errs != "" {
+			t.Errorf("conns %q: stderr %q", args, errs)
+		}
+		return s, listed
+	}
+	if len(listed) > 0 {
+		t.Errorf("conns %q lists %q, on a kernel whose socket diagnostics list no listener", args, listed)
+	}
+	const note = "mptcpcheck conns: this kernel's socket diagnostics list no MPTCP listeners (Linux 5.19 and later do); its TCP sockets show "
+	_, named, ok := strings.Cut(errs, ", not listed: ")
+	switch {
+	case errs == "":
+		return s, nil
+	case !strings.HasPrefix(errs, note) || !ok || strings.Count(errs, "\n") != 1:
+		t.Errorf("conns %q: stderr %q, want one line that begins %q and names the listeners", args, errs, note)
+		return s, nil
+	}
+	var names []string
+	for a := range strings.SplitSeq(strings.TrimSuffix(named, "\n"), ", ") {
+		names = append(names, "LISTEN "+a)
+	}
+	return s, names
 }
 
 // The listing of the client's namespace agrees with ss run there: the
@@ -81,8 +132,18 @@ func TestConnsAgreesWithSS(t *testing.T) {
 		t.Errorf("subflow count %d with %d listed; ss -M counts %d additional, ss -t shows %d; want 2",
 			c.SubflowCount, len(c.Subflows), want.Subflows, len(sss))
 	}
-	if c.BytesSent == nil || *c.BytesSent != 1 || *c.BytesReceived != 1 {
-		t.Errorf("MPTCP-level bytes sent %v received %v, want 1 and 1 after the ping-pong (Linux 6.5+)", c.BytesSent, c.BytesReceived)
+	// The MPTCP-level byte counters (Linux 6.5): 1 and 1 after the
+	// ping-pong where the kernel counts them, missing where it does not,
+	// never 0; MPTCPInfo says the same.
+	counters := testenv.KernelAtLeast(6, 5)
+	switch {
+	case info.Has(mptcp.InfoCounters) != counters:
+		t.Errorf("MPTCPInfo has the MPTCP-level counters: %v, on kernel %s", info.Has(mptcp.InfoCounters), testenv.KernelRelease())
+	case counters && (c.BytesSent == nil || *c.BytesSent != 1 || *c.BytesReceived != 1):
+		t.Errorf("MPTCP-level bytes sent %v received %v, want 1 and 1 after the ping-pong", c.BytesSent, c.BytesReceived)
+	case !counters && (c.BytesSent != nil || c.BytesReceived != nil || c.BytesAcked != nil || c.BytesRetrans != nil):
+		t.Errorf("MPTCP-level bytes sent %v received %v acked %v retrans %v, on a kernel without them (before 6.5): want them left out",
+			c.BytesSent, c.BytesReceived, c.BytesAcked, c.BytesRetrans)
 	}
 	ids := map[string]bool{}
 	for _, sf := range c.Subflows {
@@ -118,8 +179,12 @@ func TestConnsAgreesWithSS(t *testing.T) {
 	// subflow with its addresses, state, RTT and bytes.
 	table := connsIn(t, b.Client)
 	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
+	bytes := `sent 1 B\s+acked 1 B\s+received 1 B`
+	if !counters {
+		bytes = `sent -\s+acked -\s+received -`
+	}
 	head := regexp.MustCompile(`^ESTABLISHED\s+` + regexp.QuoteMeta(c.Local+" -> "+c.Remote) + `\s+token ` + c.Token +
-		`\s+2 subflows\s+recv-q \d+ send-q \d+\s+sent 1 B\s+acked 1 B\s+received 1 B$`)
+		`\s+2 subflows\s+recv-q \d+ send-q \d+\s+` + bytes + `$`)
 	if len(lines) != 3 || !head.MatchString(lines[0]) {
 		t.Fatalf("table: want the connection's line then two subflow lines, got:\n%s", table)
 	}
@@ -133,6 +198,36 @@ func TestConnsAgreesWithSS(t *testing.T) {
 	// A namespace by its name, as ip netns names it, reads the same one.
 	if code, out, errs := runCmd(t, "conns", "-netns", b.Client.Name, "-subflows=false"); code != exitOK || !head.MatchString(strings.TrimSuffix(out, "\n")) {
 		t.Errorf("-netns %s -subflows=false: status %d, %q, %q", b.Client.Name, code, out, errs)
+	}
+}
+
+// conns finds the listeners a kernel before 5.19 leaves out of its MPTCP
+// listing among its TCP sockets: on every kernel, the MPTCP listener's
+// listening TCP socket, and not a plain TCP listener's, as the filter
+// selects them.
+func TestConnsFindsListenersAmongTCPSockets(t *testing.T) {
+	b := testbed.New(t, 1)
+	ml := mptcptest.Listen(t, b, "tcp4", b.Links[0].Server)
+	tl := b.Server.Listen(func() (net.Listener, error) {
+		var lc net.ListenConfig
+		lc.SetMultipathTCP(false)
+		return lc.Listen(context.Background(), "tcp4", netip.AddrPortFrom(b.Links[0].Server, 0).String())
+	})
+	m := ml.Addr().(*net.TCPAddr).AddrPort()
+	for _, tc := range []struct {
+		f    diag.Filter
+		want []netip.AddrPort
+	}{
+		{diag.Filter{}, []netip.AddrPort{m}},
+		{diag.Filter{Network: "tcp4", LocalPort: m.Port()}, []netip.AddrPort{m}},
+		{diag.Filter{Network: "tcp6"}, nil},
+		{diag.Filter{LocalPort: uint16(tl.Addr().(*net.TCPAddr).Port)}, nil},
+		{diag.Filter{Local: netip.MustParsePrefix("192.0.2.0/24")}, nil},
+	} {
+		got, err := tcpListeners(b.Server.Path(), &tc.f)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("filter %+v: %v, %v; want %v", tc.f, got, err, tc.want)
+		}
 	}
 }
 
@@ -310,10 +405,8 @@ func TestConnsFilters(t *testing.T) {
 		}
 	}
 	// The server's namespace: the two listeners, the two connections.
-	var listeners, established []string
-	for _, c := range connsJSON(t, b.Server, "-state", "listening").Connections {
-		listeners = append(listeners, c.State+" "+c.Local)
-	}
+	var established []string
+	_, listeners := connsListeners(t, b.Server, "-state", "listening")
 	for _, c := range connsJSON(t, b.Server, "-state", "established").Connections {
 		established = append(established, c.Remote)
 	}
@@ -327,6 +420,12 @@ func TestConnsFilters(t *testing.T) {
 		t.Errorf("server: listeners %q, want %q; established from %q, want %q", listeners, wantListeners, established, wantEstablished)
 	}
 	// A listener's line in the table: its address and queues alone.
+	if !kernelListsListeners() {
+		if _, l := connsListeners(t, b.Server, "-state", "listening", "-4"); !slices.Equal(l, []string{"LISTEN " + v4.remote.String()}) {
+			t.Errorf("-4: listeners %q, want the IPv4 one, %s", l, v4.remote)
+		}
+		testenv.SkipKernelLacks(t, listenersLack+": no listener's line to check", "5.19")
+	}
 	table := connsIn(t, b.Server, "-state", "listening", "-4")
 	if !regexp.MustCompile(`^LISTEN\s+` + regexp.QuoteMeta(v4.remote.String()) + `\s+recv-q 0 send-q \d+\n$`).MatchString(table) {
 		t.Errorf("listener's table:\n%s", table)
@@ -534,7 +633,6 @@ func TestConnsFamilyAsShown(t *testing.T) {
 		return got
 	}
 	conn := fmt.Sprintf("ESTABLISHED %s -> %s, 1 subflow(s)", server, client)
-	listener := fmt.Sprintf("LISTEN [::]:%d -> [::]:0, 0 subflow(s)", server.Port())
 	for _, tc := range []struct {
 		args []string
 		want []string
@@ -542,12 +640,23 @@ func TestConnsFamilyAsShown(t *testing.T) {
 		{[]string{"-state", "established"}, []string{conn}},
 		{[]string{"-state", "established", "-4"}, []string{conn}},
 		{[]string{"-state", "established", "-6"}, nil},
-		{[]string{"-state", "listening", "-6"}, []string{listener}},
-		{[]string{"-state", "listening", "-4"}, nil},
 		{[]string{"-4", "-local", "10.0.0.0/8"}, []string{conn}},
 	} {
 		if got := list(tc.args...); !slices.Equal(got, tc.want) {
 			t.Errorf("conns %q lists %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	// The listener, listed, or named where the kernel lists none.
+	listener := fmt.Sprintf("LISTEN [::]:%d", server.Port())
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-state", "listening", "-6"}, []string{listener}},
+		{[]string{"-state", "listening", "-4"}, nil},
+	} {
+		if _, got := connsListeners(t, b.Server, tc.args...); !slices.Equal(got, tc.want) {
+			t.Errorf("conns %q shows listeners %q, want %q", tc.args, got, tc.want)
 		}
 	}
 }

@@ -75,6 +75,49 @@ func TestConnsWithoutSubflowPermission(t *testing.T) {
 	}
 }
 
+// Where the filter selects listeners and the kernel lists none, conns
+// looks among the TCP sockets, and names on stderr, once, the MPTCP
+// listeners it finds there (kernels before 5.19 list none): the listing
+// still succeeds. It does not look where the kernel listed a listener,
+// nor where the filter leaves listeners out.
+func TestConnsNotesUnlistedListeners(t *testing.T) {
+	listener := fakeConn(8080, nil, nil)
+	listener.State, listener.Remote = mptcp.StateListen, netip.MustParseAddrPort("0.0.0.0:0")
+	for _, tc := range []struct {
+		name    string
+		states  []mptcp.TCPState
+		listed  []diag.Connection
+		hidden  []netip.AddrPort
+		looks   bool
+		wantErr string
+	}{
+		{"listeners hidden", []mptcp.TCPState{mptcp.StateListen}, nil,
+			[]netip.AddrPort{netip.MustParseAddrPort("10.0.1.1:80"), netip.MustParseAddrPort("[::]:443")}, true,
+			"mptcpcheck conns: this kernel's socket diagnostics list no MPTCP listeners (Linux 5.19 and later do); " +
+				"its TCP sockets show 2 MPTCP listeners, not listed: 10.0.1.1:80, [::]:443\n"},
+		{"every state", nil, []diag.Connection{fakeConn(40000, nil, nil)}, []netip.AddrPort{netip.MustParseAddrPort("10.0.1.1:80")}, true,
+			"mptcpcheck conns: this kernel's socket diagnostics list no MPTCP listeners (Linux 5.19 and later do); " +
+				"its TCP sockets show 1 MPTCP listener, not listed: 10.0.1.1:80\n"},
+		{"no listener anywhere", []mptcp.TCPState{mptcp.StateListen}, nil, nil, true, ""},
+		{"listener listed", []mptcp.TCPState{mptcp.StateListen}, []diag.Connection{listener}, nil, false, ""},
+		{"listeners not asked", []mptcp.TCPState{mptcp.StateEstablished}, nil, nil, false, ""},
+	} {
+		looked := 0
+		opts := connsOptions{
+			filter: diag.Filter{States: tc.states}, watch: time.Millisecond, count: 2,
+			list: func(*diag.Filter) ([]diag.Connection, error) { return tc.listed, nil },
+			tcpListeners: func(f *diag.Filter) ([]netip.AddrPort, error) {
+				looked++
+				return tc.hidden, nil
+			},
+		}
+		code, _, errs := runConns(t, opts)
+		if code != exitOK || errs != tc.wantErr || (looked == 1) != tc.looks || looked > 1 {
+			t.Errorf("%s: status %d, looked %d times, stderr %q; want 0, looked %v, %q", tc.name, code, looked, errs, tc.looks, tc.wantErr)
+		}
+	}
+}
+
 // A listing that fails ends conns with status 1 and the error.
 func TestConnsListingFails(t *testing.T) {
 	list := func(*diag.Filter) ([]diag.Connection, error) {

@@ -58,18 +58,39 @@ func readHost(c *pm.Conn, pmErr error) explain.Host {
 	return h
 }
 
-// missingEvidence names the counters and sysctls that causes of the
-// table rest on and that the calling thread's kernel lacks, given its
-// MPTcpExt counters as read (explain.MissingEvidence): a counter is
+// missingEvidence names the counters, sysctls and events that causes of
+// the table rest on and that the calling thread's kernel lacks, given
+// its MPTcpExt counters as read (explain.MissingEvidence): a counter is
 // missing when the kernel does not list it, a sysctl when
-// /proc/sys/net/mptcp has no file for it.
+// /proc/sys/net/mptcp has no file for it, the events when the mptcp_pm
+// family has no events group (pmEventsMissing).
 func missingEvidence(counters mib.Counters) []string {
 	return explain.MissingEvidence(func(name string) bool {
 		if sysctl, ok := strings.CutPrefix(name, "net.mptcp."); ok {
 			_, err := os.Stat("/proc/sys/net/mptcp/" + sysctl)
 			return err == nil
 		}
+		if name == explain.PMEvents {
+			return !pmEventsMissing()
+		}
 		_, ok := counters.Get(name)
 		return ok
 	})
+}
+
+// pmEventsMissing reports whether the kernel's path manager has no
+// events to subscribe to (before Linux 5.12). Any other failure (no
+// CAP_NET_ADMIN, no mptcp_pm family) says nothing of the kernel's
+// events, and is not counted as their lack.
+func pmEventsMissing() bool {
+	c, err := pm.Dial(nil)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	sub, err := c.Subscribe()
+	if err == nil {
+		sub.Close()
+	}
+	return errors.Is(err, errors.ErrUnsupported)
 }

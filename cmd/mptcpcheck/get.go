@@ -30,6 +30,10 @@ type getOptions struct {
 	timeout  time.Duration
 	progress bool // draw a progress bar on stderr
 	dial     func(ctx context.Context, network, address string) (net.Conn, error)
+	// probe, when not nil, dials plain TCP where dial would: after a
+	// dial that got no answer, get tries it once to say why (see
+	// explainNoAnswer).
+	probe func(ctx context.Context, network, address string) (net.Conn, error)
 	// gather, when not nil, is the evidence gatherer to use (why's own);
 	// else get starts one before the fetch.
 	gather *gatherer
@@ -70,7 +74,8 @@ type redirectReport struct {
 }
 
 // exitInterrupted is get's status when interrupted (Ctrl-C, SIGTERM),
-// as a shell reports a command killed by SIGINT.
+// as a shell reports a command killed by SIGINT. A timeout, get's own or
+// its caller's deadline, is no interrupt: it fails with exitFail.
 const exitInterrupted = 130
 
 func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -78,7 +83,7 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := getOptions{}
 	fs.StringVar(&opts.out, "o", "", "save the body to `FILE`, or standard output for -o - (default: discard it)")
 	fs.BoolVar(&opts.json, "json", false, "print the report as JSON")
-	fs.DurationVar(&opts.timeout, "timeout", 10*time.Minute, "give up after this long (more than 0)")
+	fs.DurationVar(&opts.timeout, "timeout", 10*time.Minute, fmt.Sprintf("give up after this long (more than 0); a connection that got no answer is then tried once over plain TCP, for at most %v, to say why", probeTimeout))
 	fs.DurationVar(&opts.wait, "wait", 3*time.Second, "after the body, wait at most this long for the subflows the path manager will add (0: not at all)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mptcpcheck get [-o FILE] [-json] [-timeout D] [-wait D] URL\n\n"+
@@ -94,7 +99,8 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"Before it reports, get waits up to -wait, as why does, for the joins the path\n"+
 			"manager will make to come up or fail, and no longer than that takes.\n\n"+
 			"Exit status: 0 for a 2xx answer read to the end; 1 when the fetch fails, the\n"+
-			"answer is not 2xx or FILE cannot be written (checked before the fetch);\n"+
+			"answer is not 2xx, FILE cannot be written (checked before the fetch), or the\n"+
+			"time runs out (-timeout, or 30s for the connection to be made);\n"+
 			"2 for a usage error; 130 when interrupted (Ctrl-C). FILE is replaced only by\n"+
 			"a complete 2xx body (written beside it, then renamed, keeping its mode): a\n"+
 			"fetch that fails or is interrupted leaves it as it was, and says so.\n\n")
@@ -129,6 +135,9 @@ func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts.url = u.String()
 	opts.progress = isTerminal(stderr)
 	opts.dial = (&mptcp.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	plain := &mptcp.Dialer{}
+	plain.SetMultipathTCP(false)
+	opts.probe = plain.DialContext
 	return get(ctx, opts, stdout, stderr)
 }
 
@@ -184,7 +193,7 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 	failed := func(code int, format string, args ...any) int {
 		fmt.Fprintf(stderr, "mptcpcheck get: "+format+"\n", args...)
 		keepOut()
-		if interrupted.Err() != nil {
+		if isInterrupted(interrupted) {
 			return exitInterrupted
 		}
 		return code
@@ -198,8 +207,9 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 		defer g.close()
 	}
 	var dialed trackedConns
+	var lastDial dialRecord
 	tr := &http.Transport{
-		DialContext:           dialed.wrap(opts.dial),
+		DialContext:           lastDial.wrap(dialed.wrap(opts.dial)),
 		TLSHandshakeTimeout:   30 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 		ForceAttemptHTTP2:     true,
@@ -243,10 +253,16 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		if interrupted.Err() != nil {
+		if isInterrupted(interrupted) {
 			return failed(exitInterrupted, "interrupted before the answer from %s%s", shown, redirected(redirects))
 		}
-		return failed(exitFail, "cannot fetch %s%s: %v", shown, redirected(redirects), unwrapURLError(err))
+		why := timeoutNote(ctx, interrupted, opts.timeout)
+		if network, address, ok := lastDial.noAnswer(); ok {
+			if note := explainNoAnswer(interrupted, opts.probe, network, address); note != "" {
+				why += ": " + note
+			}
+		}
+		return failed(exitFail, "cannot fetch %s%s: %v%s", shown, redirected(redirects), unwrapURLError(err), why)
 	}
 	defer resp.Body.Close()
 	shown = resp.Request.URL.Redacted()
@@ -259,10 +275,10 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 	_, err = io.Copy(dst, &countingReader{r: resp.Body, n: &got})
 	stopBar()
 	if err != nil {
-		if interrupted.Err() != nil {
-			return failed(exitFail, "interrupted after %d bytes of %s", got.Load(), shown)
+		if isInterrupted(interrupted) {
+			return failed(exitInterrupted, "interrupted after %d bytes of %s", got.Load(), shown)
 		}
-		return failed(exitFail, "reading %s after %d bytes: %v", shown, got.Load(), err)
+		return failed(exitFail, "reading %s after %d bytes: %v%s", shown, got.Load(), err, timeoutNote(ctx, interrupted, opts.timeout))
 	}
 	// Only a complete 2xx body replaces -o FILE: an error page is no
 	// download, and its status shows in the report.
@@ -327,6 +343,16 @@ func get(ctx context.Context, opts getOptions, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// timeoutNote says, for a failure, that get's own -timeout passed;
+// "" when it did not (a deadline of the caller's is reported by the
+// error it caused).
+func timeoutNote(ctx, parent context.Context, timeout time.Duration) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil {
+		return fmt.Sprintf(" (-timeout %v passed)", timeout)
+	}
+	return ""
+}
+
 // maxRedirects is how many redirects get follows, as http.Client does
 // by default.
 const maxRedirects = 10
@@ -380,6 +406,9 @@ type connState struct {
 	// pending lists the joins still in SYN_SENT, "LOCAL -> REMOTE";
 	// closedSubs the subflows in CLOSE that the kernel still lists.
 	pending, closedSubs []string
+	// listed is how many subflows the kernel lists, in any state; 0
+	// when unknown.
+	listed int
 	// mptcpSocket: the socket was made as an MPTCP one (SO_PROTOCOL
 	// 262), whether it fell back or not.
 	mptcpSocket bool
@@ -399,6 +428,7 @@ func sampleState(c *mptcp.MPTCPConn) connState {
 		if subs, err := c.Subflows(); err == nil {
 			s.pending = pendingJoins(subs)
 			s.closedSubs = subflowsIn(subs, mptcp.StateClose)
+			s.listed = len(subs)
 		}
 	}
 	return s

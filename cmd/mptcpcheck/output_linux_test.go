@@ -88,7 +88,7 @@ func TestGetFailureKeepsFile(t *testing.T) {
 			if err := os.WriteFile(out, []byte("the old body"), 0o640); err != nil {
 				t.Fatal(err)
 			}
-			code, _, errs := runCmd(t, "get", "-o", out, tc.url)
+			code, _, errs := runCmd(t, "get", "-timeout", closedPortTimeout, "-o", out, tc.url)
 			if code != exitFail || !strings.Contains(errs, tc.why) || !strings.Contains(errs, out+" is unchanged") {
 				t.Errorf("get -o: status %d, stderr %q; want status 1, %q and that %s is unchanged", code, errs, tc.why, out)
 			}
@@ -101,7 +101,7 @@ func TestGetFailureKeepsFile(t *testing.T) {
 	// With no file before, none after.
 	dir := t.TempDir()
 	out := filepath.Join(dir, "saved")
-	if code, _, errs := runCmd(t, "get", "-o", out, refused); code != exitFail || !strings.Contains(errs, out+" was not created") {
+	if code, _, errs := runCmd(t, "get", "-timeout", closedPortTimeout, "-o", out, refused); code != exitFail || !strings.Contains(errs, out+" was not created") {
 		t.Errorf("get -o a new file from a closed port: status %d, stderr %q", code, errs)
 	}
 	wantDir(t, dir, map[string]string{})
@@ -172,10 +172,7 @@ func TestGetAsNobodyRefusesBeforeFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "mptcpcheck")
-	if out, err := exec.Command(requireTool(t, "go"), "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Command(t, filepath.Join(dir, "mptcpcheck"))
 	open, closed := filepath.Join(dir, "open"), filepath.Join(dir, "closed")
 	for d, mode := range map[string]fs.FileMode{dir: 0o755, open: 0o777, closed: 0o755} {
 		if err := os.MkdirAll(d, mode); err != nil {

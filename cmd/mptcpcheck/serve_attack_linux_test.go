@@ -212,15 +212,11 @@ func getOK(client *http.Client, url string) error {
 	return nil
 }
 
-// buildMptcpcheck builds the command into a temporary directory.
+// buildMptcpcheck builds the command into a temporary directory (or
+// copies the prebuilt one: testenv.BuildCommand).
 func buildMptcpcheck(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mptcpcheck")
-	build := exec.Command(requireTool(t, "go"), "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testenv.Command(t, filepath.Join(t.TempDir(), "mptcpcheck"))
 }
 
 // serveProcess runs "mptcpcheck serve" with args as a process of its own

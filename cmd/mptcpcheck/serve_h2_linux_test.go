@@ -148,7 +148,10 @@ func TestDownloadOverHTTP2LeavesTheConnectionAlone(t *testing.T) {
 func TestDownloadRefusedOverHTTP2KeepsTheConnection(t *testing.T) {
 	_, ln, client, base := startHTTP2Server(t, serveOptions{maxDownloads: 1})
 
-	first := getOverHTTP2(t, client, base+"/download?size=33554432")
+	// Three times the client's HTTP/2 stream window (4 MiB), so that it
+	// is still in progress at the 503, and small enough to finish within
+	// the client's timeout on an emulated machine (2.5 MB/s measured).
+	first := getOverHTTP2(t, client, base+"/download?size=12582912")
 	defer first.Body.Close()
 	second, err := client.Get(base + "/download?size=10")
 	if err != nil {

@@ -67,7 +67,15 @@ func TestServeCapsDownloadsAndConns(t *testing.T) {
 		t.Errorf("download over -max-downloads: %d, close %v; want 503 and the connection closed", resp.StatusCode, resp.Close)
 	}
 
-	// The third slot is free again once the server closed that one.
+	// The third slot is free again once the server closed that one. Wait
+	// for the server to count it gone: a newcomer admitted before that
+	// would shed one of the downloads to make room (found on an emulated
+	// machine), leaving the fourth below room for it.
+	waitFor(t, 5*time.Second, "the refused download's connection to be closed", func() bool {
+		srv.conns.mu.Lock()
+		defer srv.conns.mu.Unlock()
+		return srv.conns.n == 2
+	})
 	var idle net.Conn
 	waitFor(t, 5*time.Second, "a third connection to be served", func() bool {
 		if idle != nil {
@@ -88,6 +96,10 @@ func TestServeCapsDownloadsAndConns(t *testing.T) {
 	// wait above may itself have shed a connection (a try made while the
 	// refused download's connection still counted), so count from here.
 	shed := srv.conns.shed.Load()
+	if n := srv.active.Load(); n != 2 {
+		t.Fatalf("%d downloads before the fourth connection, want the two", n)
+	}
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
 	fourth := dial()
 	fourth.SetReadDeadline(time.Now().Add(5 * time.Second))
 	io.WriteString(fourth, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")

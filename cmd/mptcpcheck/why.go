@@ -63,8 +63,9 @@ func whyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"data-fallback, checksum-failed, simultaneous-connect, md5-signature,\n"+
 			"no-token, fallback-failed, unsupported, unknown; backup-path is a\n"+
 			"setting, not a failure. docs/causes.md maps each kernel counter and\n"+
-			"reset reason to its code. Evidence this kernel lacks (a counter an\n"+
-			"older kernel does not have) is named as missing.\n\n"+
+			"reset reason to its code. Evidence this kernel lacks (a counter, a\n"+
+			"sysctl or the path manager's events, which an older kernel does not\n"+
+			"have) is named as missing.\n\n"+
 			"Exit status: 0 when the connection was made and explained, whatever the\n"+
 			"verdict; 1 when it could not be made; 2 for a usage error.\n\n")
 		fs.PrintDefaults()
@@ -318,6 +319,7 @@ func (g *gatherer) explainState(laddr, raddr net.Addr, st connState) []explain.E
 		MPTCP:   isMPTCP && mptcpErr == nil,
 		Pending: st.pending,
 		Closed:  st.closedSubs,
+		Listed:  st.listed,
 		Local:   laddr.String(),
 		Remote:  raddr.String(),
 	}

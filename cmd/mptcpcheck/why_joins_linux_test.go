@@ -15,6 +15,7 @@ import (
 	"github.com/multipath-go/mptcp"
 	"github.com/multipath-go/mptcp/internal/explain"
 	"github.com/multipath-go/mptcp/internal/testbed"
+	"github.com/multipath-go/mptcp/internal/testenv"
 	"github.com/multipath-go/mptcp/pm"
 	"golang.org/x/sys/unix"
 )
@@ -195,7 +196,7 @@ func TestWhyJoinInitialDenied(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := testbed.New(t, 3)
 			if slices.Contains(missingIn(t, b.Server), "net.mptcp.allow_join_initial_addr_port") {
-				t.Skip("this kernel has no net.mptcp.allow_join_initial_addr_port (Linux 5.14): servers always accept joins to their first address")
+				testenv.SkipKernelLacks(t, "net.mptcp.allow_join_initial_addr_port (servers always accept joins to their first address)", "5.14")
 			}
 			b.Client.IP("mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "0")
 			ep, server := b.Links[1].Client, b.Links[0].Server
@@ -331,7 +332,7 @@ func TestWhyJoinResetByPeer(t *testing.T) {
 	testbed.Require(t, "nft")
 	b := testbed.New(t, 2)
 	if slices.Contains(missingIn(t, b.Client), "net.mptcp.checksum_enabled") {
-		t.Skip("this kernel has no MPTCP data checksum (net.mptcp.checksum_enabled, Linux 5.14): the cause cannot happen")
+		testenv.SkipKernelLacks(t, "the MPTCP data checksum (net.mptcp.checksum_enabled)", "5.14")
 	}
 	b.Endpoint(b.Client, b.Links[1].Client, "subflow")
 	for _, ns := range []*testbed.NS{b.Client, b.Server} {

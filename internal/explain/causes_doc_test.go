@@ -56,10 +56,12 @@ reason, is in no row.
 
 "Since" is the first kernel with the counters a row rests on (from the
 kernel's history). On an older kernel ` + "`why`" + ` does not guess: where it
-finds no cause, it names each counter or sysctl the kernel lacks and the
-causes that would have shown there ("counter SimultConnectFallback does not
-exist on this kernel: it is the evidence of simultaneous-connect, which this
-kernel cannot show").
+finds no cause, it names each counter or sysctl the kernel lacks, and the
+path manager's events before 5.12 (the event group mptcp_pm_events), with
+the causes that would have shown there ("counter SimultConnectFallback does
+not exist on this kernel: it is the evidence of simultaneous-connect, which
+this kernel cannot show"). A join that kernel made and lost is named the
+same way: ` + "`unknown`" + `, with the events it would take to tell why.
 `)
 	for _, part := range []struct {
 		title string

@@ -294,3 +294,24 @@ func TestCausesTestsExist(t *testing.T) {
 		}
 	}
 }
+
+// A kernel without the path manager's events (before 5.12) lacks the
+// evidence of every row that rests on them: why names the event group
+// where it finds no cause for a connection with one subflow, and doctor's
+// note names it with the causes it would show.
+func TestMissingEvents(t *testing.T) {
+	missing := MissingEvidence(func(name string) bool { return name != PMEvents })
+	if !slices.Equal(missing, []string{PMEvents}) {
+		t.Fatalf("MissingEvidence = %v, want [%s]", missing, PMEvents)
+	}
+	ev := mptcpOK()
+	ev.Info.Subflows, ev.EventsError, ev.Missing = 0, "no events group", missing
+	got := Explain(ev)
+	if len(got) != 1 || got[0].Code != Unknown ||
+		!strings.Contains(strings.Join(got[0].Evidence, "\n"), "the path manager's event group mptcp_pm_events does not exist on this kernel: it is the evidence of no-endpoint, not-established, ") {
+		t.Errorf("want unknown naming the missing event group: %+v", got)
+	}
+	if n := MissingNote(missing); !strings.Contains(n, "the path manager's event group mptcp_pm_events (no-endpoint, not-established, ") {
+		t.Errorf("MissingNote lacks the event group: %s", n)
+	}
+}

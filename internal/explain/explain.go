@@ -147,6 +147,13 @@ type Evidence struct {
 	// it reset until its worker disposes of it, which is also when the
 	// path manager reports it closed.
 	Closed []string
+	// Listed is how many subflows the kernel lists for the connection at
+	// the end of the wait, the first included, in any state; 0 when
+	// unknown. Older kernels (5.10) keep counting in mptcp_info's subflows
+	// a join the path manager made after it closed or failed, and send
+	// no event for it: a count above the list is then the only trace of
+	// a join that is gone (see explainGone).
+	Listed int
 
 	// Counters is the change of the MPTcpExt counters across the dial
 	// (and the wait), by kernel name; nil when they could not be read,
@@ -167,7 +174,8 @@ type Evidence struct {
 
 	// Missing names the evidence that causes of the table rest on and
 	// that this kernel lacks: MPTcpExt counters by name, sysctls as
-	// "net.mptcp.NAME" (see MissingEvidence). An explanation that finds
+	// "net.mptcp.NAME", the path manager's events as PMEvents (see
+	// MissingEvidence). An explanation that finds
 	// no cause names these instead of guessing; nil when nothing is
 	// missing or it is not known.
 	Missing []string
@@ -286,6 +294,9 @@ func Explain(ev Evidence) []Explanation {
 		})
 	}
 	out = append(out, explainBackup(ev)...)
+	if len(out) == 0 {
+		out = append(out, explainGone(ev)...)
+	}
 	if ev.Info == nil || ev.Info.Subflows > 0 || len(out) > 0 {
 		// More than one subflow, or a join was tried: the path manager
 		// did its part; the failures, if any, are above.

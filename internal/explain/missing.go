@@ -6,19 +6,28 @@ import (
 	"strings"
 )
 
+// PMEvents names the path manager's events in the missing evidence: the
+// generic netlink group mptcp_pm_events, which Linux 5.12 added and the
+// rows' Events rest on.
+const PMEvents = "mptcp_pm_events"
+
 // MissingEvidence returns the evidence that causes of the table rest on
 // and that a kernel lacks, in the table's order: MPTcpExt counters by
-// name and sysctls as "net.mptcp.NAME", each once. have reports whether
-// the kernel has one of them, given in the same form (read from
-// /proc/net/netstat and /proc/sys/net/mptcp). The result goes into
-// Evidence.Missing; the kernel matrix's tests use it to know which causes
-// a kernel cannot show.
+// name, sysctls as "net.mptcp.NAME" and the path manager's events as
+// PMEvents, each once. have reports whether the kernel has one of them,
+// given in the same form (read from /proc/net/netstat and
+// /proc/sys/net/mptcp, and the mptcp_pm family's groups). The result goes
+// into Evidence.Missing; the kernel matrix's tests use it to know which
+// causes a kernel cannot show.
 func MissingEvidence(have func(name string) bool) []string {
 	var out []string
 	for _, c := range Causes() {
 		names := slices.Clone(c.Counters)
 		for _, s := range c.Sysctls {
 			names = append(names, sysctlName(s))
+		}
+		if len(c.Events) > 0 {
+			names = append(names, PMEvents)
 		}
 		for _, name := range names {
 			if !slices.Contains(out, name) && !have(name) {
@@ -41,11 +50,19 @@ func sysctlName(s string) string {
 // missingLine is the evidence line why gives for a counter or sysctl
 // this kernel lacks, naming the causes it would show.
 func missingLine(name string, codes []string) string {
-	kind := "counter"
-	if strings.HasPrefix(name, "net.") {
-		kind = "sysctl"
+	return fmt.Sprintf("%s %s does not exist on this kernel: it is the evidence of %s, which this kernel cannot show", evidenceKind(name), name, strings.Join(codes, ", "))
+}
+
+// evidenceKind says what kind of evidence name is: "counter", "sysctl",
+// or the path manager's event group.
+func evidenceKind(name string) string {
+	switch {
+	case name == PMEvents:
+		return "the path manager's event group"
+	case strings.HasPrefix(name, "net."):
+		return "sysctl"
 	}
-	return fmt.Sprintf("%s %s does not exist on this kernel: it is the evidence of %s, which this kernel cannot show", kind, name, strings.Join(codes, ", "))
+	return "counter"
 }
 
 // withMissing adds to each explanation that found no cause (an Unknown
@@ -87,7 +104,8 @@ func withMissing(ev Evidence, exps []Explanation) []Explanation {
 func codesResting(table []Cause, name string) []string {
 	var codes []string
 	for _, c := range table {
-		if (slices.Contains(c.Counters, name) || slices.ContainsFunc(c.Sysctls, func(s string) bool { return sysctlName(s) == name })) &&
+		if (slices.Contains(c.Counters, name) || slices.ContainsFunc(c.Sysctls, func(s string) bool { return sysctlName(s) == name }) ||
+			(name == PMEvents && len(c.Events) > 0)) &&
 			!slices.Contains(codes, c.Code) {
 			codes = append(codes, c.Code)
 		}
@@ -105,11 +123,7 @@ func MissingNote(missing []string) string {
 	}
 	var items []string
 	for _, name := range missing {
-		kind := "counter "
-		if strings.HasPrefix(name, "net.") {
-			kind = "sysctl "
-		}
-		items = append(items, kind+name+" ("+strings.Join(codesResting(Causes(), name), ", ")+")")
+		items = append(items, evidenceKind(name)+" "+name+" ("+strings.Join(codesResting(Causes(), name), ", ")+")")
 	}
 	return "this kernel lacks evidence that mptcpcheck why needs for some causes, which it names instead when it cannot explain a connection: " +
 		strings.Join(items, "; ")

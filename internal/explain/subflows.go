@@ -255,7 +255,8 @@ func explainOneSubflow(ev Evidence) []Explanation {
 		default:
 			if ev.EventsError != "" {
 				lines = append(lines, "path manager events unavailable: "+ev.EventsError,
-					"missing evidence: without the events, a server that refuses joins to its first address (join-initial-denied), refuses or resets the join (join-rejected, join-failed), or an address announced and dropped cannot be seen")
+					"missing evidence: without the events, a connection not fully established yet (not-established), a server that refuses joins to its first address (join-initial-denied), "+
+						"refuses or resets the join (join-rejected, join-failed), or an address announced and dropped cannot be seen")
 			}
 			out = append(out, Explanation{
 				Code:      Unknown,
@@ -285,4 +286,40 @@ func family(ev Evidence) string {
 		return " for IPv6"
 	}
 	return " for IPv4"
+}
+
+// explainGone explains a connection whose mptcp_info counts more
+// additional subflows than the kernel lists, when the path manager's
+// events cannot be read: a join was made and is gone, refused, failed
+// or never sent, which only its sub_closed event would tell apart. Older
+// kernels (5.10, which has no events at all) count a join until the
+// connection ends; with no answer to give, why names what it could not
+// see rather than nothing, or a cause it cannot tell.
+func explainGone(ev Evidence) []Explanation {
+	if ev.Info == nil || ev.Listed == 0 || ev.EventsError == "" {
+		return nil
+	}
+	gone := int(ev.Info.Subflows) - (ev.Listed - 1)
+	if gone <= 0 {
+		return nil
+	}
+	lines := []string{
+		fmt.Sprintf("mptcp_info: subflows %d (the additional subflows the path manager made)", ev.Info.Subflows),
+		fmt.Sprintf("the kernel lists %d subflow(s) for the connection, the first included: %d join(s) made and gone", ev.Listed, gone),
+		"path manager events unavailable: " + ev.EventsError,
+		"missing evidence: without the sub_closed event of the join, its error or reset reason cannot be seen: a server that refused it (join-rejected), " +
+			"a join that timed out, was refused or reset (join-failed), or one that could not be sent (join-failed) look the same",
+	}
+	for _, e := range subflowEndpoints(ev) {
+		lines = append(lines, "path manager endpoint: "+e.Text)
+	}
+	c, _ := counterLines(ev, append([]string{"MPJoinSynTx", "MPJoinSynAckRx", "MPRstTx", "MPRstRx"}, JoinNotSentCounters()...)...)
+	lines = append(lines, c...)
+	return []Explanation{{
+		Code: Unknown,
+		Message: fmt.Sprintf("%d join(s) the path manager made closed or failed, and without its events this side cannot see why; "+
+			"compare the counters of both ends (nstat -az | grep MPJoin) and check the server's limits (ip mptcp limits show)", gone),
+		Evidence:  lines,
+		Inference: true,
+	}}
 }

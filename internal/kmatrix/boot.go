@@ -108,7 +108,7 @@ func runOnHost(ctx context.Context, tests []packageTest, moduleDir, expect strin
 	fmt.Fprintf(w, "KMATRIX-BOOT release=%s expect=%s\n", uts, expect)
 	deadline := time.Now().Add(timeout)
 	code := 0
-	for i, pt := range tests {
+	for _, pt := range tests {
 		args := []string{"-test.v", "-test.count=1", "-test.timeout=" + time.Until(deadline).Round(time.Second).String()}
 		if run != "" {
 			args = append(args, "-test.run="+run)
@@ -117,8 +117,9 @@ func runOnHost(ctx context.Context, tests []packageTest, moduleDir, expect strin
 			args = append(args, "-test.skip="+skip)
 		}
 		fmt.Fprintf(w, "KMATRIX-PACKAGE name=%s\n", pt.Name)
+		t0 := time.Now()
 		cmd := exec.CommandContext(ctx, pt.Binary, args...)
-		cmd.Dir = filepath.Join(moduleDir, kernelPackages[i])
+		cmd.Dir = filepath.Join(moduleDir, pt.Dir)
 		cmd.Env = append(os.Environ(), "MPTCP_KMATRIX_EXPECT="+expect)
 		cmd.Stdout, cmd.Stderr = w, w
 		cmd.WaitDelay = 10 * time.Second
@@ -133,7 +134,7 @@ func runOnHost(ctx context.Context, tests []packageTest, moduleDir, expect strin
 		default:
 			return out.String(), err
 		}
-		fmt.Fprintf(w, "KMATRIX-PACKAGE-EXIT name=%s code=%d\n", pt.Name, c)
+		fmt.Fprintf(w, "KMATRIX-PACKAGE-EXIT name=%s code=%d elapsed=%s\n", pt.Name, c, time.Since(t0).Round(time.Second))
 		if code == 0 {
 			code = c
 		}

@@ -39,10 +39,23 @@ var buildOptions = []string{
 	// What a Go program and vminit need of the system.
 	"PROC_FS", "SYSFS", "DEVTMPFS", "TMPFS", "FUTEX", "EPOLL", "SIGNALFD", "TIMERFD", "EVENTFD", "SHMEM",
 	"MULTIUSER", "PROC_SYSCTL",
+	// flock(2): iptables takes its lock (/run/xtables.lock) with it.
+	"FILE_LOCKING",
 	// IPv4 and IPv6, MPTCP and the socket diagnostics of both (ss -M).
 	"NET", "INET", "IPV6", "UNIX", "PACKET", "INET_DIAG", "INET_TCP_DIAG", "MPTCP", "MPTCP_IPV6",
-	// What the test bed builds networks with.
+	// What the test bed builds networks with: namespaces joined by veth
+	// links, shaped by tc, routed by source address (ip rule)...
 	"NAMESPACES", "NET_NS", "NETDEVICES", "VETH", "NET_SCHED", "NET_SCH_TBF", "NET_SCH_NETEM",
+	"IP_ADVANCED_ROUTER", "IP_MULTIPLE_TABLES", "IPV6_MULTIPLE_TABLES",
+	// ... and firewalled by iptables (legacy, x_tables, as the machines'
+	// iptables is; vmModules): the filter, mangle and raw tables, the tcp
+	// match (NETFILTER_XTABLES), the comment match and the target that
+	// strips the MPTCP option.
+	"NETFILTER", "NETFILTER_ADVANCED", "NETFILTER_XTABLES", "NETFILTER_XT_MATCH_COMMENT", "NETFILTER_XT_TARGET_TCPOPTSTRIP",
+	"IP_NF_IPTABLES", "IP_NF_FILTER", "IP_NF_MANGLE", "IP_NF_RAW",
+	"IP6_NF_IPTABLES", "IP6_NF_FILTER", "IP6_NF_MANGLE", "IP6_NF_RAW",
+	// nftables, for the rule that rewrites payload bytes on a path.
+	"NF_TABLES", "NF_TABLES_INET", "NF_TABLES_IPV4", "NF_TABLES_IPV6",
 	// Per-thread I/O accounting (/proc/thread-self/io): the zero-copy
 	// tests measure with it, and skip without it.
 	"TASKSTATS", "TASK_XACCT", "TASK_IO_ACCOUNTING",

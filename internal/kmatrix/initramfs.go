@@ -3,13 +3,13 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 )
 
 // cpioWriter writes a cpio archive in the "newc" format, the one the
@@ -23,9 +23,10 @@ type cpioWriter struct {
 }
 
 const (
-	cpioDir  = 0o040000
-	cpioReg  = 0o100000
-	cpioChar = 0o020000
+	cpioDir     = 0o040000
+	cpioReg     = 0o100000
+	cpioChar    = 0o020000
+	cpioSymlink = 0o120000
 )
 
 func (c *cpioWriter) entry(name string, mode uint32, data []byte, rdevMajor, rdevMinor uint32) {
@@ -66,6 +67,11 @@ func (c *cpioWriter) File(name string, perm uint32, data []byte) {
 	c.entry(name, cpioReg|perm, data, 0, 0)
 }
 
+// Symlink adds a symbolic link to target.
+func (c *cpioWriter) Symlink(name, target string) {
+	c.entry(name, cpioSymlink|0o777, []byte(target), 0, 0)
+}
+
 // CharDev adds a character device node.
 func (c *cpioWriter) CharDev(name string, major, minor uint32) {
 	c.entry(name, cpioChar|0o600, nil, major, minor)
@@ -78,19 +84,30 @@ func (c *cpioWriter) Close() error {
 }
 
 // initramfsFiles are what goes into the virtual machine besides the
-// directories: the init, and each package's test binary and testdata.
+// directories: the init, each package's test binary and testdata, the
+// commands the tests run, and the host's tools with their libraries.
 type initramfsFiles struct {
-	Init  string        // the static vminit binary
-	Tests []packageTest // in the order the init runs them
+	Init     string        // the static vminit binary
+	Tests    []packageTest // in the order the init runs them
+	Commands []string      // static binaries of the module's commands, put in commandsDir
+	Tools    []hostFile    // the host's programs and what they load, at their paths
 }
+
+// commandsDir holds the module's commands in the machine: the tests find
+// them there through testenv.CommandsEnv, which the init sets.
+const commandsDir = "kmatrix/cmd"
 
 // packageTest is one package's static test binary, which the init runs
 // as kmatrix/test/NAME.test inside kmatrix/pkg/NAME, where the package's
-// testdata is.
+// data is.
 type packageTest struct {
-	Name     string // "mptcp" for the root package, else the directory's name
-	Binary   string
-	Testdata string // the package's testdata directory, if it has one
+	Name   string // "mptcp" for the root package, else the directory's name
+	Dir    string // the package's directory, relative to the module's root: "./diag"
+	Binary string
+	// Data are the directories of the package that its tests read
+	// (testdata, and others such as the exporter's rules), each copied
+	// into kmatrix/pkg/NAME under its own name, without Go files.
+	Data []string
 }
 
 // writeInitramfs writes a gzip-compressed newc cpio archive to dst.
@@ -102,9 +119,24 @@ func writeInitramfs(dst string, in initramfsFiles) error {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	zw, _ := gzip.NewWriterLevel(bw, gzip.BestSpeed)
 	c := &cpioWriter{w: zw}
-	for _, d := range []string{"dev", "proc", "sys", "tmp", "run", "etc", "root", "bin", "kmatrix", "kmatrix/test", "kmatrix/pkg"} {
-		c.Dir(d)
+	made := map[string]bool{}
+	mkdirAll := func(dir string) {
+		var parts []string
+		for d := dir; d != "." && d != "/" && !made[d]; d = path.Dir(d) {
+			parts = append(parts, d)
+		}
+		for i := len(parts) - 1; i >= 0; i-- {
+			c.Dir(parts[i])
+			made[parts[i]] = true
+		}
 	}
+	for _, d := range []string{"dev", "proc", "sys", "tmp", "run", "etc", "root", "bin", "kmatrix/test", "kmatrix/pkg", commandsDir} {
+		mkdirAll(d)
+	}
+	// iproute2 keeps the named network namespaces in /var/run/netns:
+	// /run/netns, as on Debian.
+	mkdirAll("var")
+	c.Symlink("var/run", "../run")
 	// The kernel opens /dev/console for process 1 before it runs; the
 	// init mounts devtmpfs over /dev afterwards.
 	c.CharDev("dev/console", 5, 1)
@@ -125,34 +157,33 @@ func writeInitramfs(dst string, in initramfsFiles) error {
 		}
 		c.File(file.dst, 0o755, b)
 	}
-	for _, pt := range in.Tests {
-		if pt.Testdata == "" {
-			continue
-		}
-		err := filepath.WalkDir(pt.Testdata, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, err := filepath.Rel(pt.Testdata, p)
-			if err != nil {
-				return err
-			}
-			name := path.Join("kmatrix/pkg", pt.Name, "testdata", filepath.ToSlash(rel))
-			switch {
-			case d.IsDir():
-				c.Dir(name)
-			case d.Type().IsRegular():
-				b, err := os.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				c.File(name, 0o644, b)
-			}
-			return nil
-		})
+	for _, cmd := range in.Commands {
+		b, err := os.ReadFile(cmd)
 		if err != nil {
 			f.Close()
 			return err
+		}
+		c.File(path.Join(commandsDir, filepath.Base(cmd)), 0o755, b)
+	}
+	for _, t := range in.Tools {
+		mkdirAll(path.Dir(t.Dst))
+		if t.Link != "" {
+			c.Symlink(t.Dst, t.Link)
+			continue
+		}
+		b, err := os.ReadFile(t.Src)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		c.File(t.Dst, t.Mode, b)
+	}
+	for _, pt := range in.Tests {
+		for _, data := range pt.Data {
+			if err := addDataDir(c, data, path.Join("kmatrix/pkg", pt.Name, filepath.Base(data))); err != nil {
+				f.Close()
+				return err
+			}
 		}
 	}
 	err = c.Close()
@@ -168,12 +199,41 @@ func writeInitramfs(dst string, in initramfsFiles) error {
 	return err
 }
 
+// addDataDir copies the directory dir into the archive as name, without
+// its Go files and nested modules: what tests read, not what builds.
+func addDataDir(c *cpioWriter, dir, name string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		name := path.Join(name, filepath.ToSlash(rel))
+		switch {
+		case d.IsDir() && p != dir && fileExists(filepath.Join(p, "go.mod")):
+			return filepath.SkipDir
+		case d.IsDir():
+			c.Dir(name)
+		case strings.HasSuffix(p, ".go"):
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			c.File(name, 0o644, b)
+		}
+		return nil
+	})
+}
+
 // modulesDir is where the machine finds the kernel modules it loads.
 const modulesDir = "kmatrix/modules"
 
 // writeKernelInitramfs writes to dst the initramfs base with a second
-// archive appended: the kernel's modules (diagModules found in modules,
-// a directory of .ko files) under modulesDir. The kernel unpacks
+// archive appended: the kernel's modules (modules, a directory of .ko
+// files with their moduleOrderFile) under modulesDir. The kernel unpacks
 // concatenated archives one after the other.
 func writeKernelInitramfs(dst, base, modules string) error {
 	in, err := os.Open(base)
@@ -189,11 +249,14 @@ func writeKernelInitramfs(dst, base, modules string) error {
 	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
 	c := &cpioWriter{w: zw, err: err}
 	c.Dir(modulesDir)
-	for _, m := range diagModules {
+	order, err := os.ReadFile(filepath.Join(modules, moduleOrderFile))
+	if err != nil {
+		f.Close()
+		return err
+	}
+	c.File(path.Join(modulesDir, moduleOrderFile), 0o644, order)
+	for _, m := range strings.Fields(string(order)) {
 		b, err := os.ReadFile(filepath.Join(modules, m+".ko"))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
 		if err != nil {
 			f.Close()
 			return err

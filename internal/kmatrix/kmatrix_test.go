@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -45,7 +46,7 @@ func TestKernelMatrix(t *testing.T) {
 	// Stop everything before the test binary's own deadline, so that a
 	// hung machine is reported as such, with its console.
 	ctx := context.Background()
-	perMachine := 15 * time.Minute
+	perMachine := 20 * time.Minute // a machine with the test beds: 13 minutes measured on a loaded 2-core host
 	if d, ok := t.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, d.Add(-30*time.Second))
@@ -53,7 +54,7 @@ func TestKernelMatrix(t *testing.T) {
 		perMachine = min(perMachine, time.Until(d)-45*time.Second)
 		if perMachine < 3*time.Minute {
 			t.Fatalf("the test binary's -timeout leaves %v per machine: the matrix needs about 2 minutes per machine under TCG, "+
-				"and 5 more to build the 5.10 with MPTCP where it is not cached (-timeout 30m is enough)", perMachine.Round(time.Second))
+				"and 5 more to build the 5.10 with MPTCP where it is not cached (-timeout 60m is enough)", perMachine.Round(time.Second))
 		}
 	}
 	cfg := config{
@@ -169,11 +170,14 @@ func TestParseConsole(t *testing.T) {
 // wrong, and passes only when everything needed ran.
 func TestJudge(t *testing.T) {
 	good := func(expect string) string {
-		must := "--- PASS: TestKernelMPTCPLoopback (0.01s)\n--- SKIP: TestKernelWithoutMPTCP (0.00s)\n"
+		must := "--- PASS: TestKernelMPTCPLoopback (0.01s)\n=== RUN   TestKernelWithoutMPTCP\n" +
+			"    kernel_loopback_linux_test.go:174: this kernel creates MPTCP sockets: TestKernelMPTCPLoopback covers it\n" +
+			"--- SKIP: TestKernelWithoutMPTCP (0.00s)\n"
 		if expect == "nomptcp" {
-			must = "--- SKIP: TestKernelMPTCPLoopback (0.01s)\n--- PASS: TestKernelWithoutMPTCP (0.00s)\n"
+			must = "=== RUN   TestKernelMPTCPLoopback\n    conn_linux_test.go:26: this kernel cannot create MPTCP sockets (protocol not supported)\n" +
+				"--- SKIP: TestKernelMPTCPLoopback (0.01s)\n--- PASS: TestKernelWithoutMPTCP (0.00s)\n"
 		}
-		out := "KMATRIX-BOOT release=R expect=" + expect + "\n" +
+		out := "KMATRIX-BOOT release=6.1.0-R expect=" + expect + "\n" +
 			"KMATRIX-PACKAGE name=mptcp\n" +
 			"    kernel_linux_test.go:1: KMATRIX expect=" + expect + " mptcp=yes\n" +
 			"--- PASS: TestKernelAnswers (0.02s)\n" + must + "PASS\nKMATRIX-PACKAGE-EXIT name=mptcp code=0\n"
@@ -195,7 +199,26 @@ func TestJudge(t *testing.T) {
 		{"a package's exit code", "6.1", strings.Replace(good("6.1"), "name=diag code=0", "name=diag code=1", 1), false},
 		{"a package's tests missing", "6.1", strings.Replace(good("6.1"), "KMATRIX-PACKAGE-EXIT name=pm code=0\n", "", 1), false},
 		{"another package's test failed", "6.1", strings.Replace(good("6.1"), "KMATRIX-PACKAGE name=diag\n", "KMATRIX-PACKAGE name=diag\n--- FAIL: TestDiagX (0.00s)\n", 1), false},
-		{"another package's test of the same name skipped", "6.1", strings.Replace(good("6.1"), "KMATRIX-PACKAGE name=pm\n--- PASS: TestKernelAnswers", "KMATRIX-PACKAGE name=pm\n--- SKIP: TestKernelAnswers", 1), true},
+		{"another package's test of the same name skipped", "6.1", strings.Replace(good("6.1"), "KMATRIX-PACKAGE name=pm\n--- PASS: TestKernelAnswers",
+			"KMATRIX-PACKAGE name=pm\n=== RUN   TestKernelAnswers\n    a_test.go:1: needs promtool: exec: \"promtool\": executable file not found in $PATH\n--- SKIP: TestKernelAnswers", 1), true},
+		{"a skip without a reason", "6.1", good("6.1") + "--- SKIP: TestX (0.00s)\n", false},
+		{"a skip for a missing tool the machines should have", "6.1", good("6.1") +
+			"=== RUN   TestX\n    x_test.go:1: the test bed needs ip: exec: \"ip\": executable file not found in $PATH\n--- SKIP: TestX (0.00s)\n", false},
+		{"a subtest skip for a missing tool the machines should have", "6.1", good("6.1") +
+			"=== RUN   TestX\n=== RUN   TestX/a\n    x_test.go:1: needs iptables: exec: \"iptables\": executable file not found in $PATH\n=== RUN   TestX/b\n" +
+			"    x_test.go:2: needs chromium: exec: \"chromium\": executable file not found in $PATH\n" +
+			"--- PASS: TestX (0.00s)\n    --- SKIP: TestX/a (0.00s)\n    --- SKIP: TestX/b (0.00s)\n", false},
+		{"a subtest skip for a tool the machines lack on purpose", "6.1", good("6.1") +
+			"=== RUN   TestX\n=== RUN   TestX/a\n    x_test.go:1: needs chromium: exec: \"chromium\": executable file not found in $PATH\n=== RUN   TestX/b\n" +
+			"--- PASS: TestX (0.00s)\n    --- SKIP: TestX/a (0.00s)\n    --- PASS: TestX/b (0.00s)\n", true},
+		{"a feature newer than the kernel", "6.1", good("6.1") +
+			"=== RUN   TestX\n    x_test.go:1: kernel 6.1.0-R lacks the counter Blackhole (Linux 6.12 and later have it)\n--- SKIP: TestX (0.00s)\n", true},
+		{"a feature the kernel should have", "6.1", good("6.1") +
+			"=== RUN   TestX\n    x_test.go:1: kernel 6.1.0-R lacks the counter Y (Linux 6.1 and later have it)\n--- SKIP: TestX (0.00s)\n", false},
+		{"a feature missing from another kernel", "6.1", good("6.1") +
+			"=== RUN   TestX\n    x_test.go:1: kernel 5.10.0 lacks the counter Blackhole (Linux 6.12 and later have it)\n--- SKIP: TestX (0.00s)\n", false},
+		{"no MPTCP is a kernel's reason only where it has none", "6.1", good("6.1") +
+			"=== RUN   TestX\n    x_test.go:1: cannot set the MPTCP limits of a new namespace (x)\n--- SKIP: TestX (0.00s)\n", false},
 		{"a failed test", "6.1", good("6.1") + "--- FAIL: TestX (0.00s)\n", false},
 		{"no facts", "6.1", strings.Replace(good("6.1"), "KMATRIX expect", "KMATRIX-NOT expect", 1), false},
 		{"other expectation", "6.12", strings.Replace(good("6.12"), "KMATRIX expect=6.12", "KMATRIX expect=6.1", 1), false},
@@ -207,12 +230,38 @@ func TestJudge(t *testing.T) {
 		{"MPTCP subtest skip on an MPTCP kernel", "6.1", good("6.1") + "=== RUN   TestZ\n=== RUN   TestZ/a\n    z_test.go:1: this kernel cannot create MPTCP sockets (x)\n=== RUN   TestZ/b\n--- PASS: TestZ (0.00s)\n    --- SKIP: TestZ/a (0.00s)\n    --- PASS: TestZ/b (0.00s)\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &row{Name: "k", Expect: tc.expect, Result: parseConsole(tc.out)}
+			r := &row{Name: "k", Expect: tc.expect, Result: parseConsole(tc.out), Packages: kernelPackages}
 			judge(r, true)
 			if r.ok() != tc.ok {
 				t.Errorf("ok = %v, want %v; problems: %q", r.ok(), tc.ok, r.Problems)
 			}
 		})
+	}
+}
+
+// The table counts each package's tests on each kernel, and says of
+// every skip the rule that allows it, or that none does.
+func TestPrintTableByPackage(t *testing.T) {
+	out := "KMATRIX-BOOT release=R expect=6.1\nKMATRIX-PACKAGE name=mptcp\n--- PASS: TestA (0.00s)\n" +
+		"=== RUN   TestB\n    b_test.go:1: needs go on the PATH: exec: \"go\": executable file not found in $PATH\n--- SKIP: TestB (0.00s)\n" +
+		"KMATRIX-PACKAGE-EXIT name=mptcp code=0 elapsed=1m5s\nKMATRIX-PACKAGE name=pm\n--- PASS: TestA (0.00s)\n--- PASS: TestC (0.00s)\n" +
+		"=== RUN   TestD\n    d_test.go:1: the test bed needs ip: exec: \"ip\": executable file not found in $PATH\n--- SKIP: TestD (0.00s)\n" +
+		"--- FAIL: TestE (0.00s)\nKMATRIX-PACKAGE-EXIT name=pm code=1\nKMATRIX-EXIT code=1\n"
+	m := &matrix{Packages: []string{".", "./pm"}, Rows: []*row{
+		{Name: "6.1", Expect: "6.1", Result: parseConsole(out)},
+		{Name: "5.10", Expect: "nomptcp", Skipped: missingf("no kernel")},
+	}}
+	var b strings.Builder
+	printTable(&b, m)
+	got := b.String()
+	for _, want := range []string{
+		"package  6.1\n", "mptcp    1/0/1 1m5s\n", "pm       2/1/1\n",
+		"(allowed: a tool the machines lack on purpose",
+		`"the test bed needs ip: exec: \"ip\": executable file not found in $PATH" (NOT ALLOWED on this kernel)`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the table lacks %q:\n%s", want, got)
+		}
 	}
 }
 
@@ -252,7 +301,7 @@ func readNewc(t *testing.T, b []byte) map[string][3]string {
 
 func TestInitramfs(t *testing.T) {
 	dir := t.TempDir()
-	for name, content := range map[string]string{"init": "INIT", "test": "TEST BINARY", "td/fuzz/F/seed": "go test fuzz v1\n", "td/a": "abc"} {
+	for name, content := range map[string]string{"init": "INIT", "test": "TEST BINARY", "testdata/fuzz/F/seed": "go test fuzz v1\n", "testdata/a": "abc", "testdata/x.go": "package x", "rules/r.yml": "groups: []"} {
 		p := filepath.Join(dir, name)
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -260,8 +309,15 @@ func TestInitramfs(t *testing.T) {
 		}
 	}
 	dst := filepath.Join(dir, "initrd.gz")
-	tests := []packageTest{{Name: "mptcp", Binary: filepath.Join(dir, "test"), Testdata: filepath.Join(dir, "td")}, {Name: "diag", Binary: filepath.Join(dir, "init")}}
-	if err := writeInitramfs(dst, initramfsFiles{Init: filepath.Join(dir, "init"), Tests: tests}); err != nil {
+	tests := []packageTest{{Name: "mptcp", Binary: filepath.Join(dir, "test"), Data: []string{filepath.Join(dir, "testdata"), filepath.Join(dir, "rules")}}, {Name: "diag", Binary: filepath.Join(dir, "init")}}
+	in := initramfsFiles{
+		Init: filepath.Join(dir, "init"), Tests: tests, Commands: []string{filepath.Join(dir, "test")},
+		Tools: []hostFile{
+			{Src: filepath.Join(dir, "init"), Dst: "usr/lib/x86_64-linux-gnu/libx.so.1", Mode: 0o755},
+			{Dst: "bin/iptables", Link: "xtables-legacy-multi"},
+		},
+	}
+	if err := writeInitramfs(dst, in); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(dst)
@@ -285,6 +341,13 @@ func TestInitramfs(t *testing.T) {
 		"kmatrix/pkg/mptcp/testdata/fuzz/F/seed": {"100644", "go test fuzz v1\n", "0:0"},
 		"kmatrix/pkg/mptcp/testdata/a":           {"100644", "abc", "0:0"},
 		"kmatrix/pkg/mptcp/testdata":             {"40755", "", "0:0"},
+		"kmatrix/pkg/mptcp/testdata/x.go":        {"", "", ""},
+		"kmatrix/pkg/mptcp/rules/r.yml":          {"100644", "groups: []", "0:0"},
+		"kmatrix/cmd/test":                       {"100755", "TEST BINARY", "0:0"},
+		"usr/lib/x86_64-linux-gnu":               {"40755", "", "0:0"},
+		"usr/lib/x86_64-linux-gnu/libx.so.1":     {"100755", "INIT", "0:0"},
+		"bin/iptables":                           {"120777", "xtables-legacy-multi", "0:0"},
+		"var/run":                                {"120777", "../run", "0:0"},
 		"kmatrix/pkg/diag":                       {"40755", "", "0:0"},
 		"dev/console":                            {"20600", "", "5:1"},
 		"tmp":                                    {"40755", "", "0:0"},
@@ -360,7 +423,8 @@ func TestKernelInitramfs(t *testing.T) {
 	dir := t.TempDir()
 	mods := filepath.Join(dir, "modules")
 	os.Mkdir(mods, 0o755)
-	for name, content := range map[string]string{"init": "INIT", "test": "TEST", "modules/inet_diag.ko": "INET", "modules/mptcp_diag.ko": "MPTCP"} {
+	for name, content := range map[string]string{"init": "INIT", "test": "TEST", "modules/inet_diag.ko": "INET", "modules/mptcp_diag.ko": "MPTCP",
+		"modules/unused.ko": "NOT LOADED", "modules/order": "inet_diag\nmptcp_diag\n"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -402,6 +466,7 @@ func TestKernelInitramfs(t *testing.T) {
 		"kmatrix/modules":               {"40755", "", "0:0"},
 		"kmatrix/modules/inet_diag.ko":  {"100644", "INET", "0:0"},
 		"kmatrix/modules/mptcp_diag.ko": {"100644", "MPTCP", "0:0"},
+		"kmatrix/modules/order":         {"100644", "inet_diag\nmptcp_diag\n", "0:0"},
 	}
 	if !reflect.DeepEqual(archives[1], want) {
 		t.Errorf("the modules' archive: %v, want %v", archives[1], want)
@@ -410,17 +475,60 @@ func TestKernelInitramfs(t *testing.T) {
 
 func TestModuleFile(t *testing.T) {
 	for name, want := range map[string]string{
-		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/ipv4/inet_diag.ko":             "inet_diag.ko",
-		"usr/lib/modules/6.12.117+deb13-cloud-amd64/kernel/net/ipv4/tcp_diag.ko.xz": "tcp_diag.ko.xz",
-		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/mptcp/mptcp_diag.ko.zst":       "mptcp_diag.ko.zst",
-		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/ipv4/udp_diag.ko":              "",
-		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/ipv4/inet_diag.ko.gz":          "",
-		"usr/share/doc/inet_diag.ko":                                                "",
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/ipv4/inet_diag.ko":                "inet_diag .ko",
+		"usr/lib/modules/6.12.117+deb13-cloud-amd64/kernel/net/ipv4/tcp_diag.ko.xz":    "tcp_diag .ko.xz",
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/mptcp/mptcp_diag.ko.zst":          "mptcp_diag .ko.zst",
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/net/veth.ko":                  "veth .ko",
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/netfilter/xt_TCPOPTSTRIP.ko":      "xt_TCPOPTSTRIP .ko",
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/ipv6/netfilter/nf-defrag-ipv6.ko": "nf_defrag_ipv6 .ko",
+		"lib/modules/6.1.0-50-cloud-amd64/kernel/net/ipv4/inet_diag.ko.gz":             "",
+		"lib/modules/6.1.0-50-cloud-amd64/modules.order":                               "",
+		"usr/share/doc/inet_diag.ko":                                                   "",
 	} {
-		got, ok := moduleFile(name)
-		if got != want || ok != (want != "") {
+		m, suffix, ok := moduleFile(name)
+		if got := strings.TrimSpace(m + " " + suffix); got != want || ok != (want != "") {
 			t.Errorf("moduleFile(%q) = %q, %v; want %q", name, got, ok, want)
 		}
+	}
+}
+
+// The modules are loaded each after what it depends on, as .modinfo's
+// depends= says; a wanted module the package lacks is reported, one
+// another needs fails the fetch.
+func TestSelectModules(t *testing.T) {
+	gcc, err := exec.LookPath("cc")
+	if err != nil {
+		testenv.SkipOrFail(t, "needs a C compiler (Debian package build-essential) to make ELF objects with a .modinfo section: %v", err)
+	}
+	all, dir := t.TempDir(), t.TempDir()
+	obj := func(name, depends string) {
+		src := filepath.Join(t.TempDir(), name+".c")
+		code := fmt.Sprintf("__attribute__((section(\".modinfo\"), used)) static const char info[] = \"license=GPL\\0depends=%s\\0name=%s\";\n", depends, name)
+		if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(gcc, "-c", "-o", filepath.Join(all, name+".ko"), src).CombinedOutput(); err != nil {
+			t.Fatalf("cc: %v\n%s", err, out)
+		}
+	}
+	obj("x_tables", "")
+	obj("ip_tables", "x_tables")
+	obj("iptable_mangle", "ip_tables,x_tables")
+	obj("xt_TCPOPTSTRIP", "x_tables")
+	absent, err := selectModules(context.Background(), all, dir, []string{"iptable_mangle", "veth", "xt_TCPOPTSTRIP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(absent) != "[veth]" {
+		t.Errorf("absent %v, want [veth]", absent)
+	}
+	order, _ := os.ReadFile(filepath.Join(dir, moduleOrderFile))
+	if string(order) != "x_tables\nip_tables\niptable_mangle\nxt_TCPOPTSTRIP\n" {
+		t.Errorf("order:\n%s", order)
+	}
+	obj("broken", "gone")
+	if _, err := selectModules(context.Background(), all, t.TempDir(), []string{"broken"}); err == nil || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("a missing dependency: %v, want an error naming it", err)
 	}
 }
 
@@ -436,7 +544,51 @@ func TestParseConsolePackages(t *testing.T) {
 	if a.Status != "PASS" || d.Status != "FAIL" || d.Reason != "boom" {
 		t.Errorf("TestA %+v, diag.TestA %+v", a, d)
 	}
-	if fmt.Sprint(r.Packages) != "[{mptcp 0} {diag 1}]" || r.Exit != 1 {
+	if fmt.Sprint(r.Packages) != "[{mptcp 0 0s} {diag 1 0s}]" || r.Exit != 1 {
 		t.Errorf("packages %v, exit %d", r.Packages, r.Exit)
+	}
+}
+
+func TestParseLdd(t *testing.T) {
+	out := "\tlinux-vdso.so.1 (0x00007fc53fa03000)\n" +
+		"\tlibbpf.so.1 => /lib/x86_64-linux-gnu/libbpf.so.1 (0x00007fc53f8a2000)\n" +
+		"\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007fc53f679000)\n" +
+		"\t/lib64/ld-linux-x86-64.so.2 (0x00007fc53fa05000)\n"
+	got := parseLdd(out)
+	want := []string{"/lib/x86_64-linux-gnu/libbpf.so.1", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parseLdd = %q, want %q", got, want)
+	}
+}
+
+// The machines get every tool the tests run, iptables by the name the
+// multi-call binary answers to, with the loader and libraries ldd names.
+func TestToolFiles(t *testing.T) {
+	files, err := toolFiles(context.Background())
+	if isMissing(err) {
+		testenv.SkipOrFail(t, "%v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]hostFile{}
+	for _, f := range files {
+		have[f.Dst] = f
+	}
+	for _, tool := range vmTools {
+		if _, ok := have["bin/"+tool.name]; !ok {
+			t.Errorf("no bin/%s in the machines", tool.name)
+		}
+	}
+	if l := have["bin/iptables"].Link; l != "xtables-legacy-multi" {
+		t.Errorf("bin/iptables links to %q, want xtables-legacy-multi", l)
+	}
+	var loader, tcpExt bool
+	for dst := range have {
+		loader = loader || strings.HasPrefix(path.Base(dst), "ld-linux")
+		tcpExt = tcpExt || path.Base(dst) == "libxt_tcp.so"
+	}
+	if !loader || !tcpExt {
+		t.Errorf("dynamic loader %v, iptables' tcp extension %v; want both", loader, tcpExt)
 	}
 }

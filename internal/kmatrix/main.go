@@ -47,6 +47,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -71,12 +72,14 @@ type config struct {
 	Keep       string        // keep logs and images here; empty: a temporary directory, removed
 	ModuleDir  string        // the module root: the package under test
 	GOARCH     string        // the test binaries' GOARCH: amd64 (empty) or 386
+	Packages   []string      // the packages whose tests run; empty: kernelPackages
 	Logf       func(format string, args ...any)
 }
 
 // row is one kernel's line of the table.
 type row struct {
 	Name     string
+	Packages []string // the packages whose tests must have run
 	Expect   string
 	Kernel   *kernel // nil for the host row
 	Release  string
@@ -93,14 +96,15 @@ func (r *row) ok() bool { return r.Skipped == nil && len(r.Problems) == 0 }
 
 // matrix is the outcome of a run.
 type matrix struct {
-	Qemu  string
-	Skip  string // the command line's -skip
-	Rows  []*row
-	Build time.Duration // test binary, init, initramfs
-	Fetch time.Duration // kernels: from the cache, or downloaded
-	Boot  time.Duration // every machine, wall time
-	Total time.Duration
-	Kept  string // where the logs were kept (-keep); empty: removed
+	Qemu     string
+	Packages []string // the packages whose tests ran
+	Skip     string   // the command line's -skip
+	Rows     []*row
+	Build    time.Duration // test binary, init, initramfs
+	Fetch    time.Duration // kernels: from the cache, or downloaded
+	Boot     time.Duration // every machine, wall time
+	Total    time.Duration
+	Kept     string // where the logs were kept (-keep); empty: removed
 }
 
 // runMatrix runs the whole matrix. It fails with an errMissing error when
@@ -115,7 +119,10 @@ func runMatrix(ctx context.Context, cfg config) (*matrix, error) {
 	if runtime.GOOS != "linux" {
 		return nil, missingf("the kernel matrix runs on Linux hosts")
 	}
-	m := &matrix{Skip: cfg.Skip}
+	if len(cfg.Packages) == 0 {
+		cfg.Packages = kernelPackages
+	}
+	m := &matrix{Skip: cfg.Skip, Packages: cfg.Packages}
 	qemu, err := exec.LookPath(qemuBinary)
 	if err != nil {
 		return nil, missingf("%s not found: install qemu (Debian: apt-get install qemu-system-x86) to boot the kernel matrix", qemuBinary)
@@ -137,7 +144,7 @@ func runMatrix(ctx context.Context, cfg config) (*matrix, error) {
 
 	t0 := time.Now()
 	initrd := filepath.Join(work, "initrd.gz")
-	tests, err := buildImage(ctx, cfg.ModuleDir, cfg.GOARCH, work, initrd)
+	tests, err := buildImage(ctx, cfg.ModuleDir, cfg.GOARCH, cfg.Packages, work, initrd)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +154,7 @@ func runMatrix(ctx context.Context, cfg config) (*matrix, error) {
 	t0 = time.Now()
 	f := &fetcher{cacheDir: cfg.CacheDir, refresh: cfg.Refresh, logf: logf}
 	for _, spec := range cfg.Kernels {
-		r := &row{Name: spec.Name, Expect: spec.Expect}
+		r := &row{Name: spec.Name, Expect: spec.Expect, Packages: cfg.Packages}
 		m.Rows = append(m.Rows, r)
 		k, err := f.kernel(ctx, spec)
 		switch {
@@ -180,7 +187,7 @@ func runMatrix(ctx context.Context, cfg config) (*matrix, error) {
 	}
 	wg.Wait()
 	if cfg.Host {
-		r := &row{Name: "host", Expect: cfg.HostExpect}
+		r := &row{Name: "host", Expect: cfg.HostExpect, Packages: cfg.Packages}
 		m.Rows = append(m.Rows, r)
 		runHostRow(ctx, cfg, tests, work, r)
 	}
@@ -191,8 +198,19 @@ func runMatrix(ctx context.Context, cfg config) (*matrix, error) {
 
 // kernelPackages are the packages whose tests the machines run: every
 // package that talks to the kernel, the root package first, whose
-// kernel tests (kernel_linux_test.go) report the paths each kernel takes.
-var kernelPackages = []string{".", "./diag", "./counters", "./collector", "./pm"}
+// kernel tests (kernel_linux_test.go) report the paths each kernel takes,
+// and the commands, whose tests build test beds and run the commands as
+// processes in them.
+var kernelPackages = []string{".", "./diag", "./counters", "./collector", "./pm", "./cmd/mptcpcheck", "./cmd/mptcp_exporter"}
+
+// commandPackages are the commands the machines get, prebuilt: their
+// tests run them as processes (testenv.BuildCommand), and the machines
+// have no go command.
+var commandPackages = []string{"./cmd/mptcpcheck", "./cmd/mptcp_exporter"}
+
+// packageData are the directories besides testdata that a package's
+// tests read.
+var packageData = map[string][]string{"./cmd/mptcp_exporter": {"rules", "systemd", "dashboard"}}
 
 // packageName is the name a package's tests go by in the matrix: "mptcp"
 // for the root package, else its directory's name.
@@ -209,7 +227,7 @@ func packageName(dir string) string {
 // 64-bit kernels through their IA32 emulation, which Debian's kernels
 // have: that is how CI tests the 32-bit layouts on a host that cannot run
 // 32-bit programs itself.
-func buildImage(ctx context.Context, moduleDir, goarch, work, initrd string) ([]packageTest, error) {
+func buildImage(ctx context.Context, moduleDir, goarch string, pkgs []string, work, initrd string) ([]packageTest, error) {
 	if goarch == "" {
 		goarch = "amd64"
 	}
@@ -222,13 +240,32 @@ func buildImage(ctx context.Context, moduleDir, goarch, work, initrd string) ([]
 	}
 	builds := []build{{"init", []string{"build", "-o", initBin, "./internal/kmatrix/vminit"}, append(base, "GOARCH=amd64")}}
 	var tests []packageTest
-	for _, dir := range kernelPackages {
-		pt := packageTest{Name: packageName(dir), Binary: filepath.Join(work, packageName(dir)+".test")}
-		if fi, err := os.Stat(filepath.Join(moduleDir, dir, "testdata")); err == nil && fi.IsDir() {
-			pt.Testdata = filepath.Join(moduleDir, dir, "testdata")
+	for _, dir := range pkgs {
+		pt := packageTest{Name: packageName(dir), Dir: dir, Binary: filepath.Join(work, packageName(dir)+".test")}
+		for _, d := range append([]string{"testdata"}, packageData[dir]...) {
+			if fi, err := os.Stat(filepath.Join(moduleDir, dir, d)); err == nil && fi.IsDir() {
+				pt.Data = append(pt.Data, filepath.Join(moduleDir, dir, d))
+			}
 		}
 		tests = append(tests, pt)
 		builds = append(builds, build{"test binary of " + dir, []string{"test", "-c", "-o", pt.Binary, dir}, append(base, "GOARCH="+goarch)})
+	}
+	cmdDir := filepath.Join(work, "cmd")
+	if err := os.MkdirAll(cmdDir, 0o755); err != nil {
+		return nil, err
+	}
+	var commands []string
+	for _, dir := range commandPackages {
+		if !slices.Contains(pkgs, dir) {
+			continue
+		}
+		bin := filepath.Join(cmdDir, filepath.Base(dir))
+		commands = append(commands, bin)
+		builds = append(builds, build{"command " + dir, []string{"build", "-o", bin, dir}, append(base, "GOARCH="+goarch)})
+	}
+	tools, err := toolFiles(ctx)
+	if err != nil {
+		return nil, err
 	}
 	for _, b := range builds {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
@@ -242,7 +279,7 @@ func buildImage(ctx context.Context, moduleDir, goarch, work, initrd string) ([]
 			return nil, fmt.Errorf("building the %s (go %s): %v\n%s", b.what, strings.Join(b.args, " "), err, out)
 		}
 	}
-	return tests, writeInitramfs(initrd, initramfsFiles{Init: initBin, Tests: tests})
+	return tests, writeInitramfs(initrd, initramfsFiles{Init: initBin, Tests: tests, Commands: commands, Tools: tools})
 }
 
 // runRow boots one kernel and judges what its tests said.
@@ -332,8 +369,8 @@ func judge(r *row, full bool) {
 			bad("the tests of package %s exited with code %d", p.Name, p.Code)
 		}
 	}
-	if len(res.Packages) != len(kernelPackages) && res.Exit != -1 {
-		bad("%d of the %d packages' tests ran", len(res.Packages), len(kernelPackages))
+	if len(res.Packages) != len(r.Packages) && res.Exit != -1 {
+		bad("%d of the %d packages' tests ran", len(res.Packages), len(r.Packages))
 	}
 	var failed []string
 	for _, t := range res.Tests {
@@ -364,6 +401,14 @@ func judge(r *row, full bool) {
 	for _, name := range must {
 		if t, ok := res.test(name); !ok || t.Status != "PASS" {
 			bad("%s did not pass (%s)", name, orNone(t.Status))
+		}
+	}
+	// A test skips only for a reason allowedSkips lists for this kernel.
+	for _, t := range res.Tests {
+		for _, reason := range t.Skips {
+			if skipRuleFor(r.Expect, res.Release, reason) == nil {
+				bad("%s skipped for a reason the matrix does not allow on this kernel (allowedSkips): %q", t.Name, reason)
+			}
 		}
 	}
 	// On a kernel with MPTCP, no test may skip for want of MPTCP.
@@ -484,6 +529,7 @@ func printTable(w io.Writer, m *matrix) {
 			r.Name, orDash(r.Release), orDash(r.Expect), probe, info, subflows, tcpInfo, pass, fail, skip, elapsed, result)
 	}
 	tw.Flush()
+	printPackageTable(w, m)
 	if m.Skip != "" {
 		fmt.Fprintf(w, "\nevery kernel: not run (-skip %s): asked for on the command line\n", m.Skip)
 	}
@@ -516,14 +562,15 @@ func printTable(w io.Writer, m *matrix) {
 			sort.Strings(reasons)
 			fmt.Fprintf(w, "\n%s: %d tests skipped (not counted as passes):\n", r.Name, r.Result.count("SKIP"))
 			for _, reason := range reasons {
-				fmt.Fprintf(w, "  %q:\n    %s\n", reason, strings.Join(byReason[reason], " "))
+				fmt.Fprintf(w, "  %q (%s):\n    %s\n", reason, skipWhy(r.Expect, r.Result.Release, reason), strings.Join(byReason[reason], " "))
 			}
 		}
 		if r.Result != nil {
 			var partial []string
 			for _, t := range r.Result.Tests {
 				if t.Status == "PASS" && t.LeavesSkipped > 0 {
-					partial = append(partial, fmt.Sprintf("  %s: %d of %d subtests skipped: %q", t.Name, t.LeavesSkipped, t.Leaves, t.Reason))
+					partial = append(partial, fmt.Sprintf("  %s: %d of %d subtests skipped: %q (%s)",
+						t.Name, t.LeavesSkipped, t.Leaves, t.Reason, skipWhy(r.Expect, r.Result.Release, t.Reason)))
 				}
 			}
 			if len(partial) > 0 {
@@ -647,11 +694,12 @@ func main() {
 	cacheDir := flag.String("cache", defaultCacheDir(), "where kernels are kept between runs")
 	refresh := flag.Bool("refresh", false, "ask the suites for their current kernels even when cached (a built kernel is built again only if its source package changed)")
 	parallel := flag.Int("parallel", min(2, runtime.NumCPU()), "machines booted at once (each takes one host CPU)")
-	timeout := flag.Duration("timeout", 15*time.Minute, "time for one machine, boot to power off")
+	timeout := flag.Duration("timeout", 20*time.Minute, "time for one machine, boot to power off")
 	run := flag.String("run", "", "run only the tests matching this regexp inside the machines")
 	skip := flag.String("skip", "", "do not run the tests matching this regexp (no spaces) inside the machines")
 	host := flag.Bool("host", false, "add a row for this machine's own kernel (runs the tests here, as root)")
 	keep := flag.String("keep", "", "keep the initramfs, test binary and console logs in this directory")
+	packages := flag.String("packages", strings.Join(kernelPackages, ","), "the packages whose tests the machines run, comma-separated")
 	goarch := flag.String("goarch", "amd64", "GOARCH of the test binaries: amd64, or 386 (run by the kernels' IA32 emulation; not on the 5.10 built with MPTCP, which has none)")
 	flag.Parse()
 	if *goarch != "amd64" && *goarch != "386" {
@@ -674,7 +722,7 @@ func main() {
 	cfg := config{
 		Kernels: specs, CacheDir: *cacheDir, Refresh: *refresh, Parallel: *parallel,
 		Timeout: *timeout, Run: *run, Skip: *skip, Host: *host, HostExpect: hostExpect(), Keep: *keep, ModuleDir: mod,
-		GOARCH: *goarch,
+		GOARCH: *goarch, Packages: strings.Split(*packages, ","),
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "kmatrix: "+format+"\n", args...)
 		},

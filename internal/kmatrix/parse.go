@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // vmResult is what a virtual machine's serial console said.
@@ -22,8 +23,9 @@ type vmResult struct {
 
 // packageExit is how one package's test binary ended.
 type packageExit struct {
-	Name string
-	Code int
+	Name    string
+	Code    int
+	Elapsed time.Duration // how long its tests took; 0 where the init did not say
 }
 
 // testResult is one top-level test (or example, or fuzz target). Tests
@@ -34,6 +36,8 @@ type testResult struct {
 	Reason string // its last log line: why it skipped or failed
 
 	Leaves, LeavesSkipped int // subtests without subtests of their own, and how many skipped
+	// Skips are the reasons it or any of its subtests skipped, each once.
+	Skips []string
 }
 
 // count returns how many top-level tests ended with status.
@@ -64,7 +68,7 @@ var (
 	reFacts   = regexp.MustCompile(`(?:^|\s)KMATRIX((?:\s+[a-z_]+=\S*)+)\s*$`)
 	reBoot    = regexp.MustCompile(`KMATRIX-BOOT release=(\S+)`)
 	rePackage = regexp.MustCompile(`KMATRIX-PACKAGE name=(\S+)`)
-	rePkgExit = regexp.MustCompile(`KMATRIX-PACKAGE-EXIT name=(\S+) code=(-?\d+)`)
+	rePkgExit = regexp.MustCompile(`KMATRIX-PACKAGE-EXIT name=(\S+) code=(-?\d+)(?: elapsed=(\S+))?`)
 	reExit    = regexp.MustCompile(`KMATRIX-EXIT code=(-?\d+)`)
 	reInitErr = regexp.MustCompile(`KMATRIX-ERROR (.*)$`)
 )
@@ -87,7 +91,8 @@ func parseConsole(out string) *vmResult {
 		}
 		if m := rePkgExit.FindStringSubmatch(line); m != nil {
 			code, _ := strconv.Atoi(m[2])
-			r.Packages = append(r.Packages, packageExit{m[1], code})
+			elapsed, _ := time.ParseDuration(m[3])
+			r.Packages = append(r.Packages, packageExit{m[1], code, elapsed})
 			continue
 		}
 		if m := rePackage.FindStringSubmatch(line); m != nil {
@@ -123,7 +128,11 @@ func parseConsole(out string) *vmResult {
 				continue
 			}
 			if m[1] == "" {
-				r.Tests = append(r.Tests, testResult{Name: name, Status: status, Reason: lastLog[name]})
+				t := testResult{Name: name, Status: status, Reason: lastLog[name]}
+				if status == "SKIP" {
+					t.Skips = []string{t.Reason}
+				}
+				r.Tests = append(r.Tests, t)
 			}
 			continue
 		}
@@ -160,6 +169,9 @@ func parseConsole(out string) *vmResult {
 				t.LeavesSkipped++
 				if skipReason == "" {
 					skipReason = lastLog[name]
+				}
+				if !slices.Contains(t.Skips, lastLog[name]) {
+					t.Skips = append(t.Skips, lastLog[name])
 				}
 			}
 		}

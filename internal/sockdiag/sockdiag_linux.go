@@ -356,7 +356,7 @@ func (m *Msg) Subflow() (s SubflowULP, ok bool) {
 	if !ok {
 		return s, false
 	}
-	if name, _ := Attr(ulp, ULPInfoName); string(bytes.TrimRight(name, "\x00")) != "mptcp" {
+	if m.ULPName() != "mptcp" {
 		return s, false
 	}
 	mp, ok := Attr(ulp, ULPInfoMPTCP)
@@ -387,6 +387,18 @@ func (m *Msg) Subflow() (s SubflowULP, ok bool) {
 func (m *Msg) HasULP() bool {
 	_, ok := m.Attr(AttrULPInfo)
 	return ok
+}
+
+// ULPName returns the name of the socket's upper-layer protocol
+// ("mptcp" for an MPTCP subflow or listener), or "" where the answer
+// has none: no such protocol, or the kernel withheld it.
+func (m *Msg) ULPName() string {
+	ulp, ok := m.Attr(AttrULPInfo)
+	if !ok {
+		return ""
+	}
+	name, _ := Attr(ulp, ULPInfoName)
+	return string(bytes.TrimRight(name, "\x00"))
 }
 
 // IsMPTCP reports whether a socket in the answer to an MPTCP request

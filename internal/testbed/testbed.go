@@ -332,3 +332,15 @@ func (n *NS) Listen(listen func() (net.Listener, error)) net.Listener {
 	n.t.Cleanup(func() { l.Close() })
 	return l
 }
+
+// RequireMPTCP skips or fails t unless the kernel creates MPTCP sockets:
+// for tests whose every check needs MPTCP (Debian 11's own kernel has
+// none).
+func RequireMPTCP(t testing.TB) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_MPTCP)
+	if err != nil {
+		testenv.SkipOrFail(t, "this kernel cannot create MPTCP sockets (%v): it needs CONFIG_MPTCP and net.mptcp.enabled=1", err)
+	}
+	unix.Close(fd)
+}

@@ -17,14 +17,17 @@
 //	kmatrix.skip=REGEXP      the test binaries' -test.skip
 //	kmatrix.skip.NAME=REGEXP more of it for the tests of package NAME
 //
-// Before the tests it loads the kernel modules of socket diagnostics the
-// harness put in /kmatrix/modules (Debian builds them as modules), one
-// "vminit: module" line each; where a file is absent (the kernel has the
-// code built in) it loads nothing.
+// Before the tests it loads the kernel modules the harness put in
+// /kmatrix/modules (Debian builds them as modules: socket diagnostics,
+// veth, qdiscs, iptables), in the order /kmatrix/modules/order lists
+// them, one "vminit: module" line each; where there is no such directory
+// (the kernel has the code built in) it loads nothing. The tests find
+// the module's prebuilt commands in /kmatrix/cmd (MPTCP_TEST_COMMANDS)
+// and the host's tools (ip, ss, tc, iptables) in /bin.
 //
 // Lines for the harness start with "KMATRIX-": KMATRIX-BOOT once the
 // machine is ready, KMATRIX-PACKAGE before each test binary and
-// KMATRIX-PACKAGE-EXIT with its exit code, KMATRIX-EXIT with the first
+// KMATRIX-PACKAGE-EXIT with its exit code and time, KMATRIX-EXIT with the first
 // exit code that is not 0 (or 0), and KMATRIX-ERROR when the init itself
 // fails.
 package main
@@ -45,13 +48,9 @@ import (
 const (
 	testBinaries = "/kmatrix/test/*.test"
 	testDirs     = "/kmatrix/pkg"     // one directory a package: its testdata lives there
-	modulesDir   = "/kmatrix/modules" // the kernel modules to load
+	modulesDir   = "/kmatrix/modules" // the kernel modules to load, and their order
+	commandsDir  = "/kmatrix/cmd"     // the module's commands, for the tests that run them
 )
-
-// modules are the kernel modules loaded from modulesDir, in dependency
-// order: tcp_diag and mptcp_diag need inet_diag (the harness's
-// diagModules).
-var modules = []string{"inet_diag", "tcp_diag", "mptcp_diag"}
 
 func main() {
 	code := run()
@@ -96,8 +95,9 @@ func run() int {
 	for _, bin := range bins {
 		_, name, _ := strings.Cut(strings.TrimSuffix(filepath.Base(bin), ".test"), "-")
 		fmt.Printf("KMATRIX-PACKAGE name=%s\n", name)
+		t0 := time.Now()
 		c := runTests(bin, filepath.Join(testDirs, name), time.Until(deadline), params)
-		fmt.Printf("KMATRIX-PACKAGE-EXIT name=%s code=%d\n", name, c)
+		fmt.Printf("KMATRIX-PACKAGE-EXIT name=%s code=%d elapsed=%s\n", name, c, time.Since(t0).Round(time.Second))
 		if code == 0 {
 			code = c
 		}
@@ -132,6 +132,7 @@ func runTests(bin, dir string, timeout time.Duration, params map[string]string) 
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 	cmd.Env = []string{
 		"PATH=/bin",
+		"MPTCP_TEST_COMMANDS=" + commandsDir,
 		"HOME=/root",
 		"TMPDIR=/tmp",
 		"GOTRACEBACK=all",
@@ -186,10 +187,19 @@ func setup() error {
 	return nil
 }
 
-// loadModules loads the modules found in modulesDir. A module that fails
-// to load is reported, not fatal: the tests that need it skip.
+// loadModules loads the modules modulesDir's order file lists, in that
+// order: each after what it depends on. A module that fails to load is
+// reported, not fatal: the tests that need it say what is missing.
 func loadModules() {
-	for _, m := range modules {
+	order, err := os.ReadFile(modulesDir + "/order")
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		fmt.Printf("vminit: modules: %v\n", err)
+		return
+	}
+	for _, m := range strings.Fields(string(order)) {
 		name := modulesDir + "/" + m + ".ko"
 		f, err := os.Open(name)
 		if errors.Is(err, os.ErrNotExist) {
