@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"net/netip"
 	"slices"
 
@@ -68,14 +67,10 @@ func listenerSelected(f *diag.Filter, local, remote netip.AddrPort) bool {
 }
 
 // isMPTCPListener reports whether a TCP socket of a dump is an MPTCP
-// listener's: listening, with the upper-layer protocol "mptcp". Its ULP
-// information holds the name alone, no subflow's (measured on 5.10 and
-// 6.18), so sockdiag's Subflow does not see it.
+// listener's: listening, with the upper-layer protocol "mptcp" (as
+// diag.Conn.Listeners counts them). Its ULP information holds the name
+// alone, no subflow's (measured on 5.10 and 6.18), so sockdiag's Subflow
+// does not see it.
 func isMPTCPListener(m *sockdiag.Msg) bool {
-	ulp, ok := m.Attr(sockdiag.AttrULPInfo)
-	if !ok || m.State != uint8(mptcp.StateListen) {
-		return false
-	}
-	name, _ := sockdiag.Attr(ulp, sockdiag.ULPInfoName)
-	return string(bytes.TrimRight(name, "\x00")) == "mptcp"
+	return m.State == uint8(mptcp.StateListen) && m.ULPName() == "mptcp"
 }
